@@ -1,0 +1,110 @@
+"""Typed errors. Each carries the exit code the CLI returns and a one-line, actionable message.
+
+Exit codes (README and `drkit --help` document the same table):
+0 done, every target met · 1 could not complete · 2 usage or policy error ·
+3 objective breached · 4 verification failed · 5 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    BREACH = 3
+    VERIFY_FAILED = 4
+    LOCKED = 5
+
+
+class DrkitError(Exception):
+    """Base class: `str(err)` is the one-line message shown to the user."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        self.message = message
+        self.hint = hint
+        super().__init__(message if not hint else f"{message} ({hint})")
+
+
+class UsageError(DrkitError):
+    exit_code = ExitCode.USAGE
+
+
+class PolicyError(DrkitError):
+    """One or more policy problems; `problems` holds every `FILE:LINE: field: message` line."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class BreachError(DrkitError):
+    exit_code = ExitCode.BREACH
+
+
+class VerificationError(DrkitError):
+    exit_code = ExitCode.VERIFY_FAILED
+
+
+class LockedError(DrkitError):
+    exit_code = ExitCode.LOCKED
+
+
+# --- could-not-complete family (exit 1) -------------------------------------------------
+
+class ResticError(DrkitError):
+    """restic failed; subclasses say why (classified from exit code and stderr)."""
+
+
+class ResticNotFound(ResticError):
+    pass
+
+
+class ResticTooOld(ResticError):
+    pass
+
+
+class WrongPassword(ResticError):
+    pass
+
+
+class NoRepository(ResticError):
+    pass
+
+
+class RepositoryLocked(ResticError):
+    pass
+
+
+class Unreachable(ResticError):
+    pass
+
+
+class ResticTimeout(ResticError):
+    pass
+
+
+class PartialBackup(ResticError):
+    """restic exit 3: a snapshot was made but some files could not be read."""
+
+
+class RepositoryDamaged(ResticError):
+    exit_code = ExitCode.VERIFY_FAILED
+
+
+class SourceMissing(DrkitError):
+    pass
+
+
+class S3Error(DrkitError):
+    pass
+
+
+class Interrupted(DrkitError):
+    pass
