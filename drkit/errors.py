@@ -103,7 +103,7 @@ class SourceMissing(DrkitError):
 
 
 class S3Error(DrkitError):
-    pass
+    code: str = ""  # the S3 error code, when S3 answered
 
 
 class Interrupted(DrkitError):

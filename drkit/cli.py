@@ -1,0 +1,307 @@
+"""Command line: parse, call the library, render, pick the exit code. Nothing else lives here.
+
+Exit codes: 0 done, every target met · 1 could not complete · 2 usage or policy error ·
+3 objective breached · 4 verification failed · 5 another run of the policy holds the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, errors
+from .durations import format_duration
+from .evidence import now_utc, utc_text
+from .policy import LoadedPolicy, find_policy, json_schema, load_policies
+from .workspace import Workspace, default_state_dir
+
+EXIT_CODES = """\b
+Exit codes:
+  0  done, every target met
+  1  could not complete (S3 unreachable, restic error, database down, ...)
+  2  usage or policy error
+  3  objective breached (RPO exposure > RPO, recovery time > RTO, drill overdue)
+  4  verification failed (restored data wrong, check failed, repository damaged)
+  5  another run of the same policy holds the lock"""
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class App:
+    policies_dir: Path
+    state_dir: Path
+    verbose: int
+    _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
+
+    @property
+    def policies(self) -> list[LoadedPolicy]:
+        if self._policies is None:
+            if not self.policies_dir.is_dir():
+                raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
+                                        hint="pass --policies DIR or set DRKIT_POLICIES")
+            self._policies = load_policies([self.policies_dir])
+        return self._policies
+
+    def policy(self, name: str) -> LoadedPolicy:
+        return find_policy(self.policies, name)
+
+    def select(self, names: tuple[str, ...], all_: bool) -> list[LoadedPolicy]:
+        if all_ and names:
+            raise errors.UsageError("give policy names or --all, not both")
+        if all_:
+            return self.policies
+        if not names:
+            raise errors.UsageError("name at least one policy, or pass --all")
+        return [self.policy(n) for n in names]
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        return Workspace(self.state_dir)
+
+
+pass_app = click.make_pass_decorator(App)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="drkit")
+@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), envvar="DRKIT_POLICIES",
+              default=Path("policies"), show_default=True, help="Directory of policy files (env DRKIT_POLICIES).")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="DRKIT_STATE_DIR", default=None,
+              help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default "
+                   "~/.local/state/drkit, /var/lib/drkit for root).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug and tracebacks).")
+@click.pass_context
+def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
+    """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    ctx.obj = App(policies_dir, state_dir or default_state_dir(), verbose)
+
+
+# --- policy -------------------------------------------------------------------------------------
+
+@cli.group()
+def policy() -> None:
+    """Validate, describe and explain policy files."""
+
+
+@policy.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@pass_app
+def policy_validate(app: App, paths: tuple[Path, ...]) -> None:
+    """Check policy files (default: the policies directory); every problem as FILE:LINE: field: message."""
+    loaded = load_policies(list(paths) or [app.policies_dir])
+    for item in loaded:
+        click.echo(f"{item.file}: ok ({item.name})")
+
+
+@policy.command("schema")
+def policy_schema() -> None:
+    """Print the JSON Schema of a policy file (for editors and CI)."""
+    emit_json(json_schema())
+
+
+@policy.command("explain")
+@click.argument("name")
+@json_option
+@pass_app
+def policy_explain(app: App, name: str, as_json: bool) -> None:
+    """Show the resolved policy and whether its backup schedule can meet the RPO at all."""
+    from .feasibility import rpo_feasibility
+
+    item = app.policy(name)
+    durations = [r.duration_s for r in app.workspace.catalog.records(name, "backup") if r.result == "pass"]
+    feas = rpo_feasibility(item.policy, durations)
+    if as_json:
+        emit_json({"file": str(item.file), "policy": item.policy.model_dump(mode="json"), "rpo_feasibility": feas.as_dict()})
+        return
+    import yaml
+    click.echo(f"# {item.file}")
+    click.echo(yaml.safe_dump(item.policy.model_dump(mode="json"), sort_keys=False).rstrip())
+    click.echo(f"\nRPO feasibility: {feas.message}")
+
+
+# --- repo ---------------------------------------------------------------------------------------
+
+@cli.group()
+def repo() -> None:
+    """Create and check repositories."""
+
+
+@repo.command("init")
+@click.argument("name")
+@json_option
+@pass_app
+def repo_init(app: App, name: str, as_json: bool) -> None:
+    """Create the bucket and restic repository if absent (idempotent); report Object Lock state."""
+    from .repository import init_repository
+
+    result = init_repository(app.workspace, app.policy(name).policy)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        for line in result.lines():
+            click.echo(line)
+    if result.object_lock_missing:
+        raise errors.BreachError(f"{name}: repository.require_object_lock is true but bucket "
+                                 f"'{result.bucket}' has no Object Lock",
+                                 hint="create a bucket with Object Lock enabled; it cannot be turned on later")
+
+
+# --- backup -------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Back up every policy.")
+@json_option
+@pass_app
+def backup(app: App, names: tuple[str, ...], all_: bool, as_json: bool) -> None:
+    """Back up policies now. One failing policy does not stop the others; the exit code is the worst."""
+    from .backup import run_backup
+    from .progress import BackupProgress
+
+    selected = app.select(names, all_)
+    outcomes = []
+    for item in selected:
+        with BackupProgress(item.name, enabled=not as_json and sys.stderr.isatty()) as progress:
+            outcomes.append(run_backup(app.workspace, item.policy, on_status=progress.update))
+    if as_json:
+        emit_json([{"policy": o.policy, "status": o.status, "exit_code": o.exit_code,
+                    "error": str(o.error) if o.error else None,
+                    "record": o.record.body(with_signature=True) if o.record else None} for o in outcomes])
+    else:
+        for o in outcomes:
+            click.echo(_backup_line(o))
+            for warning in o.warnings:
+                err.print(f"warning: {o.policy}: {warning}")
+            if o.error and o.status != "partial":
+                err.print(f"drkit: error: {o.error}", markup=False)
+    worst = max((o.exit_code for o in outcomes), default=0)
+    sys.exit(worst)
+
+
+def _backup_line(o) -> str:
+    r = o.record
+    if o.status in ("ok", "partial") and r is not None:
+        word = "OK" if o.status == "ok" else "PARTIAL"
+        added = r.measured.get("data_added", 0)
+        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {_size(r.bytes)} / {r.files:,} files "
+                f"(+{_size(added)} new) in {format_duration(r.duration_s)}")
+        return line + (f" — {o.error}" if o.status == "partial" else "")
+    return f"{o.status.upper()} {o.policy}: {o.error}"
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+# --- snapshots, status --------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("name")
+@json_option
+@pass_app
+def snapshots(app: App, name: str, as_json: bool) -> None:
+    """List a policy's snapshots (read from the repository, manual restic ones included)."""
+    from .catalog import SnapshotRow
+
+    item = app.policy(name)
+    snaps = app.workspace.restic(item.policy).snapshots()
+    app.workspace.catalog.replace_snapshots(name, [SnapshotRow(name, s.id, s.time, s.hostname, s.tags) for s in snaps])
+    if as_json:
+        emit_json([{"id": s.id, "short_id": s.short_id, "time": utc_text(s.time), "hostname": s.hostname,
+                    "paths": s.paths, "tags": s.tags} for s in snaps])
+        return
+    table = Table("id", "time (UTC)", "host", "tags", "paths", title=f"{name}: {len(snaps)} snapshot(s)")
+    for s in snaps:
+        table.add_row(s.short_id, utc_text(s.time)[:19].replace("T", " "), s.hostname, ",".join(s.tags),
+                      ", ".join(s.paths))
+    out.print(table)
+
+
+@cli.command()
+@json_option
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Exposure now vs RPO per policy (from the local catalog). Exit 3 when any policy is in breach."""
+    from .status import backup_status
+
+    now = now_utc()
+    rows = [backup_status(app.workspace.catalog, item.policy, now) for item in app.policies]
+    if as_json:
+        emit_json([{"policy": r.policy, "verdict": r.verdict, "rpo_s": r.rpo_s,
+                    "exposure_s": None if math.isinf(r.exposure_s) else r.exposure_s,
+                    "last_backup_at": utc_text(r.last_backup.finished_at) if r.last_backup else None,
+                    "last_snapshot_id": r.last_backup.snapshot_id if r.last_backup else None,
+                    "last_run_result": r.last_run.result if r.last_run else None} for r in rows])
+    else:
+        table = Table("policy", "last backup (UTC)", "age", "RPO", "status", "last run")
+        for r in rows:
+            last = utc_text(r.last_backup.finished_at)[:19].replace("T", " ") if r.last_backup else "never"
+            verdict = "[red]BREACH[/]" if r.breached else "[green]OK[/]"
+            table.add_row(r.policy, last, format_duration(r.exposure_s), format_duration(r.rpo_s), verdict,
+                          r.last_run.result if r.last_run else "-")
+        out.print(table)
+    if any(r.breached for r in rows):
+        sys.exit(int(errors.ExitCode.BREACH))
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    from .restic import terminate_running
+
+    terminate_running(grace=10)
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    verbose = any(a in ("-vv", "-vvv") for a in (argv or sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="drkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("drkit: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except errors.PolicyError as exc:
+        for problem in exc.problems:
+            err.print(problem, markup=False)
+        sys.exit(int(exc.exit_code))
+    except errors.DrkitError as exc:
+        err.print(f"drkit: error: {exc}", markup=False)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        from .restic import terminate_running
+
+        terminate_running(grace=5)
+        err.print("drkit: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it
+        if verbose:
+            raise
+        err.print(f"drkit: internal error: {type(exc).__name__}: {exc} (rerun with -vv for details)", markup=False)
+        sys.exit(1)
