@@ -267,6 +267,15 @@ def status(app: App, as_json: bool) -> None:
         sys.exit(int(errors.ExitCode.BREACH))
 
 
+# --- restore-drill, evidence (drill) -----------------------------------------------------------
+
+
+# --- scheduler, forget, repo check (scheduler) --------------------------------------------------
+
+
+# --- report, catalog rebuild, runbook (reports) -------------------------------------------------
+
+
 # --- entry point --------------------------------------------------------------------------------
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
