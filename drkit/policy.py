@@ -324,7 +324,16 @@ class LoadedPolicy(BaseModel):
 # --- loading with line numbers ------------------------------------------------------------------
 
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that also keeps the composed node tree, to map error paths to lines."""
+    """SafeLoader with YAML 1.2 booleans: only true/false, so `on: [failure]` stays the key 'on'
+    (YAML 1.1 would read on/off/yes/no as booleans)."""
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
@@ -357,43 +366,42 @@ def _fmt_loc(loc: list[Any]) -> str:
     return out or "(top level)"
 
 
-def _union_errors(errors: list[dict]) -> list[dict]:
-    """For a list item that matched no union member, report the member the item was meant to be.
-
-    pydantic reports one error per member; pick the member whose discriminating key the item has
-    (e.g. an item with `path:` is a PathTarget), else give one 'unknown kind' error.
-    """
-    return errors
-
-
 def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path, data: Any) -> list[str]:
-    problems: dict[tuple, str] = {}
+    problems: dict[tuple, tuple[int, str]] = {}
     for err in exc.errors():
         loc = list(err["loc"])
         member = next((p for p in loc if isinstance(p, str) and p[:1].isupper()), None)
         clean = _clean_loc(tuple(loc))
         if member is not None:
-            # union: keep only errors of the member whose key the item actually carries
-            idx = loc.index(member)
-            item = _get(data, _clean_loc(tuple(loc[:idx])))
+            # A list item matched no union member: pydantic reports every member's complaint.
+            # Keep those of the member whose key the item carries; otherwise one "unknown kind".
+            item_loc = _clean_loc(tuple(loc[: loc.index(member)]))
+            item = _get(data, item_loc)
             if isinstance(item, dict) and not _member_matches(member, item):
-                key = tuple(_clean_loc(tuple(loc[:idx])))
-                kinds = _MEMBER_KEYS.get(_clean_loc(tuple(loc[:idx]))[0] if loc[:idx] else "", None)
-                if key not in problems and not any(_member_matches(m, item) for m in _ALL_MEMBERS):
-                    node = _node_at(root, tuple(key))
-                    problems[key] = _line(file, node) + f"{_fmt_loc(list(key))}: unknown kind; expected one of the keys " + (
-                        ", ".join(kinds) if kinds else "documented in `drkit policy schema`")
+                if not any(_member_matches(m, item) for m in _MEMBER_KEY):
+                    kinds = ", ".join(_MEMBER_KEYS.get(str(item_loc[-2]) if len(item_loc) > 1 else "", []))
+                    line = _line_no(_node_at(root, tuple(item_loc)))
+                    problems[(tuple(item_loc), "kind")] = (line, f"{_fmt_loc(item_loc)}: unknown kind {sorted(item)}; "
+                                                                 f"expected one of the keys {kinds}")
                 continue
-        node = _node_at(root, tuple(clean))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key '{clean[-1]}' (check the spelling; see `drkit policy schema`)"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        problems.setdefault((tuple(clean), msg), _line(file, node) + f"{_fmt_loc(clean)}: {msg}")
-    return list(problems.values())
+        msg = _friendly(err, clean)
+        problems.setdefault((tuple(clean), msg), (_line_no(_node_at(root, tuple(clean))), f"{_fmt_loc(clean)}: {msg}"))
+    return [f"{file}:{line}: {text}" for line, text in sorted(problems.values(), key=lambda p: p[0])]
+
+
+def _friendly(err: dict, clean: list[Any]) -> str:
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{clean[-1]}' (check the spelling; see `drkit policy schema`)"
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "string_pattern_mismatch" and clean[-1:] == ["name"]:
+        return f"{err['input']!r}: use lowercase letters, digits and '-' (e.g. shop-db)"
+    return msg.removeprefix("Value error, ")
+
+
+def _line_no(node: yaml.Node | None) -> int:
+    return node.start_mark.line + 1 if node is not None else 1
 
 
 _MEMBER_KEYS = {
@@ -422,11 +430,6 @@ def _get(data: Any, loc: list[Any]) -> Any:
         except (KeyError, IndexError, TypeError):
             return None
     return data
-
-
-def _line(file: Path, node: yaml.Node | None) -> str:
-    line = node.start_mark.line + 1 if node is not None else 1
-    return f"{file}:{line}: "
 
 
 def load_policy_file(file: Path) -> Policy:

@@ -320,8 +320,14 @@ class Restic:
             summary: dict | None = None
             seen_errors: list[str] = []
             outcome = Result(-1, [], "")
+            def on_stderr(line: str) -> None:
+                msg = _json_line(line)  # restic 0.14 prints per-file errors as JSON on stderr
+                if msg and msg.get("message_type") == "error":
+                    seen_errors.append(_error_text(msg))
+
             try:
-                for line in self.stream(args, what="backup", timeout=timeout, ok_codes=(0, 3), outcome=outcome):
+                for line in self.stream(args, what="backup", timeout=timeout, ok_codes=(0, 3), outcome=outcome,
+                                        on_stderr=on_stderr):
                     msg = _json_line(line)
                     if msg is None:
                         continue
@@ -417,9 +423,16 @@ def _json_line(line: str) -> dict | None:
 
 
 def _error_text(msg: dict) -> str:
+    """restic 0.14 marshals Go errors as {"Op","Path","Err"} (or {} when it cannot)."""
     err = msg.get("error")
-    text = err.get("message") if isinstance(err, dict) else str(err or "")
     item = msg.get("item", "")
+    if isinstance(err, dict):
+        if "Err" in err and isinstance(err["Err"], int):
+            text = f"{err.get('Op', 'access')}: {os.strerror(err['Err'])}"
+        else:
+            text = err.get("message") or f"error during {msg.get('during', 'backup')}"
+    else:
+        text = str(err or f"error during {msg.get('during', 'backup')}")
     return f"{item}: {text}" if item else text
 
 

@@ -1,0 +1,177 @@
+"""Policy parsing: every error kind reported as FILE:LINE: field: message, all at once."""
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from drkit.errors import PolicyError
+from drkit.policy import (CommandTarget, PathTarget, Policy, SqliteTarget, json_schema, load_policies,
+                          load_policy_file)
+
+GOOD = """\
+version: 1
+name: shop-db
+description: Orders database
+business:
+  function: Order fulfilment
+  owner: Jane Doe <jane@example.com>
+  tier: 1
+  contacts: [{role: incident-commander, name: Ops on call, phone: "+46 1", email: ops@example.com}]
+objectives: {rpo: 24h, rto: PT4H}
+targets:
+  - path: /srv/shop/uploads
+    exclude: ["*.tmp", "cache/"]
+  - postgres: {dsn: "postgresql://backup@db/shop"}
+  - sqlite: /var/lib/app/app.db
+  - command: {run: [mysqldump, --single-transaction, shop], filename: shop.sql}
+schedule:
+  backup: every day at 01:30
+  drill: every sunday at 04:00
+  check: every saturday at 05:00
+retention: {keep_last: 3, keep_daily: 7, keep_weekly: 4, keep_monthly: 12}
+repository:
+  url: s3:https://s3.eu-north-1.amazonaws.com/acme-dr/shop-db
+  password_file: /etc/drkit/keys/shop-db.pass
+  aws_profile: dr-offsite
+drill:
+  sandbox: /var/tmp/drkit-drills
+  verify: sample:5%
+  checks:
+    - file_exists: srv/shop/uploads/logo.png
+    - postgres_query: {sql: "select count(*) from orders", expect_min: 1}
+    - command: [./scripts/smoke.sh, "{sandbox}"]
+notify:
+  - webhook: https://hc.example.com/ping/uuid
+    on: [failure, breach]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(PolicyError) as exc:
+        load_policy_file(write(tmp_path, text))
+    return exc.value.problems
+
+
+def test_full_example_parses_into_typed_models(tmp_path):
+    policy = load_policy_file(write(tmp_path, GOOD))
+    assert policy.objectives.rpo.total_seconds() == 86400
+    assert policy.objectives.rto.total_seconds() == 14400
+    assert [type(t) for t in policy.targets][:1] == [PathTarget]
+    assert isinstance(policy.targets[2], SqliteTarget) and isinstance(policy.targets[3], CommandTarget)
+    assert policy.schedule.backup.nominal_interval.total_seconds() == 86400
+    assert policy.drill.sample_percent == 5.0
+    assert policy.business.contacts[0].role == "incident-commander"
+
+
+def test_example_policies_in_repo_are_valid():
+    loaded = load_policies([Path(__file__).parents[2] / "policies"])
+    assert len(loaded) >= 2
+
+
+def test_misspelt_key_names_file_line_and_key(tmp_path):
+    text = GOOD.replace("retention:", "retension:")
+    [problem] = problems(tmp_path, text)
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("retension"))
+    assert problem.startswith(f"{tmp_path / 'p.yaml'}:{line}: retension: unknown key 'retension'")
+
+
+def test_nested_unknown_key_points_at_its_line(tmp_path):
+    text = GOOD.replace("expect_min: 1}", "expct_min: 1}")
+    [problem] = problems(tmp_path, text)
+    assert ":30: drill.checks[1].postgres_query.expct_min: unknown key" in problem
+
+
+@pytest.mark.parametrize("old,new,expected", [
+    ("rpo: 24h", "rpo: 24hours", "objectives.rpo: '24hours' is not a duration"),
+    ("rto: PT4H", "rto: PTXH", "objectives.rto: 'PTXH' is not a valid ISO 8601 duration"),
+    ("every day at 01:30", "every dya at 01:30", "schedule.backup: 'every dya at 01:30'"),
+    ("every sunday at 04:00", "every sunday at 25:00", "schedule.drill:"),
+    ("tier: 1", "tier: first", "business.tier:"),
+    ("name: shop-db", "name: Shop_DB", "name: 'Shop_DB': use lowercase"),
+    ("  - path: /srv/shop/uploads", "  - path: srv/shop/uploads", "targets[0].path: 'srv/shop/uploads' must be an absolute path"),
+    ("  - sqlite: /var/lib/app/app.db", "  - sqlit: /var/lib/app/app.db", "targets[2]: unknown kind ['sqlit']"),
+    ("verify: sample:5%", "verify: some", "drill.verify: 'some': use 'full' or 'sample:N%'"),
+    ("  password_file: /etc/drkit/keys/shop-db.pass\n", "", "repository: no password source"),
+    ("version: 1", "version: 2", "version:"),
+    ("keep_last: 3", "keep_last: 0", "retention.keep_last:"),
+])
+def test_each_error_kind(tmp_path, old, new, expected):
+    assert old in GOOD
+    found = problems(tmp_path, GOOD.replace(old, new))
+    assert any(expected in p for p in found), found
+    assert all(p.startswith(f"{tmp_path / 'p.yaml'}:") for p in found)
+
+
+def test_two_password_sources_rejected(tmp_path):
+    found = problems(tmp_path, GOOD.replace("  aws_profile:", "  password_env: PW\n  aws_profile:"))
+    assert any("more than one password source" in p for p in found)
+
+
+def test_missing_required_sections(tmp_path):
+    found = problems(tmp_path, "version: 1\nname: x\n")
+    joined = "\n".join(found)
+    for field in ("objectives", "targets", "repository"):
+        assert f"{field}: required field is missing" in joined
+
+
+def test_every_error_of_every_file_in_one_run(tmp_path):
+    write(tmp_path, GOOD.replace("rpo: 24h", "rpo: soon").replace("retention:", "retension:"), "a.yaml")
+    write(tmp_path, GOOD.replace("name: shop-db", "name: other").replace("tier: 1", "tier: 9"), "b.yaml")
+    with pytest.raises(PolicyError) as exc:
+        load_policies([tmp_path])
+    files = {p.split(":")[0] for p in exc.value.problems}
+    assert files == {str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")}
+    assert len(exc.value.problems) == 3
+
+
+def test_duplicate_policy_names_in_a_directory(tmp_path):
+    write(tmp_path, GOOD, "a.yaml")
+    write(tmp_path, GOOD, "b.yaml")
+    with pytest.raises(PolicyError) as exc:
+        load_policies([tmp_path])
+    [problem] = exc.value.problems
+    assert problem.startswith(f"{tmp_path / 'b.yaml'}:2: name: policy name 'shop-db' is also used by")
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path):
+    found = problems(tmp_path, GOOD.replace("description: Orders database", "description: a\ndescription: b"))
+    assert any(":4: description: duplicate key" in p for p in found)
+
+
+def test_yaml_syntax_error_has_a_line(tmp_path):
+    [problem] = problems(tmp_path, "version: 1\nname: [unclosed\n")
+    assert problem.startswith(f"{tmp_path / 'p.yaml'}:")
+
+
+def test_not_a_mapping(tmp_path):
+    [problem] = problems(tmp_path, "- just a list\n")
+    assert ":1: (top level): expected a mapping" in problem
+
+
+def test_schema_is_json_and_forbids_unknown_keys():
+    schema = json_schema()
+    json.dumps(schema)
+    assert schema["additionalProperties"] is False
+    assert {"version", "name", "objectives", "targets", "repository"} <= set(schema["required"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.from_regex(r"[a-z_]{3,12}", fullmatch=True))
+def test_any_unknown_top_level_key_is_reported_with_its_line(tmp_path_factory, key):
+    if key in Policy.model_fields:
+        return
+    tmp = tmp_path_factory.mktemp("h")
+    text = GOOD + f"{key}: 1\n"
+    found = problems(tmp, text)
+    assert found == [f"{tmp / 'p.yaml'}:{len(text.splitlines())}: {key}: unknown key '{key}' "
+                     f"(check the spelling; see `drkit policy schema`)"]
