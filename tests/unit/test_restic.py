@@ -1,0 +1,115 @@
+"""restic adapter: parsing of recorded real restic 0.14 output, error classification, child env."""
+
+import json
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+
+from drkit import errors
+from drkit.policy import Repository
+from drkit.restic import (BackupSummary, Restic, Snapshot, _error_text, _json_line, check_version, classify,
+                          parse_restic_time)
+
+DATA = Path(__file__).parents[1] / "data" / "restic"
+
+
+def read(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def test_backup_summary_from_recorded_output():
+    lines = [_json_line(ln) for ln in read("backup.jsonl").splitlines()]
+    summary = next(m for m in lines if m and m["message_type"] == "summary")
+    parsed = BackupSummary.from_json(summary, [])
+    assert parsed.snapshot_short_id == "d2d27779"
+    assert parsed.total_files_processed == 2 and parsed.total_bytes_processed == 300011
+    assert parsed.data_added == 302122
+
+
+def test_snapshots_from_recorded_output_keep_full_id_and_utc_time():
+    [snap] = [Snapshot.from_json(s) for s in json.loads(read("snapshots.json"))]
+    assert len(snap.id) == 64 and snap.id.startswith(snap.short_id)
+    assert snap.time.tzinfo is not None
+
+
+def test_restic_time_with_nanoseconds_and_offset():
+    moment = parse_restic_time("2026-11-23T11:34:01.123456789+01:00")
+    assert moment.astimezone(timezone.utc).isoformat() == "2026-11-23T10:34:01.123456+00:00"
+    assert parse_restic_time("2026-11-23T11:34:01Z").tzinfo is not None
+
+
+def test_partial_backup_error_line_is_readable():
+    msg = _json_line(read("backup-partial.stderr").splitlines()[0])
+    assert _error_text(msg) == "/tmp/part/src/secret: open: Permission denied"
+
+
+@pytest.mark.parametrize("stderr_file,rc,error_type,words", [
+    ("wrong-password.stderr", 1, errors.WrongPassword, "wrong repository password"),
+    ("no-repo.stderr", 1, errors.NoRepository, "drkit repo init"),
+    ("unreachable.stderr", 1, errors.Unreachable, "unreachable"),
+    ("no-such-host.stderr", 1, errors.Unreachable, "no such host"),
+    ("backup-partial.stderr", 3, errors.PartialBackup, "could not be read"),
+])
+def test_classification_of_recorded_failures(stderr_file, rc, error_type, words):
+    err = classify(rc, read(stderr_file), "backup")
+    assert type(err) is error_type
+    assert words in str(err)
+    assert err.exit_code == 1
+
+
+def test_locked_repository_is_classified():
+    stderr = ("repo already locked, waiting up to 0s for the lock\nunable to create lock in backend: "
+              "repository is already locked by PID 4242 on host by root (UID 0, GID 0)\n")
+    assert isinstance(classify(1, stderr, "backup"), errors.RepositoryLocked)
+
+
+def test_unknown_failure_keeps_restic_message():
+    err = classify(1, "Fatal: something odd happened\n", "backup")
+    assert type(err) is errors.ResticError and "something odd happened" in str(err)
+
+
+@pytest.mark.parametrize("output,ok", [
+    ("restic 0.14.0 compiled with go1.19.8 on linux/amd64", True),
+    ("restic 0.16.4 compiled with go1.21 on linux/amd64", True),
+    ("restic 0.13.1 compiled with go1.18 on linux/amd64", False),
+    ("restic 0.9.6 compiled with go1.13 on linux/amd64", False),
+])
+def test_version_gate(output, ok):
+    if ok:
+        assert check_version(output) >= (0, 14, 0)
+    else:
+        with pytest.raises(errors.ResticTooOld, match="apt-get install -y restic"):
+            check_version(output)
+
+
+def test_missing_restic_binary_says_how_to_install():
+    repo = Repository(url="s3:http://127.0.0.1:1/b/p", password_env="PW")
+    with pytest.raises(errors.ResticNotFound, match="apt-get install"):
+        Restic(repo, binary="restic-does-not-exist").version()
+
+
+def test_password_sources_go_to_env_never_argv(monkeypatch, tmp_path):
+    monkeypatch.setenv("DR_PW", "s3cret-pw")
+    monkeypatch.setenv("RESTIC_PASSWORD", "leaked-from-parent")
+    env = Restic(Repository(url="s3:http://h/b/p", password_env="DR_PW")).env()
+    assert env["RESTIC_PASSWORD"] == "s3cret-pw"
+    env = Restic(Repository(url="s3:http://h/b/p", password_file=tmp_path / "pw")).env()
+    assert env["RESTIC_PASSWORD_FILE"] == str(tmp_path / "pw") and "RESTIC_PASSWORD" not in env
+    env = Restic(Repository(url="s3:http://h/b/p", password_command=["pass", "show", "dr key"])).env()
+    assert env["RESTIC_PASSWORD_COMMAND"] == "pass show 'dr key'"
+    assert env["RESTIC_REPOSITORY"] == "s3:http://h/b/p"
+
+
+def test_unset_password_env_is_a_usage_error(monkeypatch):
+    monkeypatch.delenv("NOPE_PW", raising=False)
+    with pytest.raises(errors.UsageError, match="NOPE_PW is not set"):
+        Restic(Repository(url="s3:http://h/b/p", password_env="NOPE_PW")).env()
+
+
+def test_credentials_are_passed_in_env(monkeypatch):
+    monkeypatch.setenv("X", "pw")
+    restic = Restic(Repository(url="s3:http://h/b/p", password_env="X"),
+                    credentials={"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"})
+    env = restic.env()
+    assert env["AWS_ACCESS_KEY_ID"] == "AK" and env["AWS_SECRET_ACCESS_KEY"] == "SK"
