@@ -10,9 +10,11 @@ rejects is rejected here too.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone, tzinfo
-from typing import Any, Callable
+from typing import Any
 
 import schedule
 
@@ -32,6 +34,7 @@ _AT_FORMS = {
 # offset at a range's ends puts it; padding by it keeps DST changes (and Samoa's skipped day
 # in 2011) from dropping occurrences at the edges of a range.
 _OFFSET_SPREAD = timedelta(hours=26)
+_RESOLUTION = timedelta(microseconds=1)
 # OnUnitActiveSec counts from the last activation, which systemd forgets at reboot; a short
 # OnBootSec restarts the chain without pushing the next run a whole interval out.
 _BOOT_DELAY = timedelta(minutes=15)
@@ -43,7 +46,7 @@ class SchedulePhrase:
 
     Times are wall-clock times in a time zone, as in `schedule` (which works on naive local
     datetimes): "every day at 01:30" stays at 01:30 across DST changes, a time inside a DST gap
-    fires one offset later (02:30 -> 03:30), a repeated time fires once.
+    fires when the clock jumps past it (02:30 -> 03:00), a repeated time fires once, the first time.
     """
 
     text: str
@@ -86,26 +89,42 @@ class SchedulePhrase:
         job = self._job(None)
         period = timedelta(**{job.unit: job.interval})
         base = _grid_base(job, _wall_clock(anchor or start, tz))
-        first = -((base - (_wall_clock(start, tz) - _OFFSET_SPREAD)) // period)
-        last = (_wall_clock(end, tz) + _OFFSET_SPREAD - base) // period
-        fired = {_instant(base + k * period, tz) for k in range(first, last + 1)}
-        return sorted(t for t in fired if start <= t <= end)
+
+        def fires(k: int) -> datetime:
+            return _instant(base + k * period, tz)
+
+        # Grid steps whose wall clock lies within the zone's offset spread of the range; the
+        # firing time grows with the step, so bisection finds the ones inside the range.
+        steps = range(
+            -((base - (_wall_clock(start, tz) - _OFFSET_SPREAD)) // period),
+            (_wall_clock(end, tz) + _OFFSET_SPREAD - base) // period + 1,
+        )
+        inside = steps[bisect_left(steps, start, key=fires) : bisect_right(steps, end, key=fires)]
+        return list(dict.fromkeys(fires(k) for k in inside))  # skipped wall-clock times coincide
 
     def next_occurrence(
         self, after: datetime, tz: tzinfo | None = None, anchor: datetime | None = None
     ) -> datetime:
         """First run strictly after `after` (what `schedule` calls next_run); anchor defaults to `after`."""
-        window = self.nominal_interval + _OFFSET_SPREAD
-        found = self.occurrences(after, after + window, tz, anchor or after)
-        return next(t for t in found if t > after)
+        for window in self._search_windows():
+            found = [t for t in self.occurrences(after, after + window, tz, anchor or after) if t > after]
+            if found:
+                return found[0]
+        raise AssertionError(f"{self.text!r}: no run within {window} after {after}")
 
     def previous_occurrence(
         self, before: datetime, tz: tzinfo | None = None, anchor: datetime | None = None
     ) -> datetime:
         """Last run strictly before `before`, e.g. the start of the slot a period begins in."""
-        window = self.nominal_interval + _OFFSET_SPREAD
-        found = self.occurrences(before - window, before, tz, anchor or before)
-        return next(t for t in reversed(found) if t < before)
+        for window in self._search_windows():
+            found = [t for t in self.occurrences(before - window, before, tz, anchor or before) if t < before]
+            if found:
+                return found[-1]
+        raise AssertionError(f"{self.text!r}: no run within {window} before {before}")
+
+    def _search_windows(self) -> tuple[timedelta, timedelta]:
+        """One interval nearly always holds a run; a DST change can widen the gap by its offset."""
+        return self.nominal_interval, self.nominal_interval + _OFFSET_SPREAD
 
     def to_oncalendar(self) -> str:
         """systemd OnCalendar= expression; ValueError when the calendar cannot express the phrase.
@@ -255,8 +274,28 @@ def _wall_clock(moment: datetime, tz: tzinfo | None) -> datetime:
 
 
 def _instant(wall_clock: datetime, tz: tzinfo | None) -> datetime:
-    """UTC instant of a naive wall-clock time; fold=0, so a time in a DST gap lands an offset later."""
-    local = wall_clock if tz is None else wall_clock.replace(tzinfo=tz)
+    """First UTC instant at which the clock in `tz` shows `wall_clock` or later.
+
+    That is when `schedule` (comparing naive `now() >= next_run`) runs a job: at the first
+    occurrence of a repeated time, and at the end of a DST gap for a time the clock skips.
+    """
+    first = _to_utc(wall_clock, tz, fold=0)  # PEP 495: fold=0 is the first of a repeated time
+    if _wall_clock(first, tz) == wall_clock:
+        return first
+    earlier, later = sorted((first, _to_utc(wall_clock, tz, fold=1)))
+    # In a gap the clock jumps from before `wall_clock` (at `earlier`) to after it (at `later`);
+    # zoneinfo does not expose the transition, so find it by bisection (rare: twice a year).
+    while later - earlier > _RESOLUTION:
+        middle = earlier + (later - earlier) // 2
+        if _wall_clock(middle, tz) >= wall_clock:
+            later = middle
+        else:
+            earlier = middle
+    return later
+
+
+def _to_utc(wall_clock: datetime, tz: tzinfo | None, fold: int) -> datetime:
+    local = wall_clock.replace(fold=fold) if tz is None else wall_clock.replace(tzinfo=tz, fold=fold)
     return local.astimezone(timezone.utc)
 
 
