@@ -55,12 +55,18 @@ def run_backup(ws: Workspace, policy: Policy, *, on_status: Callable[[dict], Non
     except errors.LockedError as exc:
         return BackupOutcome(policy.name, "locked", error=exc)
     try:
-        return _backup_locked(ws, policy, on_status=on_status, time_override=time_override, timeout=timeout)
+        outcome = _backup_locked(ws, policy, on_status=on_status, time_override=time_override, timeout=timeout,
+                                 clear_stale=lock.dead_holder is not None)
+        if lock.dead_holder:
+            outcome.warnings.append(f"previous run ({lock.dead_holder}) ended without finishing; "
+                                    "its stale restic locks were removed")
+        return outcome
     finally:
         lock.release()
 
 
-def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, timeout) -> BackupOutcome:
+def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, timeout,
+                   clear_stale: bool) -> BackupOutcome:
     started = now_utc()
     phases: dict[str, float] = {}
     restic_version = ""
@@ -68,6 +74,8 @@ def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, t
         targets.check_sources(policy)
         restic = ws.restic(policy)
         restic_version = ".".join(map(str, restic.version()))
+        if clear_stale:
+            restic.unlock_stale()  # a killed drkit leaves restic's lock; `unlock` removes only stale ones
         staging = ws.staging(policy.name)
         _empty(staging)
         mark = now_utc()

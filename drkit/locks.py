@@ -18,6 +18,7 @@ class PolicyLock:
         self.policy = policy
         self.job = job
         self._fd: int | None = None
+        self.dead_holder: str | None = None  # set when the previous holder died without releasing
 
     def acquire(self) -> "PolicyLock":
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -28,6 +29,8 @@ class PolicyLock:
             os.close(fd)
             raise LockedError(f"{self.policy}: already running ({holder})",
                               hint="wait for it to finish, or check `drkit status`") from None
+        previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        self.dead_holder = previous or None  # release() empties the file; a killed run leaves its line
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{self.job}, pid {os.getpid()} since {stamp}".encode(), 0)

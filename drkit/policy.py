@@ -337,20 +337,20 @@ _LineLoader.add_implicit_resolver(
 
 
 def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
-    """Walk the YAML node tree along a pydantic error location; stop at the deepest match."""
-    for part in loc:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((v for k, v in node.value if k.value == part), None)
-            if child is None:
-                # the key itself may be the offender (extra key): point at the key node
-                key = next((k for k, _ in node.value if k.value == part), None)
-                return key or node
-            node = child
+    """Walk the YAML node tree along an error location. A mapping entry resolves to its *key*
+    node: the key's line is where the reader looks (a block value starts on the next line)."""
+    for depth, part in enumerate(loc, 1):
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == part), None)
+            if pair is None:
+                return node
+            if depth == len(loc):
+                return pair[0]
+            node = pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
             if part >= len(node.value):
                 return node
             node = node.value[part]
-        # union members show up as extra loc parts (e.g. 'PathTarget'): skip them
     return node
 
 
