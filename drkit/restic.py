@@ -33,6 +33,9 @@ LOCK_RETRY_DELAYS = (2.0, 5.0, 10.0)
 # Children currently running, so a signal handler can stop them (see terminate_running).
 _running: set[subprocess.Popen] = set()
 _running_lock = threading.Lock()
+# Children stopped by terminate_running: their exit is an interruption, not a restic failure.
+_stopped: set[subprocess.Popen] = set()
+_refusing = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -147,13 +150,21 @@ def _last_meaningful_line(stderr: str) -> str:
     return (lines[-1] if lines else "")[:300]
 
 
-def terminate_running(grace: float = 10.0) -> None:
-    """Forward termination to every restic child (SIGTERM, then SIGKILL after `grace`)."""
+def terminate_running(grace: float = 10.0, *, refuse_new: bool = False) -> None:
+    """Stop every restic child (SIGINT, then SIGKILL after `grace`).
+
+    restic 0.14 cleans up (removes its repository lock) only on SIGINT; SIGTERM kills it on the
+    spot and leaves a stale lock (measured: exit -15, lock listed afterwards). `refuse_new` makes
+    later starts raise Interrupted, so a job that is shutting down cannot start another restic.
+    """
+    if refuse_new:
+        _refusing.set()
     with _running_lock:
         children = list(_running)
+        _stopped.update(children)
     for proc in children:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + grace
     for proc in children:
         try:
@@ -199,9 +210,15 @@ class Restic:
         binary = shutil.which(self.binary)
         if not binary:
             raise errors.ResticNotFound(f"restic not found on PATH", hint=INSTALL_HINT)
-        proc = subprocess.Popen([binary, *args], env=self.env(), stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False)
+        # Own session: a terminal's Ctrl-C reaches drkit only, which then stops restic itself
+        # (terminate_running), so a daemon's grace period holds for interactive runs too.
         with _running_lock:
+            if _refusing.is_set():
+                raise errors.Interrupted(f"{args[0] if args else 'restic'}: not started, drkit is shutting down")
+            proc = subprocess.Popen([binary, *args], env=self.env(),
+                                    stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False,
+                                    start_new_session=True)
             _running.add(proc)
         return proc
 
@@ -239,10 +256,13 @@ class Restic:
                 proc.wait()
             with _running_lock:
                 _running.discard(proc)
+                stopped = proc in _stopped
+                _stopped.discard(proc)
         if timer.fired:
             raise errors.ResticTimeout(f"{what}: restic did not finish within {timeout:.0f}s and was stopped")
-        if proc.returncode < 0:
-            raise errors.Interrupted(f"{what}: restic was stopped by signal {-proc.returncode}")
+        if proc.returncode < 0 or (stopped and proc.returncode != 0):
+            raise errors.Interrupted(f"{what}: restic was stopped (exit {proc.returncode}) because drkit is shutting down"
+                                     if stopped else f"{what}: restic was stopped by signal {-proc.returncode}")
         if proc.returncode not in tuple(ok_codes):
             raise classify(proc.returncode, "\n".join(stderr_tail), what)
         if outcome is not None:
@@ -448,7 +468,7 @@ class _Watchdog:
 
     def _fire(self, proc: subprocess.Popen) -> None:
         self.fired = True
-        proc.terminate()
+        proc.send_signal(signal.SIGINT)  # restic 0.14 removes its lock on SIGINT only
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
