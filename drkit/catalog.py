@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -46,6 +46,15 @@ create table if not exists file_hashes (
     sha256 text not null,
     primary key (policy, path)
 );
+create index if not exists evidence_policy_snapshot on evidence(policy, snapshot_id);
+create table if not exists snapshot_listings (
+    policy text primary key,
+    listed_at text not null
+);
+create table if not exists public_keys (
+    key_id text primary key,
+    pem text not null
+);
 """
 
 
@@ -65,6 +74,25 @@ class SnapshotRow:
     time: datetime
     hostname: str
     tags: list[str]
+
+
+@dataclass(frozen=True)
+class PointRow:
+    """A snapshot as a recovery point: capture time and, when drkit made it, its backup's finish.
+
+    `listed` is False for a snapshot known only from backup evidence (since removed, e.g. by
+    retention): it was a recovery point while it existed.
+    """
+
+    id: str
+    time: datetime
+    completion: datetime | None
+    listed: bool = True
+
+
+# Snapshots captured this long before a report's start are fetched by time; older ones only when
+# their backup finished after the start (query B) or as the newest restorable point (query C).
+POINT_LOOKBACK_DAYS = 7
 
 
 class Catalog:
@@ -148,6 +176,94 @@ class Catalog:
             self.db.execute("delete from snapshots where policy = ?", (policy,))
             self.db.executemany("insert or replace into snapshots values (?,?,?,?,?)",
                                 [(s.policy, s.id, utc_text(s.time), s.hostname, json.dumps(s.tags)) for s in snapshots])
+            self.db.execute("insert or replace into snapshot_listings values (?, ?)", (policy, utc_text(utcnow())))
+
+    def listed_at(self, policy: str) -> datetime | None:
+        """When the repository's snapshot list was last read into this cache (None: never)."""
+        row = self.db.execute("select listed_at from snapshot_listings where policy = ?", (policy,)).fetchone()
+        return parse_utc(row[0]) if row else None
+
+    def snapshot_count(self, policy: str) -> int:
+        return self.db.execute("select count(*) from snapshots where policy = ?", (policy,)).fetchone()[0]
+
+    def recovery_point_rows(self, policy: str, since: datetime) -> list[PointRow]:
+        """Every snapshot that can matter to exposure from `since` on, with its completion time.
+
+        Exact, yet independent of history size: (A) snapshots captured from `since` - 7 days on,
+        (B) older ones whose drkit backup finished after `since`, (C) the newest one restorable at
+        `since` further back. Any other snapshot is dominated by C and cannot change E(t).
+        """
+        fin = ("(select max(e.finished_at) from evidence e where e.policy = s.policy and e.kind = 'backup'"
+               " and e.snapshot_id = s.id)")
+        since_text = utc_text(since)
+        edge = utc_text(since - timedelta(days=POINT_LOOKBACK_DAYS))
+        rows = self.db.execute(f"select s.id, s.time, {fin} from snapshots s where s.policy = ? and s.time > ?",
+                               (policy, edge)).fetchall()
+        rows += self.db.execute(
+            "select s.id, s.time, max(e.finished_at) from evidence e join snapshots s"
+            " on s.policy = e.policy and s.id = e.snapshot_id where e.policy = ? and e.kind = 'backup'"
+            " and e.finished_at > ? and s.time <= ? group by s.id", (policy, since_text, edge)).fetchall()
+        rows += self.db.execute(
+            f"select id, time, fin from (select s.id, s.time, {fin} as fin from snapshots s"
+            " where s.policy = ? and s.time <= ? order by s.time desc)"
+            " where max(time, coalesce(fin, time)) <= ? limit 1", (policy, edge, since_text)).fetchall()
+        points = {sid: PointRow(sid, parse_utc(t), parse_utc(f) if f else None) for sid, t, f in rows}
+        # Snapshots drkit made: known from evidence even after retention removed them. The last
+        # few finished by `since` hold the newest restorable one (backups of a policy never overlap).
+        evidence_points = ("select snapshot_id, json_extract(record, '$.snapshot_time'), finished_at from evidence"
+                           " where policy = ? and kind = 'backup' and result in ('pass', 'partial')"
+                           " and snapshot_id is not null and json_extract(record, '$.snapshot_time') is not null")
+        known = self.db.execute(evidence_points + " and finished_at > ?", (policy, since_text)).fetchall()
+        known += self.db.execute(evidence_points + " and finished_at <= ? order by finished_at desc limit 10",
+                                 (policy, since_text)).fetchall()
+        extra = {sid: (t, f) for sid, t, f in known if sid not in points}
+        listed = {sid for (sid,) in self.db.execute(
+            f"select id from snapshots where policy = ? and id in ({','.join('?' * len(extra))})", [policy, *extra])}
+        for sid, (t, f) in extra.items():
+            points[sid] = PointRow(sid, parse_utc(t), parse_utc(f), listed=sid in listed)
+        return list(points.values())
+
+    # --- light evidence rows for reports --------------------------------------------------------
+
+    def backup_sizes(self, policy: str, since: datetime | None, until: datetime) -> list[tuple[datetime, int]]:
+        """(finished_at, bytes) of successful backups finished in [since, until), oldest first."""
+        sql = ("select finished_at, json_extract(record, '$.bytes') from evidence where policy = ?"
+               " and kind = 'backup' and result in ('pass', 'partial') and finished_at < ?")
+        args: list = [policy, utc_text(until)]
+        if since is not None:
+            sql += " and finished_at >= ?"
+            args.append(utc_text(since))
+        return [(parse_utc(f), int(b or 0)) for f, b in self.db.execute(sql + " order by finished_at", args)]
+
+    def latest_backup_size(self, policy: str, until: datetime) -> tuple[datetime, int] | None:
+        """(finished_at, bytes) of the newest successful backup finished before `until`."""
+        row = self.db.execute(
+            "select finished_at, json_extract(record, '$.bytes') from evidence where policy = ? and kind = 'backup'"
+            " and result in ('pass', 'partial') and finished_at < ? order by finished_at desc limit 1",
+            (policy, utc_text(until))).fetchone()
+        return (parse_utc(row[0]), int(row[1] or 0)) if row else None
+
+    def first_evidence_at(self, policy: str, kind: str | None = None) -> datetime | None:
+        sql, args = "select min(finished_at) from evidence where policy = ?", [policy]
+        if kind:
+            sql += " and kind = ?"
+            args.append(kind)
+        row = self.db.execute(sql, args).fetchone()
+        return parse_utc(row[0]) if row and row[0] else None
+
+    def has_digest_prefix(self, policy: str, prefix: str) -> bool:
+        """Whether a record whose digest starts with `prefix` is stored (evidence object names carry one)."""
+        row = self.db.execute("select 1 from evidence where policy = ? and digest >= ? and digest < ? limit 1",
+                              (policy, prefix, prefix + "g")).fetchone()
+        return row is not None
+
+    # --- public keys of every host that signed evidence -------------------------------------------
+
+    def add_public_key(self, key_id: str, pem: bytes) -> None:
+        self.db.execute("insert or replace into public_keys values (?, ?)", (key_id, pem.decode("ascii")))
+
+    def public_keys(self) -> dict[str, bytes]:
+        return {k: pem.encode("ascii") for k, pem in self.db.execute("select key_id, pem from public_keys")}
 
     def add_snapshot(self, row: SnapshotRow) -> None:
         self.db.execute("insert or replace into snapshots values (?,?,?,?,?)",

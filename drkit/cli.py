@@ -275,6 +275,142 @@ def status(app: App, as_json: bool) -> None:
 
 # --- report, catalog rebuild, runbook (reports) -------------------------------------------------
 
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None):
+    from .report.model import parse_moment
+
+    try:
+        return parse_moment(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Readers (web servers, auditors' scripts) never see half a report."""
+    import os
+    import tempfile
+
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _refresh(app: App, items: list[LoadedPolicy]) -> list:
+    from .rebuild import refresh_policy
+
+    results = [refresh_policy(app.workspace, item.policy) for item in items]
+    for r in results:
+        if r.error is not None or r.problems:
+            err.print(f"drkit: {r.line()}", markup=False)
+            for problem in r.problems[:20]:
+                err.print(f"  {problem}", markup=False)
+    return results
+
+
+@cli.command()
+@click.option("--since", callback=_moment, metavar="D", help="Period start, ISO date/datetime, UTC if no zone "
+              "(default: 30 days before --until).")
+@click.option("--until", callback=_moment, metavar="D", help="Period end, exclusive (default: now).")
+@click.option("--policy", "names", multiple=True, metavar="NAME", help="Only this policy (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE "
+              "(atomically) and print its path.")
+@click.option("--refresh", is_flag=True, help="First list the repositories' snapshots and import new evidence "
+              "from the buckets.")
+@click.option("--check", is_flag=True, help="Exit 3 when any policy missed its RPO or RTO in the period.")
+@pass_app
+def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Path | None, refresh: bool,
+           check: bool) -> None:
+    """RPO/RTO attainment over a period, from the local catalog (design section 6; docs/reports.md)."""
+    from .report.gather import collect_report
+    from .report.model import report_period
+
+    now = now_utc()
+    try:
+        period, notes = report_period(since, until, now)
+    except ValueError as exc:
+        raise errors.UsageError(str(exc)) from None
+    items = [app.policy(n) for n in names] if names else app.policies
+    failed = []
+    if refresh:
+        failed = [r for r in _refresh(app, items) if r.error is not None]
+        notes += [f"refresh of {r.policy} failed ({r.error}); its figures come from the local catalog" for r in failed]
+    result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
+                            notes)
+    text = _render_report(result, fmt, plain=output is not None)
+    if output is not None:
+        _write_atomically(output, text)
+        if fmt == "table":
+            out.print(text, end="", markup=False)
+        click.echo(f"report written to {output.resolve()}")
+    elif fmt == "table":
+        from .report.table import render
+
+        out.print(render(result))
+    else:
+        click.echo(text, nl=False)
+    if failed:
+        sys.exit(int(errors.ExitCode.ERROR))
+    if check and any(not (p.rpo_met and p.rto_met) for p in result.policies):
+        sys.exit(int(errors.ExitCode.BREACH))
+
+
+def _render_report(result, fmt: str, *, plain: bool) -> str:
+    if fmt == "json":
+        from .report.as_json import render
+    elif fmt == "csv":
+        from .report.as_csv import render
+    elif fmt == "html":
+        from .report.html import render
+    else:
+        import io
+
+        from .report.table import render as table_render
+
+        console = Console(record=True, width=160, file=io.StringIO(), highlight=False)
+        console.print(table_render(result))
+        return console.export_text()
+    return render(result)
+
+
+@cli.group()
+def catalog() -> None:
+    """Local catalog maintenance."""
+
+
+@catalog.command("rebuild")
+@click.argument("names", nargs=-1)
+@json_option
+@pass_app
+def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
+    """Rebuild the local catalog from the repositories (snapshot listings) and the evidence in the
+    buckets (records and signing keys), e.g. on a new host. Exit 4 when a record's signature fails."""
+    from .rebuild import rebuild
+
+    items = [app.policy(n) for n in names] if names else app.policies
+    results = rebuild(app.workspace, [i.policy for i in items])
+    if as_json:
+        emit_json([{"policy": r.policy, "snapshots": r.snapshots, "evidence_objects": r.objects,
+                    "records_added": r.added, "keys": r.keys, "problems": r.problems,
+                    "error": str(r.error) if r.error else None} for r in results])
+    else:
+        for r in results:
+            click.echo(r.line())
+            for problem in r.problems:
+                err.print(f"  {problem}", markup=False)
+    if any(r.error is not None for r in results):
+        sys.exit(int(errors.ExitCode.ERROR))
+    if any(r.problems for r in results):
+        sys.exit(int(errors.ExitCode.VERIFY_FAILED))
+
+
 
 # --- entry point --------------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""Read what a report needs from the catalog and the policy files (the I/O edge of `model.py`).
+
+Reads are bounded by the period (plus the few rows before it that still matter), so a report
+costs the same with ten years of history as with one month (design section 10).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..catalog import Catalog
+from ..compliance import Period
+from ..evidence import Record, SigningKey, load_public_key, signature_problem
+from ..policy import Policy
+from ..s3 import S3, parse_location
+from .model import EvidenceItem, PolicyFacts, Report, build_report
+
+LOCAL_KEY = Path("keys") / "evidence-ed25519.pem"
+
+
+def known_keys(catalog: Catalog, state_dir: Path) -> dict[str, Ed25519PublicKey]:
+    """Public keys that may have signed evidence: this host's own and every key imported from a
+    bucket (`drkit catalog rebuild`, `drkit report --refresh`)."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for pem in catalog.public_keys().values():
+        try:
+            key_id, key = load_public_key(pem)
+        except ValueError:
+            continue
+        keys[key_id] = key
+    local = state_dir / LOCAL_KEY
+    if local.exists():
+        own = SigningKey.load_or_create(local)
+        keys[own.key_id] = own.private.public_key()
+    return keys
+
+
+def checked(record: Record, keys: dict[str, Ed25519PublicKey]) -> EvidenceItem:
+    return EvidenceItem(record, signature_problem(record, keys))
+
+
+def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[str, Ed25519PublicKey]) -> PolicyFacts:
+    name = policy.name
+    return PolicyFacts(
+        name=name, tier=policy.business.tier, owner=policy.business.owner,
+        rpo_s=policy.objectives.rpo.total_seconds(), rto_s=policy.objectives.rto.total_seconds(),
+        repository=public_url(policy.repository.url), evidence_location=evidence_location(policy),
+        drill_schedule=policy.schedule.drill.text if policy.schedule.drill else None,
+        drill_occurrences=tuple(drill_occurrences(policy, period)),
+        points=tuple(catalog.recovery_point_rows(name, period.since)),
+        snapshot_count=catalog.snapshot_count(name), listed_at=catalog.listed_at(name),
+        drills=tuple(checked(r, keys) for r in catalog.records(name, "drill", until=period.until)),
+        records=tuple(checked(r, keys) for r in catalog.records(name, since=period.since, until=period.until)),
+        sizes=tuple(catalog.backup_sizes(name, period.since, period.until)),
+        latest_size=catalog.latest_backup_size(name, period.until),
+        first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
+    )
+
+
+def drill_occurrences(policy: Policy, period: Period) -> list:
+    """Drill-schedule times covering the period (one at or before its start, one at or after its
+    end), anchored at the period start; [] without a drill schedule."""
+    phrase = policy.schedule.drill
+    if phrase is None:
+        return []
+    margin = phrase.nominal_interval + timedelta(days=2)
+    return phrase.occurrences(period.since - margin, period.until + margin, anchor=period.since)
+
+
+def evidence_location(policy: Policy) -> str | None:
+    if parse_location(policy.repository) is None:
+        return None
+    s3 = S3(policy.repository)  # builds no client: only the key layout is wanted
+    return f"s3://{s3.location.bucket}/{s3.evidence_prefix(policy.name)}"
+
+
+def public_url(url: str) -> str:
+    """The repository URL without any user:password part (reports never carry secrets)."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or "@" not in rest:
+        return url
+    parts = urlsplit(rest)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"
+
+
+def collect_report(catalog: Catalog, state_dir: Path, policies: list[Policy], period: Period, now,
+                   notes: list[str] | None = None) -> Report:
+    """The report for `policies` over `period`, from the catalog alone (no network)."""
+    keys = known_keys(catalog, state_dir)
+    return build_report([policy_facts(catalog, p, period, keys) for p in policies], period, now, notes)

@@ -1,0 +1,238 @@
+"""The report model on hand-computed timelines (design section 6), from pure facts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from drkit.catalog import PointRow
+from drkit.compliance import Period, Window
+from drkit.evidence import Record
+from drkit.report.model import (
+    EvidenceItem,
+    PolicyFacts,
+    build_policy,
+    build_report,
+    exposure_series,
+    parse_moment,
+    report_period,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T1 = datetime(2026, 1, 11, tzinfo=timezone.utc)
+PERIOD = Period(T0, T1)
+H = 3600
+DAY = 86400
+
+
+def at(days: float, hours: float = 0) -> datetime:
+    return T0 + timedelta(days=days, hours=hours)
+
+
+def daily_points(skip: tuple[int, ...] = (4,)) -> list[PointRow]:
+    """drkit backups captured 02:00 and finished 02:30, Dec 31 .. Jan 10 (Jan 5 = day 4 missing)."""
+    return [PointRow(f"{d + 1:02d}" * 32, at(d, 2), at(d, 2.5)) for d in range(-1, 10) if d not in skip]
+
+
+def drill(start: datetime, hours: float, result: str = "pass", *, snapshot: datetime | None = None,
+          restore_verify_s: float = 0.0, bytes_restored: int = 0) -> EvidenceItem:
+    record = Record(kind="drill", policy="db", started_at=start, finished_at=start + timedelta(hours=hours),
+                    result=result, snapshot_id="ab" * 32, snapshot_time=snapshot,
+                    measured={"restore_verify_s": restore_verify_s, "bytes_restored": bytes_restored})
+    return EvidenceItem(record)
+
+
+def facts(**overrides) -> PolicyFacts:
+    base = dict(name="db", tier=1, owner="Jane <jane@example.com>", rpo_s=25 * H, rto_s=4 * H,
+                repository="s3:http://s3.local/b/db", points=tuple(daily_points()), snapshot_count=10,
+                listed_at=T1, first_evidence_at=at(-1, 2.5), first_drill_at=at(1, 10))
+    base.update(overrides)
+    return PolicyFacts(**base)
+
+
+# --- RPO ------------------------------------------------------------------------------------
+
+
+def test_daily_backups_taking_30_minutes_breach_a_24h_rpo_30_minutes_a_day():
+    report = build_policy(facts(rpo_s=24 * H, points=tuple(daily_points(skip=()))), PERIOD, now=T1)
+    # each capture is 24 h old at 02:00 the next day, and its successor is restorable at 02:30 only
+    assert report.rpo.breach_windows == [Window(at(d, 2), at(d, 2.5)) for d in range(10)]
+    assert report.rpo.breach_seconds == 10 * 0.5 * H
+    assert report.rpo.worst_exposure_s == 24.5 * H
+
+
+def test_missing_daily_backup_breaches_until_the_next_one_completes():
+    report = build_policy(facts(), PERIOD, now=T1)
+    # Jan 4 02:00 capture is 25 h old at Jan 5 03:00; the Jan 6 capture completes at 02:30.
+    assert report.rpo.breach_windows == [Window(at(4, 3), at(5, 2.5))]
+    assert report.rpo.breach_seconds == 23.5 * H
+    assert report.rpo.attainment == pytest.approx(1 - 23.5 * H / (10 * DAY))
+    assert report.rpo.worst_exposure_s == 48.5 * H
+    assert report.rpo.current_exposure_s == 22 * H  # Jan 11 00:00 - Jan 10 02:00
+    assert report.rpo_met is False
+
+
+def test_manual_snapshot_counts_from_its_own_time_and_is_named_in_a_caveat():
+    manual = PointRow("ee" * 32, at(4, 14), None)
+    report = build_policy(facts(points=tuple(daily_points()) + (manual,)), PERIOD, now=T1)
+    assert report.rpo.breach_windows == [Window(at(4, 3), at(4, 14))]
+    assert report.rpo.breach_seconds == 11 * H
+    assert report.rpo.attainment == pytest.approx(1 - 11 / 240)
+    assert report.rpo.worst_exposure_s == 36 * H
+    assert any("1 snapshot(s) have no drkit backup evidence" in c for c in report.caveats)
+
+
+def test_future_snapshot_is_ignored_and_reported_as_clock_skew():
+    future = PointRow("ff" * 32, at(30), None)
+    with_future = build_policy(facts(points=tuple(daily_points()) + (future,)), PERIOD, now=T1)
+    without = build_policy(facts(), PERIOD, now=T1)
+    assert with_future.rpo == without.rpo
+    skew = [c for c in with_future.caveats if c.startswith("clock skew")]
+    assert len(skew) == 1 and "ffffffff at 2026-01-31T00:00:00.000000Z" in skew[0]
+
+
+def test_policy_without_any_snapshot_has_attainment_zero_and_null_exposures():
+    report = build_policy(facts(points=(), listed_at=None, first_evidence_at=None), PERIOD, now=T1)
+    assert report.rpo.attainment == 0.0
+    assert report.rpo.breach_seconds == 10 * DAY
+    assert report.rpo.worst_exposure_s is None and report.rpo.current_exposure_s is None
+    assert report.rpo.breach_windows == [Window(T0, T1)]
+    text = " ".join(report.caveats)
+    assert "never listed" in text and "worst exposure is unbounded" in text and "current exposure is unbounded" in text
+    assert "no drkit evidence at all: completion times are snapshot times" in report.not_shown
+
+
+def test_snapshot_only_before_the_period_still_counts():
+    old = PointRow("aa" * 32, T0 - timedelta(hours=1), T0 - timedelta(minutes=30))
+    report = build_policy(facts(points=(old,)), PERIOD, now=T1)
+    # restorable throughout; exposure passes 25 h at Jan 2 00:00 and stays above.
+    assert report.rpo.breach_windows == [Window(at(1), T1)]
+    assert report.rpo.attainment == pytest.approx(0.1)
+    assert report.rpo.worst_exposure_s == 10 * DAY + H
+
+
+# --- RTO, verified RPO, projection ----------------------------------------------------------------
+
+OCCURRENCES = (at(-2), at(3), at(8), at(13))  # slots [Dec 30, Jan 4) [Jan 4, Jan 9) [Jan 9, Jan 14)
+
+
+def rto_facts(rto_h: float = 4) -> PolicyFacts:
+    drills = (
+        drill(at(1, 10), 1, snapshot=at(0, 2)),  # RTA 1 h: meets
+        drill(at(5, 10), 5, "breach", snapshot=at(5, 2), restore_verify_s=4 * H, bytes_restored=10**9),
+        drill(at(9, 10), 2, "fail", snapshot=at(9, 2)),
+    )
+    sizes = tuple((at(d, 2.5), 1_100_000_000 + d * 100_000_000) for d in range(10) if d != 4)
+    return facts(rto_s=rto_h * H, drills=drills, drill_schedule="every 5 days", drill_occurrences=OCCURRENCES,
+                 sizes=sizes, latest_size=sizes[-1])
+
+
+def test_rto_slots_percentiles_and_last_pass():
+    rto = build_policy(rto_facts(), PERIOD, now=T1).rto
+    # slot 1 met (1 h), slot 2 only a 5 h drill, slot 3 still open and unmet: not counted.
+    assert (rto.slots_met, rto.slots_counted, rto.attainment) == (1, 2, 0.5)
+    assert (rto.rta_p50_s, rto.rta_p95_s, rto.rta_max_s) == (1 * H, 5 * H, 5 * H)
+    assert rto.last_pass_at == at(5, 15)  # a breach is a pass that took too long
+    assert rto.last_pass_age_s == T1.timestamp() - at(5, 15).timestamp()
+
+
+def test_projection_flags_an_rto_the_full_data_set_cannot_meet():
+    report = build_policy(rto_facts(), PERIOD, now=T1)
+    # 1 h overhead + 2 GB at 4 h per GB = 9 h > 4 h, already exceeded at the latest backup.
+    assert report.rto.projected_full_rto_s == pytest.approx(9 * H)
+    assert report.rto.projected_exceeds_rto is True
+    assert report.growth.bytes_per_day == pytest.approx(100_000_000)
+    assert report.growth.latest_bytes == 2_000_000_000
+    assert report.growth.rto_crossing_at == at(9, 2.5)
+    assert any("projected full RTO 9h exceeds the RTO 4h" in c for c in report.caveats)
+    assert report.rto_met is False
+
+
+def test_growth_gives_the_date_the_projection_crosses_the_rto():
+    report = build_policy(rto_facts(rto_h=10), PERIOD, now=T1)
+    assert report.rto.attainment == 1.0  # the 5 h drill meets a 10 h RTO
+    assert report.rto.projected_exceeds_rto is False
+    # (10 h - 1 h) / 4 h per GB = 2.25 GB, reached 2.5 days after the 2.0 GB backup at Jan 10 02:30.
+    assert report.growth.rto_crossing_at == at(11.5, 2.5)
+
+
+def test_verified_rpo_counts_only_drilled_points_from_the_drills_finish():
+    verified = build_policy(rto_facts(), PERIOD, now=T1).verified_rpo
+    # nothing verified until Jan 2 11:00; Jan 1 02:00 data until Jan 6 15:00; then Jan 6 02:00 data.
+    assert verified.breach_windows == [Window(T0, at(5, 15)), Window(at(6, 3), T1)]
+    assert verified.breach_seconds == (5 * DAY + 15 * H) + (3 * DAY + 21 * H)
+    assert verified.worst_exposure_s is None
+    assert verified.current_exposure_s == 4 * DAY + 22 * H
+
+
+def test_unsigned_drill_is_not_counted():
+    base = rto_facts()
+    tampered = EvidenceItem(base.drills[0].record, "signature does not match the record (edited after signing?)")
+    report = build_policy(replace(base, drills=(tampered,) + base.drills[1:]), PERIOD, now=T1)
+    assert (report.rto.slots_met, report.rto.slots_counted) == (0, 2)
+    assert any("1 drill record(s) fail signature verification" in c for c in report.caveats)
+
+
+def test_no_drills_no_schedule_means_zero_attainment_over_30_day_slots():
+    period = Period(T0, T0 + timedelta(days=60))
+    report = build_policy(facts(first_drill_at=None), period, now=period.until)
+    assert (report.rto.slots_met, report.rto.slots_counted, report.rto.attainment) == (0, 2, 0.0)
+    assert report.rto.last_pass_at is None and report.rto.projected_full_rto_s is None
+    assert "no drill evidence at all" in report.not_shown
+    assert any("no drill has ever passed" in c for c in report.caveats)
+    assert any("30-day slots" in c for c in report.caveats)
+
+
+def test_short_period_with_open_slot_has_undefined_rto_attainment():
+    period = Period(T0, T0 + timedelta(days=3))
+    report = build_policy(facts(), period, now=period.until)
+    assert report.rto.attainment is None and report.rto.slots_counted == 0
+    assert any("RTO attainment is undefined" in c for c in report.caveats)
+
+
+# --- period, series -------------------------------------------------------------------------------
+
+
+def test_period_defaults_to_last_30_days_and_never_reaches_into_the_future():
+    now = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+    period, notes = report_period(None, None, now)
+    assert (period.since, period.until, notes) == (now - timedelta(days=30), now, [])
+    period, notes = report_period(parse_moment("2026-03-01"), parse_moment("2026-04-01"), now)
+    assert (period.since, period.until) == (datetime(2026, 3, 1, tzinfo=timezone.utc), now)
+    assert "lies in the future" in notes[0]
+    with pytest.raises(ValueError, match="empty period"):
+        report_period(parse_moment("2026-03-05"), parse_moment("2026-03-05T00:00:00+00:00"), now)
+
+
+def test_parse_moment_reads_dates_datetimes_and_offsets_as_utc():
+    assert parse_moment("2026-03-01") == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert parse_moment("2026-03-01T12:30:00") == datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+    assert parse_moment("2026-03-01T12:30:00+02:00") == datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)
+    assert parse_moment("2026-03-01T12:30:00Z") == datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="not an ISO date"):
+        parse_moment("yesterday")
+
+
+def test_exposure_series_is_the_sawtooth_of_design_section_6():
+    report = build_policy(facts(points=tuple(daily_points(skip=()))[:3]), Period(T0, at(2)), now=at(2))
+    series = exposure_series(report.points, Period(T0, at(2)))
+    assert series == [
+        (T0, 22 * H),  # Dec 31 02:00 data
+        (at(0, 2.5), 24.5 * H), (at(0, 2.5), 0.5 * H),  # Jan 1 02:00 capture completes
+        (at(1, 2.5), 24.5 * H), (at(1, 2.5), 0.5 * H),
+        (at(2), 22 * H),
+    ]
+
+
+def test_exposure_series_is_none_while_nothing_is_restorable():
+    series = exposure_series([], PERIOD)
+    assert series == [(T0, None), (T1, None)]
+
+
+def test_build_report_keeps_period_time_and_notes():
+    report = build_report([facts()], PERIOD, T1, ["a note"])
+    assert report.period == PERIOD and report.generated_at == T1 and report.notes == ["a note"]
+    assert [p.name for p in report.policies] == ["db"]
+    assert any("sandbox" in line for line in report.not_shown)
