@@ -106,7 +106,7 @@ class PathTarget(Model):
 
 class PostgresSource(Model):
     dsn: str = Field(description="libpq connection string; password via ~/.pgpass or PGPASSFILE, not inline")
-    dump_args: list[str] = []
+    dump_args: list[str] = Field([], description="extra pg_dump arguments")
 
 
 class PostgresTarget(Model):
@@ -135,7 +135,7 @@ class SqliteTarget(Model):
 class CommandSource(Model):
     run: list[str] = Field(min_length=1, description="argv of a command whose stdout is backed up")
     filename: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="file name the output is stored under")
-    timeout: Duration = timedelta(hours=6)
+    timeout: Duration = Field(timedelta(hours=6), description="the command is stopped after this long")
 
 
 class CommandTarget(Model):
@@ -152,20 +152,20 @@ Target = Union[PathTarget, PostgresTarget, SqliteTarget, CommandTarget]
 # --- schedule, retention, repository -------------------------------------------------------------
 
 class Schedule(Model):
-    backup: Phrase | None = None
-    drill: Phrase | None = None
-    check: Phrase | None = None
-    forget: Phrase | None = None
+    backup: Phrase | None = Field(None, description="When to back up, e.g. 'every day at 01:30', 'every 15 minutes'")
+    drill: Phrase | None = Field(None, description="When to run a restore drill; none = one drill expected per 30 days")
+    check: Phrase | None = Field(None, description="When to check repository integrity (rotating read-data subsets)")
+    forget: Phrase | None = Field(None, description="When to apply retention (restic forget, then prune)")
 
 
 class Retention(Model):
-    keep_last: int | None = Field(None, ge=1)
+    keep_last: int | None = Field(None, ge=1, description="restic forget --keep-last (and so on for each keep_*)")
     keep_hourly: int | None = Field(None, ge=1)
     keep_daily: int | None = Field(None, ge=1)
     keep_weekly: int | None = Field(None, ge=1)
     keep_monthly: int | None = Field(None, ge=1)
     keep_yearly: int | None = Field(None, ge=1)
-    keep_within: Duration | None = None
+    keep_within: Duration | None = Field(None, description="keep every snapshot younger than this")
 
     def is_empty(self) -> bool:
         return all(v is None for v in self.model_dump().values())
@@ -173,12 +173,12 @@ class Retention(Model):
 
 class Repository(Model):
     url: str = Field(description="restic repository string, e.g. s3:https://s3.amazonaws.com/bucket/prefix")
-    password_file: Path | None = None
+    password_file: Path | None = Field(None, description="file holding the repository password (0600)")
     password_env: str | None = Field(None, description="name of an environment variable holding the password")
-    password_command: list[str] | None = None
-    aws_profile: str | None = None
-    region: str | None = None
-    require_object_lock: bool = False
+    password_command: list[str] | None = Field(None, description="argv of a program printing the password")
+    aws_profile: str | None = Field(None, description="AWS profile (SSO/role profiles resolved by boto3); default: AWS chain")
+    region: str | None = Field(None, description="S3 region; default from an AWS host name, else us-east-1")
+    require_object_lock: bool = Field(False, description="`repo init` exits 3 when the bucket has no Object Lock")
     lock_days: int | None = Field(None, ge=1, description="Object Lock retention set on new objects after backup")
 
     @field_validator("url")
@@ -219,7 +219,7 @@ class CommandCheckSpec(Model):
 
 
 class FileExistsCheck(Model):
-    file_exists: str
+    file_exists: str = Field(description="path relative to the restored tree (or the original absolute path)")
 
 
 class SqliteCheck(Model):
@@ -253,8 +253,9 @@ def _verify_mode(value: Any) -> str:
 
 class Drill(Model):
     sandbox: Path = Field(Path("/var/tmp/drkit-drills"), description="parent directory for drill sandboxes")
-    verify: Annotated[str, BeforeValidator(_verify_mode)] = "full"
-    checks: list[Check] = []
+    verify: Annotated[str, BeforeValidator(_verify_mode)] = Field(
+        "full", description="sha256 of every restored file ('full') or a random sample ('sample:5%')")
+    checks: list[Check] = Field([], description="application checks run on the restored data")
 
     @property
     def sample_percent(self) -> float:
@@ -265,8 +266,8 @@ Event = Literal["start", "success", "failure", "breach"]
 
 
 class WebhookNotify(Model):
-    webhook: str
-    on: list[Event] = ["failure", "breach"]
+    webhook: str = Field(description="URL that receives a JSON POST per run")
+    on: list[Event] = Field(["failure", "breach"], description="events: start, success, failure, breach")
 
 
 class HealthcheckNotify(Model):
@@ -292,9 +293,9 @@ Notify = Union[WebhookNotify, HealthcheckNotify, EmailNotify]
 # --- the policy ---------------------------------------------------------------------------------
 
 class Policy(Model):
-    version: Literal[1]
-    name: str = Field(pattern=NAME_RE, max_length=63)
-    description: str | None = None
+    version: Literal[1] = Field(description="Policy file format version; always 1")
+    name: str = Field(pattern=NAME_RE, max_length=63, description="[a-z0-9-]+, unique across the policies directory")
+    description: str | None = Field(None, description="What this policy protects, for report readers")
     business: Business = Business()
     objectives: Objectives
     targets: list[Target] = Field(min_length=1)

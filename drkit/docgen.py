@@ -1,0 +1,126 @@
+"""Generate the README's policy and CLI references from the pydantic models and click commands.
+
+`python -m drkit.docgen --write` rewrites the marked README sections; the test suite fails when
+the committed README differs from what this generates (docs that cannot drift).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import typing
+from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
+
+import click
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from .policy import Policy
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        base = get_args(annotation)[0]
+        return {"timedelta": "duration", "SchedulePhrase": "schedule phrase", "str": "string"}.get(
+            getattr(base, "__name__", ""), _type_name(base))
+    if origin in (Union, UnionType):
+        names = [_type_name(a) for a in get_args(annotation) if a is not type(None)]
+        return " | ".join(dict.fromkeys(names))
+    if origin is list:
+        return f"list of {_type_name(get_args(annotation)[0])}"
+    if origin is typing.Literal:
+        return " | ".join(map(str, get_args(annotation)))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "mapping"
+    return {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Path": "path",
+            "timedelta": "duration"}.get(getattr(annotation, "__name__", ""), str(annotation))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "**required**"
+    value = field.get_default(call_default_factory=True)
+    if value is None or value == [] or isinstance(value, BaseModel):
+        return ""
+    if hasattr(value, "total_seconds"):
+        return f"{value.total_seconds():g}s"
+    return f"`{value}`"
+
+
+def _rows(model: type[BaseModel], prefix: str, seen: set, kind: bool = False) -> list[str]:
+    """One row per key; for a list of alternatives (targets, checks, notify) the first key of each
+    alternative selects its kind."""
+    rows = []
+    for index, (name, field) in enumerate(model.model_fields.items()):
+        key = field.alias or name
+        path = f"{prefix}{key}"
+        nested = _models_in(field.annotation)
+        is_list = get_origin(field.annotation) is list or "list of" in _type_name(field.annotation)
+        default = "**selects this kind**" if kind and index == 0 else _default(field)
+        rows.append(f"| `{path}` | {_type_name(field.annotation)} | {default} | "
+                    f"{(field.description or '').replace('|', '/')} |")
+        for sub in nested:
+            if (sub, path) in seen:
+                continue
+            seen.add((sub, path))
+            rows += _rows(sub, f"{path}[]." if is_list else f"{path}.", seen, kind=is_list and len(nested) > 1)
+    return rows
+
+
+def policy_reference() -> str:
+    head = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    return "\n".join(head + _rows(Policy, "", set()))
+
+
+def cli_reference() -> str:
+    from .cli import cli
+
+    lines: list[str] = []
+
+    def walk(command: click.Command, words: list[str]) -> None:
+        if isinstance(command, click.Group):
+            for name in sorted(command.commands):
+                walk(command.commands[name], words + [name])
+            return
+        ctx = click.Context(command, info_name=" ".join(words))
+        usage = " ".join(["drkit", *words, *command.collect_usage_pieces(ctx)])
+        summary = command.get_short_help_str(limit=300).replace("|", "/")
+        lines.append(f"| `{usage}` | {summary} |")
+
+    walk(cli, [])
+    return "\n".join(["| command | what it does |", "|---|---|"] + lines)
+
+
+SECTIONS = {"policy-reference": policy_reference, "cli-reference": cli_reference}
+
+
+def render(text: str) -> str:
+    for name, build in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + build() + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> None:
+    current = README.read_text()
+    fresh = render(current)
+    if "--write" in sys.argv:
+        README.write_text(fresh)
+    elif fresh != current:
+        print("README.md references are out of date: run python -m drkit.docgen --write", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Docs that cannot drift: README references are generated and must match the code."""
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from drkit import docgen
+from drkit.cli import cli
+from drkit.errors import ExitCode
+
+ROOT = Path(__file__).parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_policy_and_cli_references_are_current():
+    assert docgen.render(README) == README, "run: python -m drkit.docgen --write"
+
+
+def test_every_policy_key_is_in_the_readme():
+    for key in ("objectives.rpo", "repository.password_file", "drill.checks[].file_exists", "schedule.drill"):
+        assert f"`{key}`" in README
+
+
+def test_every_command_is_in_the_cli_reference():
+    def names(group, prefix=()):
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                yield from names(command, prefix + (name,))
+            else:
+                yield " ".join(prefix + (name,))
+
+    for name in names(cli):
+        assert f"`drkit {name} " in README, name
+
+
+def test_exit_code_table_matches_the_code_and_help():
+    table = dict(re.findall(r"^\| (\d) \| (.+?) \|$", README, re.M))
+    assert sorted(int(c) for c in table) == sorted(int(c) for c in ExitCode)
+    help_text = CliRunner().invoke(cli, ["--help"]).output
+    for code in ExitCode:
+        assert re.search(rf"^\s+{int(code)}\s+\S", help_text, re.M), f"exit code {int(code)} missing from --help"
+
+
+def test_readme_has_exactly_the_two_setup_commands():
+    block = README.split("## Set-up", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in block.strip().splitlines()]
+    assert commands == ["scripts/demo", "scripts/test"]
+
+
+def test_docs_linked_from_readme_exist():
+    for link in re.findall(r"\]\((docs/[^)]+)\)", README):
+        assert (ROOT / link).exists(), link
