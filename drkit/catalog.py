@@ -91,7 +91,7 @@ class PointRow:
 
 
 # Snapshots captured this long before a report's start are fetched by time; older ones only when
-# their backup finished after the start (query B) or as the newest restorable point (query C).
+# their backup finished after the start, or as the newest point restorable at the start.
 POINT_LOOKBACK_DAYS = 7
 
 
@@ -190,8 +190,9 @@ class Catalog:
         """Every snapshot that can matter to exposure from `since` on, with its completion time.
 
         Exact, yet independent of history size: (A) snapshots captured from `since` - 7 days on,
-        (B) older ones whose drkit backup finished after `since`, (C) the newest one restorable at
-        `since` further back. Any other snapshot is dominated by C and cannot change E(t).
+        (B) the newest one restorable at `since` further back, (C) every snapshot drkit's backup
+        evidence names that finished after `since` (however old its capture), and the last few before.
+        Any other snapshot is dominated by B and cannot change E(t).
         """
         fin = ("(select max(e.finished_at) from evidence e where e.policy = s.policy and e.kind = 'backup'"
                " and e.snapshot_id = s.id)")
@@ -199,10 +200,6 @@ class Catalog:
         edge = utc_text(since - timedelta(days=POINT_LOOKBACK_DAYS))
         rows = self.db.execute(f"select s.id, s.time, {fin} from snapshots s where s.policy = ? and s.time > ?",
                                (policy, edge)).fetchall()
-        rows += self.db.execute(
-            "select s.id, s.time, max(e.finished_at) from evidence e join snapshots s"
-            " on s.policy = e.policy and s.id = e.snapshot_id where e.policy = ? and e.kind = 'backup'"
-            " and e.finished_at > ? and s.time <= ? group by s.id", (policy, since_text, edge)).fetchall()
         rows += self.db.execute(
             f"select id, time, fin from (select s.id, s.time, {fin} as fin from snapshots s"
             " where s.policy = ? and s.time <= ? order by s.time desc)"
