@@ -6,6 +6,7 @@ included, so a failed night is visible in reports instead of silently missing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -84,7 +85,8 @@ def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, t
 
         mark = now_utc()
         manifest, cache = build(policy.name, paths, targets.excludes(policy), ws.catalog.hash_cache(policy.name), mark)
-        (staging / MANIFEST_NAME).write_bytes(manifest.to_json())
+        manifest_bytes = manifest.to_json()
+        (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
         if staging not in paths:
             paths.append(staging)
         phases["manifest"] = (now_utc() - mark).total_seconds()
@@ -121,6 +123,8 @@ def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, t
         measured={"data_added": summary.data_added, "files_new": summary.files_new,
                   "files_changed": summary.files_changed, "paths": [str(p) for p in paths],
                   "manifest": str(staging / MANIFEST_NAME), "manifest_files": len(manifest.files),
+                  # what a drill compares the manifest restored from the snapshot with (drill.py)
+                  "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
                   "hashed_bytes": manifest.hashed_bytes, "restic_duration_s": summary.total_duration},
         errors=summary.errors[:50],
     )
