@@ -155,6 +155,22 @@ class Catalog:
         row = self.db.execute(sql + " order by finished_at desc limit 1", args).fetchone()
         return Record.model_validate_json(row[0]) if row else None
 
+    def backup_record(self, policy: str, snapshot_id: str) -> Record | None:
+        """The drkit backup evidence that made a snapshot (size, manifest path and hash for drills)."""
+        row = self.db.execute("select record from evidence where policy = ? and kind = 'backup' and snapshot_id = ?"
+                              " order by finished_at desc limit 1", (policy, snapshot_id)).fetchone()
+        return Record.model_validate_json(row[0]) if row else None
+
+    def stored_records(self, policy: str | None = None) -> Iterator[tuple[str, str, bool, str]]:
+        """(digest column, policy, uploaded, record text) in chain order, unparsed: `evidence verify`
+        must report a record that no longer parses instead of failing on it."""
+        sql, args = "select digest, policy, uploaded, record from evidence", []
+        if policy:
+            sql += " where policy = ?"
+            args.append(policy)
+        for digest, pol, uploaded, text in self.db.execute(sql + " order by policy, finished_at, started_at", args):
+            yield digest, pol, bool(uploaded), text
+
     def chain_head(self, policy: str) -> str | None:
         """Digest of the policy's newest record: the next record's `prev`."""
         row = self.db.execute("select digest from evidence where policy = ? order by finished_at desc, started_at desc limit 1",
