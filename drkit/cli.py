@@ -104,12 +104,14 @@ def policy() -> None:
 
 @policy.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Warnings (a schedule that cannot meet the RPO) are errors: exit 2.")
 @pass_app
-def policy_validate(app: App, paths: tuple[Path, ...]) -> None:
+def policy_validate(app: App, paths: tuple[Path, ...], strict: bool) -> None:
     """Check policy files (default: the policies directory); every problem as FILE:LINE: field: message."""
     loaded = load_policies(list(paths) or [app.policies_dir])
     for item in loaded:
         click.echo(f"{item.file}: ok ({item.name})")
+    _schedule_warnings(app, loaded, strict)
 
 
 @policy.command("schema")
@@ -175,13 +177,15 @@ def repo_init(app: App, name: str, as_json: bool) -> None:
 def backup(app: App, names: tuple[str, ...], all_: bool, as_json: bool) -> None:
     """Back up policies now. One failing policy does not stop the others; the exit code is the worst."""
     from .backup import run_backup
+    from .jobs import run_notified
     from .progress import BackupProgress
 
     selected = app.select(names, all_)
     outcomes = []
     for item in selected:
         with BackupProgress(item.name, enabled=not as_json and sys.stderr.isatty()) as progress:
-            outcomes.append(run_backup(app.workspace, item.policy, on_status=progress.update))
+            outcomes.append(run_notified(item.policy, "backup",
+                                         lambda: run_backup(app.workspace, item.policy, on_status=progress.update)))
     if as_json:
         emit_json([{"policy": o.policy, "status": o.status, "exit_code": o.exit_code,
                     "error": str(o.error) if o.error else None,
@@ -269,8 +273,294 @@ def status(app: App, as_json: bool) -> None:
 
 # --- restore-drill, evidence (drill) -----------------------------------------------------------
 
+@cli.command("restore-drill")
+@click.argument("name")
+@click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID",
+              help="Which snapshot of the policy: the newest, a random one, or an id (short or full).")
+@click.option("--sandbox", type=click.Path(path_type=Path), default=None,
+              help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
+@click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")
+@json_option
+@pass_app
+def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, as_json: bool) -> None:
+    """Restore a snapshot into a sandbox, verify it, run the policy's checks and time it against the RTO.
+
+    Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
+    check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
+    record per drill."""
+    from .drill import DrillRequest, Stopwatch, run_drill
+
+    clock = Stopwatch()  # the recovery time runs from the request
+    item = app.policy(name)
+    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
+    if as_json:
+        emit_json(outcome.record.body(with_signature=True))
+    else:
+        out.print(_drill_table(outcome.record))
+        click.echo(_drill_line(outcome))
+        if outcome.kept_sandbox:
+            click.echo(f"restored tree kept in {outcome.kept_sandbox}")
+    for problem in outcome.problems[1:] if outcome.verdict == "FAIL" else []:
+        err.print(f"  {problem}", markup=False)
+    sys.exit(outcome.exit_code)
+
+
+def _drill_table(record) -> Table:
+    table = Table("phase", "seconds", "MB/s", title=f"drill {record.policy}"
+                  + (f" snapshot {record.snapshot_id[:8]}" if record.snapshot_id else ""))
+    size = record.measured.get("bytes_restored", 0)
+    total = record.measured.get("rta_s", record.duration_s)
+    for phase, seconds in [*record.phases.items(), ("total", total)]:
+        rate = f"{size / 1e6 / seconds:,.1f}" if phase in ("restore", "verify", "total") and seconds > 0 and size else ""
+        table.add_row(phase, f"{seconds:.2f}", rate)
+    return table
+
+
+def _drill_line(outcome) -> str:
+    r = outcome.record
+    m = r.measured
+    rta, rto = m.get("rta_s", r.duration_s), m.get("rto_s") or r.objectives.get("rto_s", 0)
+    took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
+    budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
+    if outcome.verdict in ("PASS", "BREACH"):
+        return (f"{outcome.verdict} {r.policy}: recovered {_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+                + (f"; {m['changed_during_backup']} file(s) changed during backup, verified by restic only"
+                   if m.get("changed_during_backup") else ""))
+    return f"{outcome.verdict} {r.policy}: {outcome.error} (after {took})"
+
+
+@cli.group()
+def evidence() -> None:
+    """Check the signed evidence records."""
+
+
+@evidence.command("verify")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "all_", is_flag=True, help="Every record of every policy in the local catalog (the default).")
+@click.option("--remote", is_flag=True, help="Check the copies in the bucket(s) of the loaded policies instead, "
+                                              "and that none uploaded from here is missing.")
+@json_option
+@pass_app
+def evidence_verify(app: App, files: tuple[Path, ...], all_: bool, remote: bool, as_json: bool) -> None:
+    """Verify signatures and each policy's prev-chain: the local catalog, record FILEs (JSON as stored
+    in the bucket) or, with --remote, the bucket copies. Exit 4 naming each bad or missing record."""
+    from .evidence_verify import verify
+
+    if files and (all_ or remote):
+        raise errors.UsageError("give record FILEs, or --all / --remote, not both")
+    policies = [p.policy for p in app.policies] if (remote or app.policies_dir.is_dir()) else []
+    report = verify(app.workspace, policies, files=list(files) or None, remote=remote)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            err.print(problem, markup=False)
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(int(errors.ExitCode.VERIFY_FAILED))
+
+
 
 # --- scheduler, forget, repo check (scheduler) --------------------------------------------------
+
+def _fresh_policies(app: App) -> list[LoadedPolicy]:
+    """Read the policies directory again (SIGHUP reload); PolicyError when any file is invalid."""
+    if not app.policies_dir.is_dir():
+        raise errors.UsageError(f"policies directory {app.policies_dir} does not exist",
+                                hint="pass --policies DIR or set DRKIT_POLICIES")
+    return load_policies([app.policies_dir])
+
+
+def _schedule_warnings(app: App, loaded: list[LoadedPolicy], strict: bool) -> None:
+    """RPO feasibility (interval + p95 measured backup duration vs RPO): a warning, or exit 2 with --strict."""
+    from .catalog import Catalog
+    from .scheduler import feasibility_problems
+
+    path = app.state_dir / "catalog.sqlite"
+    catalog = Catalog(path) if path.exists() else None  # validating must not create a state directory
+    try:
+        problems = feasibility_problems(loaded, catalog)
+    finally:
+        if catalog is not None:
+            catalog.close()
+    for problem in problems:
+        err.print(f"{'error' if strict else 'warning'}: {problem}", markup=False)
+    if problems and strict:
+        sys.exit(int(errors.ExitCode.USAGE))
+
+
+@cli.group()
+def scheduler() -> None:
+    """Run every policy's jobs on their schedules, show the plan, or install systemd/cron units."""
+
+
+@scheduler.command("run")
+@click.option("--once", is_flag=True, help="Run the jobs that are due (catch-up) once and exit; exit code = worst run.")
+@click.option("--max-parallel", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs of different policies running at the same time.")
+@click.option("--jitter", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+              help="Delay each run by a random 0..SECONDS (spreads load across hosts).")
+@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, time the running job gets to finish before restic is stopped.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="One line per job start and end: text, or JSON lines.")
+@pass_app
+def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace: float, log_format: str) -> None:
+    """Foreground daemon: backup, forget, check and drill jobs per each policy's `schedule`.
+
+    \b
+    On start a job whose last run is older than its interval runs once (catch-up).
+    SIGHUP reloads the policies (an invalid set is logged and the old one kept).
+    SIGTERM/SIGINT: stop scheduling, let the running job finish within --grace,
+    then stop restic, record the run as interrupted and exit 0.
+    """
+    from .scheduler import Daemon, EventLog, Options
+
+    daemon = Daemon(app.state_dir, lambda: _fresh_policies(app),
+                    Options(once=once, max_parallel=max_parallel, jitter_s=jitter, grace_s=grace,
+                            log_format=log_format), EventLog(log_format))
+    sys.exit(daemon.run())
+
+
+@scheduler.command("plan")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True,
+              help="How far ahead to look.")
+@json_option
+@pass_app
+def scheduler_plan(app: App, days: float, as_json: bool) -> None:
+    """Next runs per policy and job, as the scheduler computes them (a running one's own next runs)."""
+    from datetime import timedelta
+
+    from .scheduler import first_runs_now, job_specs, plan, published_first_runs
+
+    specs = job_specs([item.policy for item in app.policies])
+    firsts = first_runs_now(specs)
+    published = published_first_runs(app.state_dir) or {}
+    firsts.update({key: when for key, when in published.items() if key in firsts})
+    now = now_utc()
+    planned = plan(specs, firsts, now + timedelta(days=days))
+    source = "running scheduler" if published else "a scheduler started now"
+    if as_json:
+        emit_json({"generated_at": utc_text(now), "days": days, "source": source,
+                   "jobs": [p.as_dict() for p in planned]})
+        return
+    table = Table("policy", "job", "schedule", "next run (UTC)", "then", f"runs in {days:g}d",
+                  title=f"as computed by {source}")
+    for p in planned:
+        then = ", ".join(utc_text(t)[11:19] if t.date() == p.runs[0].date() else utc_text(t)[:16].replace("T", " ")
+                         for t in p.runs[1:3])
+        table.add_row(p.policy, p.job, p.phrase, utc_text(p.runs[0])[:19].replace("T", " ") if p.runs else "-",
+                      then, str(p.total))
+    out.print(table)
+    if not specs:
+        err.print("no policy has a schedule section; nothing would run")
+
+
+@scheduler.command("install")
+@click.option("--systemd", "kind", flag_value="systemd", help="drkit.service (daemon) plus a service + timer per job.")
+@click.option("--cron", "kind", flag_value="cron", help="Crontab lines (phrases cron cannot express are errors).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Write the files into DIR instead of printing them.")
+@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
+              help="The daemon's stop grace (sets TimeoutStopSec).")
+@click.option("--jitter", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+              help="RandomizedDelaySec= of the timers.")
+@pass_app
+def scheduler_install(app: App, kind: str | None, output: Path | None, grace: float, jitter: float) -> None:
+    """Write systemd units or a crontab that run the same `drkit` commands on the policies' schedules."""
+    from .scheduler import job_specs
+    from .units import crontab, drkit_argv, systemd_units
+
+    if kind is None:
+        raise errors.UsageError("choose --systemd or --cron")
+    specs = job_specs([item.policy for item in app.policies])
+    base = drkit_argv(app.policies_dir, app.state_dir)
+    if kind == "cron":
+        files = {"drkit.crontab": crontab(specs, base)}
+    else:
+        files = {unit.name: unit.text for unit in systemd_units(specs, base, grace_s=grace, jitter_s=jitter)}
+    if output is None:
+        for name, text in files.items():
+            click.echo(text if len(files) == 1 else f"# ---- {name} ----\n{text}")
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        _write_atomically(output / name, text)
+        click.echo(f"wrote {output / name}")
+    click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units; "
+               "crontab for cron)")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Show what would be kept and removed; change nothing.")
+@json_option
+@pass_app
+def forget(app: App, name: str, dry_run: bool, as_json: bool) -> None:
+    """Apply the policy's retention (restic forget, then prune) to this policy's snapshots only.
+
+    Refuses (exit 3) when the newest backup failed or no snapshot is younger than the RPO,
+    and (exit 2) when the policy has no retention section.
+    """
+    from .jobs import run_notified
+    from .retention import run_forget
+
+    item = app.policy(name)
+    if dry_run:
+        outcome = run_forget(app.workspace, item.policy, dry_run=True)
+    else:
+        outcome = run_notified(item.policy, "forget", lambda: run_forget(app.workspace, item.policy))
+    result = outcome.result
+    if as_json:
+        emit_json({"policy": name, "status": outcome.status, "dry_run": dry_run, "exit_code": outcome.exit_code,
+                   "kept": result.kept if result else None, "removed": result.removed if result else None,
+                   "pruned": outcome.pruned, "error": str(outcome.error) if outcome.error else None,
+                   "record": outcome.record.body(with_signature=True) if outcome.record else None})
+    elif result is not None:
+        verb = ("would keep", "would remove") if dry_run else ("kept", "removed")
+        click.echo(f"{'DRY RUN' if dry_run else 'OK'} {name}: {verb[0]} {len(result.kept)}, {verb[1]} "
+                   f"{len(result.removed)} snapshot(s)" + ("" if dry_run else "; pruned"))
+        for sid in result.removed:
+            click.echo(f"  {verb[1]} {sid[:8]}")
+    else:
+        click.echo(f"{'REFUSED' if outcome.status == 'breach' else outcome.status.upper()} {name}: forget did not run")
+    if outcome.error and not as_json:
+        err.print(f"drkit: error: {outcome.error}", markup=False)
+    sys.exit(outcome.exit_code)
+
+
+@repo.command("check")
+@click.argument("name")
+@click.option("--read-data-subset", "subset", metavar="P",
+              help="Pack data to read: n/m, P%, all or none. Default: rotate n/12, so 12 checks read every pack.")
+@json_option
+@pass_app
+def repo_check(app: App, name: str, subset: str | None, as_json: bool) -> None:
+    """Check the repository's structure and read a subset of its pack data. Damage exits 4."""
+    from .integrity import parse_subset, run_check
+    from .jobs import run_notified
+
+    try:
+        chosen = parse_subset(subset) if subset is not None else None
+    except ValueError as exc:
+        raise errors.UsageError(str(exc)) from None
+    item = app.policy(name)
+    outcome = run_notified(item.policy, "check", lambda: run_check(app.workspace, item.policy, subset=chosen))
+    read = outcome.subset.arg or "none" if outcome.subset else None
+    if as_json:
+        emit_json({"policy": name, "status": outcome.status, "exit_code": outcome.exit_code, "read_data_subset": read,
+                   "problems": outcome.problems or [], "error": str(outcome.error) if outcome.error else None,
+                   "record": outcome.record.body(with_signature=True) if outcome.record else None})
+    elif outcome.status == "ok":
+        click.echo(f"OK {name}: repository check passed (read data subset {read})")
+    else:
+        click.echo(f"{outcome.status.upper()} {name}: repository check" + (f" (read data subset {read})" if read else ""))
+        for problem in (outcome.problems or [])[:20]:
+            click.echo(f"  {problem}")
+    if outcome.error and not as_json:
+        err.print(f"drkit: error: {outcome.error}", markup=False)
+    sys.exit(outcome.exit_code)
+
 
 
 # --- report, catalog rebuild, runbook (reports) -------------------------------------------------

@@ -100,6 +100,15 @@ class Node:
         return cls(path=obj["path"], type=obj["type"], size=int(obj.get("size") or 0), mtime=obj.get("mtime", ""))
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A snapshot's `restic ls --json`: the snapshot (None when nothing matched) and its nodes."""
+
+    snapshot: Snapshot | None
+    nodes: list[Node]
+    notes: list[str] = field(default_factory=list)  # restic's stderr, e.g. why nothing matched
+
+
 @dataclass
 class Result:
     returncode: int
@@ -381,16 +390,74 @@ class Restic:
             args.append("--verify")
         self.run(args, what="restore", timeout=timeout)
 
-    def check(self, *, read_data_subset: str | None = None, timeout: float | None = None) -> Result:
+    # --- drills (drill.py) -----------------------------------------------------------------
+
+    def list_snapshot(self, snapshot: str, *, tags: Iterable[str] = (), timeout: float | None = 3600,
+                      on_stderr: Callable[[str], None] | None = None) -> "Listing":
+        """Every node of one snapshot plus the snapshot itself (first JSON line of `ls --json`).
+
+        `snapshot` is an id (restic resolves prefixes) or "latest" (filtered by `tags`). restic 0.14
+        exits 0 with only an "Ignoring ..." line on stderr when nothing matches: `snapshot` is then None.
+        """
+        args = ["ls", "--json", "--no-lock", snapshot]
+        for tag in tags:
+            args += ["--tag", tag]
+        notes: list[str] = []
+
+        def stderr(line: str) -> None:
+            notes.append(line)
+            if on_stderr:
+                on_stderr(line)
+
+        header: Snapshot | None = None
+        nodes: list[Node] = []
+        for line in self.stream(args, what="list snapshot files", timeout=timeout, on_stderr=stderr):
+            msg = _json_line(line)
+            if msg is None:
+                continue
+            if msg.get("struct_type") == "node":
+                nodes.append(Node.from_json(msg))
+            elif msg.get("struct_type") == "snapshot" and header is None:
+                header = Snapshot.from_json(msg)
+        return Listing(header, nodes, [n for n in notes if n.strip()][-5:])
+
+    def restore_verified(self, snapshot: str, target: Path, *, tags: Iterable[str] = (), timeout: float | None = None,
+                         on_line: Callable[[str], None] | None = None,
+                         on_stderr: Callable[[str], None] | None = None) -> list[str]:
+        """`restore --verify`, handing each stdout line to `on_line` as restic prints it.
+
+        restic 0.14 prints "verifying files in DIR" once every file is written and before it reads
+        them back, so a caller can hash restored files alongside restic's own verification pass.
+        """
+        args = ["restore", snapshot, "--target", str(target), "--verify"]
+        for tag in tags:
+            args += ["--tag", tag]
+        lines: list[str] = []
+        for line in self.stream(args, what="restore", timeout=timeout, on_stderr=on_stderr):
+            lines.append(line)
+            if on_line:
+                on_line(line)
+        return lines
+
+    def check(self, *, read_data_subset: str | None = None, timeout: float | None = None) -> "CheckReport":
+        """`restic check`; damage comes back as a report (restic exits 1 for it, as for everything)."""
         args = ["check"]
         if read_data_subset:
             args.append(f"--read-data-subset={read_data_subset}")
-        try:
-            return self.run(args, what="check repository", timeout=timeout)
-        except errors.ResticError as exc:
-            if type(exc) is errors.ResticError:
-                raise errors.RepositoryDamaged(f"check repository: {exc.message}") from None
-            raise
+        delays = list(LOCK_RETRY_DELAYS)
+        while True:
+            outcome = Result(-1, [], "")
+            stdout = list(self.stream(args, what="check repository", timeout=timeout, ok_codes=(0, 1), outcome=outcome))
+            if outcome.returncode == 0:
+                return CheckReport(damaged=False, problems=[], stdout=stdout)
+            exc = classify(outcome.returncode, outcome.stderr, "check repository")
+            if isinstance(exc, errors.RepositoryLocked) and delays:
+                self.unlock_stale()
+                time.sleep(delays.pop(0))
+                continue
+            if type(exc) is not errors.ResticError or not any(m in outcome.stderr.lower() for m in _DAMAGE_MARKERS):
+                raise exc
+            return CheckReport(damaged=True, problems=damage_lines(outcome.stderr), stdout=stdout)
 
     def forget(self, retention_args: list[str], *, tags: list[str], dry_run: bool = False) -> list[dict]:
         args = ["forget", "--json", *retention_args]
@@ -415,6 +482,31 @@ class Restic:
         result = self.run(["stats", "--json", "--mode", "raw-data", "--no-lock"], what="repository stats", timeout=600)
         data = json.loads("\n".join(result.stdout) or "{}")
         return int(data.get("total_size", 0))
+
+
+# What restic 0.14 `check` prints when it found damage (rather than failing to run at all).
+_DAMAGE_MARKERS = ("repository contains errors", "pack id does not match", "ciphertext verification failed",
+                   "loadindex returned errors", "pack file cannot be listed", "is damaged")
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    damaged: bool
+    problems: list[str]   # restic's own error lines, e.g. "Pack ID does not match, want …, got …"
+    stdout: list[str]
+
+
+def damage_lines(stderr: str) -> list[str]:
+    """The lines of `restic check` stderr that describe damage (indented detail joined to its head)."""
+    problems: list[str] = []
+    for line in stderr.splitlines():
+        if not line.strip() or line.startswith("Fatal: repository contains errors"):
+            continue
+        if line[:1].isspace() and problems:
+            problems[-1] += " " + line.strip()
+        else:
+            problems.append(line.strip())
+    return problems[:100] or ["restic check: repository contains errors"]
 
 
 def check_version(output: str) -> tuple[int, int, int]:

@@ -1,0 +1,154 @@
+"""One run of one job (backup, forget, check, drill) of one policy, as the daemon runs it.
+
+Every run ends in exactly one status of the design's model (6b): ok, partial, failed, breach,
+interrupted, locked (missed is the daemon's: a run that never started). The same value goes to
+the log line, the notification and the exit code, and the job modules record the evidence, so
+a failure can never be logged as a success or stamped as a good "last run".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from . import errors
+from .evidence import Record, now_utc
+from .notify import describe, notify_outcome, notify_start
+from .policy import Policy
+from .workspace import Workspace
+
+log = logging.getLogger("drkit")
+
+# Catch-up order within a policy: fresh data first, then retention (which refuses after a failed
+# backup), then the integrity check of what retention left, then the drill of the newest snapshot.
+JOB_KINDS = ("backup", "forget", "check", "drill")
+STATUSES = ("ok", "partial", "failed", "breach", "interrupted", "locked", "missed")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    policy: str
+    job: str
+    status: str
+    exit_code: int
+    error: str | None       # one line; None when the run was ok
+    record: Record | None   # the evidence this run recorded
+    started_at: datetime
+    finished_at: datetime
+    summary: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def snapshot(self) -> str | None:
+        return self.record.snapshot_id[:8] if self.record and self.record.snapshot_id else None
+
+    @property
+    def message(self) -> str:
+        return self.error or self.summary or self.status
+
+
+def status_of_error(exc: errors.DrkitError) -> str:
+    """The status of a run that ended in an exception instead of an outcome."""
+    if isinstance(exc, errors.LockedError):
+        return "locked"
+    if isinstance(exc, errors.Interrupted):
+        return "interrupted"
+    if isinstance(exc, errors.BreachError):
+        return "breach"
+    return "failed"
+
+
+def run_job(state_dir: Path, policy: Policy, job: str) -> JobOutcome:
+    """Run one job with notifications; never raises (a worker thread must survive any run).
+
+    The workspace is opened per run: SQLite connections belong to the thread that made them.
+    """
+    started = now_utc()
+    ws = Workspace(state_dir)
+    try:
+        outcome = from_raw(policy.name, job, run_notified(policy, job, lambda: _RUNNERS[job](ws, policy)), started)
+    except errors.DrkitError as exc:
+        outcome = JobOutcome(policy.name, job, status_of_error(exc), int(exc.exit_code), str(exc), None, started,
+                             now_utc())
+    except Exception as exc:  # noqa: BLE001 - a bug in one job must not stop the daemon
+        log.error("%s %s: internal error: %s: %s", policy.name, job, type(exc).__name__, exc,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        outcome = JobOutcome(policy.name, job, "failed", 1, f"internal error: {type(exc).__name__}: {exc}", None,
+                             started, now_utc())
+    finally:
+        if "catalog" in ws.__dict__:
+            ws.catalog.close()
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """A run that raised instead of returning an outcome, as notifications see it."""
+
+    status: str
+    error: Exception
+    exit_code: int
+    record: None = None
+
+
+def run_notified(policy: Policy, job: str, run: Callable[[], Any]) -> Any:
+    """Notify start, run, notify the outcome; shared by the daemon and the CLI commands (cron mode),
+    so a run notifies the same way however it was started. Exceptions are notified, then re-raised."""
+    notify_start(policy, job)
+    try:
+        outcome = run()
+    except errors.DrkitError as exc:
+        notify_outcome(policy, job, _Raised(status_of_error(exc), exc, int(exc.exit_code)))
+        raise
+    except Exception as exc:
+        notify_outcome(policy, job, _Raised("failed", exc, 1))
+        raise
+    notify_outcome(policy, job, outcome)
+    return outcome
+
+
+def from_raw(policy: str, job: str, raw: Any, started: datetime) -> JobOutcome:
+    """Normalize a job module's outcome (drill says `error` where the model says `failed`)."""
+    status = "failed" if raw.status == "error" else raw.status
+    error = str(raw.error) if getattr(raw, "error", None) is not None and status != "ok" else None
+    if status not in STATUSES:
+        status, error = "failed", f"unknown status {raw.status!r}: {error or ''}".strip()
+    return JobOutcome(policy, job, status, int(raw.exit_code), error, raw.record, started, now_utc(),
+                      summary=describe(job, raw))
+
+
+def _backup(ws: Workspace, policy: Policy) -> Any:
+    from .backup import run_backup
+
+    return run_backup(ws, policy)
+
+
+def _forget(ws: Workspace, policy: Policy) -> Any:
+    from .retention import run_forget
+
+    return run_forget(ws, policy)
+
+
+def _check(ws: Workspace, policy: Policy) -> Any:
+    from .integrity import run_check
+
+    return run_check(ws, policy)
+
+
+def _drill(ws: Workspace, policy: Policy) -> Any:
+    try:
+        from .drill import run_drill  # imported late: the daemon must start even where drills cannot run
+    except ImportError as exc:
+        raise errors.DrkitError(f"{policy.name}: restore drills are unavailable: {exc}") from None
+    return run_drill(ws, policy)
+
+
+_RUNNERS: dict[str, Callable[[Workspace, Policy], Any]] = {
+    "backup": _backup, "forget": _forget, "check": _check, "drill": _drill,
+}
