@@ -273,6 +273,93 @@ def status(app: App, as_json: bool) -> None:
 
 # --- restore-drill, evidence (drill) -----------------------------------------------------------
 
+@cli.command("restore-drill")
+@click.argument("name")
+@click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID",
+              help="Which snapshot of the policy: the newest, a random one, or an id (short or full).")
+@click.option("--sandbox", type=click.Path(path_type=Path), default=None,
+              help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
+@click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")
+@json_option
+@pass_app
+def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, as_json: bool) -> None:
+    """Restore a snapshot into a sandbox, verify it, run the policy's checks and time it against the RTO.
+
+    Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
+    check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
+    record per drill."""
+    from .drill import DrillRequest, Stopwatch, run_drill
+
+    clock = Stopwatch()  # the recovery time runs from the request
+    item = app.policy(name)
+    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
+    if as_json:
+        emit_json(outcome.record.body(with_signature=True))
+    else:
+        out.print(_drill_table(outcome.record))
+        click.echo(_drill_line(outcome))
+        if outcome.kept_sandbox:
+            click.echo(f"restored tree kept in {outcome.kept_sandbox}")
+    for problem in outcome.problems[1:] if outcome.verdict == "FAIL" else []:
+        err.print(f"  {problem}", markup=False)
+    sys.exit(outcome.exit_code)
+
+
+def _drill_table(record) -> Table:
+    table = Table("phase", "seconds", "MB/s", title=f"drill {record.policy}"
+                  + (f" snapshot {record.snapshot_id[:8]}" if record.snapshot_id else ""))
+    size = record.measured.get("bytes_restored", 0)
+    total = record.measured.get("rta_s", record.duration_s)
+    for phase, seconds in [*record.phases.items(), ("total", total)]:
+        rate = f"{size / 1e6 / seconds:,.1f}" if phase in ("restore", "verify", "total") and seconds > 0 and size else ""
+        table.add_row(phase, f"{seconds:.2f}", rate)
+    return table
+
+
+def _drill_line(outcome) -> str:
+    r = outcome.record
+    m = r.measured
+    rta, rto = m.get("rta_s", r.duration_s), m.get("rto_s") or r.objectives.get("rto_s", 0)
+    took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
+    budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
+    if outcome.verdict in ("PASS", "BREACH"):
+        return (f"{outcome.verdict} {r.policy}: recovered {_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+                + (f"; {m['changed_during_backup']} file(s) changed during backup, verified by restic only"
+                   if m.get("changed_during_backup") else ""))
+    return f"{outcome.verdict} {r.policy}: {outcome.error} (after {took})"
+
+
+@cli.group()
+def evidence() -> None:
+    """Check the signed evidence records."""
+
+
+@evidence.command("verify")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "all_", is_flag=True, help="Every record of every policy in the local catalog (the default).")
+@click.option("--remote", is_flag=True, help="Check the copies in the bucket(s) of the loaded policies instead, "
+                                              "and that none uploaded from here is missing.")
+@json_option
+@pass_app
+def evidence_verify(app: App, files: tuple[Path, ...], all_: bool, remote: bool, as_json: bool) -> None:
+    """Verify signatures and each policy's prev-chain: the local catalog, record FILEs (JSON as stored
+    in the bucket) or, with --remote, the bucket copies. Exit 4 naming each bad or missing record."""
+    from .evidence_verify import verify
+
+    if files and (all_ or remote):
+        raise errors.UsageError("give record FILEs, or --all / --remote, not both")
+    policies = [p.policy for p in app.policies] if (remote or app.policies_dir.is_dir()) else []
+    report = verify(app.workspace, policies, files=list(files) or None, remote=remote)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            err.print(problem, markup=False)
+        click.echo(report.summary())
+    if not report.ok:
+        sys.exit(int(errors.ExitCode.VERIFY_FAILED))
+
+
 
 # --- scheduler, forget, repo check (scheduler) --------------------------------------------------
 
@@ -618,10 +705,11 @@ def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
 # --- entry point --------------------------------------------------------------------------------
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    """Stop restic children, then unwind as Interrupted so the run is recorded as interrupted."""
     from .restic import terminate_running
 
     terminate_running(grace=10)
-    raise SystemExit(128 + signum)
+    raise errors.Interrupted(f"stopped by signal {signal.Signals(signum).name}")
 
 
 def main(argv: list[str] | None = None) -> None:
