@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from ..durations import format_duration
 from ..evidence import utc_text
-from .model import PolicyReport, Report
+from .model import Report
 
 
 def percent(value: float | None) -> str:
@@ -24,40 +25,63 @@ def _stamp(moment) -> str:
     return utc_text(moment)[:16].replace("T", " ") if moment is not None else "never"
 
 
-def summary_table(report: Report) -> Table:
-    period = report.period
-    table = Table(title=f"Compliance {_stamp(period.since)} – {_stamp(period.until)} UTC", title_justify="left")
-    for column in ("policy", "tier", "RPO", "RPO attained", "worst exposure", "exposure now", "RTO",
-                   "RTO attained", "RTA p95", "last pass", "projected full RTO", "caveats"):
-        table.add_column(column, justify="left" if column in ("policy", "last pass") else "right")
-    for p in report.policies:
-        table.add_row(*_row(p))
+def _table(title: str, columns: list[str], rows: list[list]) -> Table:
+    """Figures keep their full width (never "90.2…"); only the policy name folds when space is short."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, column in enumerate(columns):
+        if column == "policy":
+            table.add_column(column, overflow="fold", min_width=6)
+            continue
+        width = max([len(str(row[i])) for row in rows] + [len(word) for word in column.split()])
+        table.add_column(column, justify="left" if column == "last pass" else "right", min_width=width,
+                         no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
-def _row(p: PolicyReport) -> list:
-    rpo, rto = p.rpo, p.rto
-    slots = f"{percent(rto.attainment)} ({rto.slots_met}/{rto.slots_counted})"
-    projected = format_duration(rto.projected_full_rto_s) if rto.projected_full_rto_s is not None else "n/a"
-    return [
-        p.name, str(p.tier), format_duration(rpo.target_s),
-        _mark(percent(rpo.attainment), rpo.attainment >= 1.0),
-        _mark(format_duration(rpo.worst_exposure_s), rpo.worst_exposure_s is not None
-              and rpo.worst_exposure_s <= rpo.target_s),
-        _mark(format_duration(rpo.current_exposure_s), rpo.current_exposure_s is not None
-              and rpo.current_exposure_s <= rpo.target_s),
-        format_duration(rto.target_s),
-        _mark(slots, None if rto.attainment is None else rto.attainment >= 1.0),
-        _mark(format_duration(rto.rta_p95_s) if rto.rta_p95_s is not None else "n/a",
-              None if rto.rta_p95_s is None else rto.rta_p95_s <= rto.target_s),
-        _stamp(rto.last_pass_at),
-        _mark(projected, None if rto.projected_exceeds_rto is None else not rto.projected_exceeds_rto),
-        str(len(p.caveats)),
-    ]
+def rpo_table(report: Report) -> Table:
+    """Two narrow tables read better than one wide one on an 80-column terminal or in a log."""
+    period = report.period
+    rows = []
+    for p in report.policies:
+        rpo = p.rpo
+        rows.append([
+            p.name, str(p.tier), format_duration(rpo.target_s),
+            _mark(percent(rpo.attainment), rpo.attainment >= 1.0),
+            format_duration(rpo.breach_seconds) if rpo.breach_seconds else "-",
+            _mark(format_duration(rpo.worst_exposure_s),
+                  rpo.worst_exposure_s is not None and rpo.worst_exposure_s <= rpo.target_s),
+            _mark(format_duration(rpo.current_exposure_s),
+                  rpo.current_exposure_s is not None and rpo.current_exposure_s <= rpo.target_s),
+            str(len(p.caveats))])
+    return _table(f"RPO {_stamp(period.since)} – {_stamp(period.until)} UTC",
+                  ["policy", "tier", "RPO", "attained", "breach", "worst", "now", "caveats"], rows)
+
+
+def rto_table(report: Report) -> Table:
+    rows = []
+    for p in report.policies:
+        rto = p.rto
+        rows.append([
+            p.name, format_duration(rto.target_s),
+            _mark(percent(rto.attainment), None if rto.attainment is None else rto.attainment >= 1.0),
+            f"{rto.slots_met}/{rto.slots_counted}",
+            _mark(_duration(rto.rta_p95_s), None if rto.rta_p95_s is None else rto.rta_p95_s <= rto.target_s),
+            _duration(rto.rta_max_s),
+            utc_text(rto.last_pass_at)[:10] if rto.last_pass_at else "never",
+            _mark(_duration(rto.projected_full_rto_s),
+                  None if rto.projected_exceeds_rto is None else not rto.projected_exceeds_rto)])
+    return _table("RTO (drill slots; recovery time actual, RTA)",
+                  ["policy", "RTO", "attained", "slots", "RTA p95", "max", "last pass", "full RTO"], rows)
+
+
+def _duration(seconds: float | None) -> str:
+    return "n/a" if seconds is None else format_duration(seconds)
 
 
 def render(report: Report) -> Group:
-    parts: list = [summary_table(report)]
+    parts: list = [rpo_table(report), rto_table(report)]
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     for p in report.policies:

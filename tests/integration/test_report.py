@@ -1,0 +1,130 @@
+"""`drkit report` end to end: snapshots made with plain restic at chosen times and drkit backups,
+read back with --refresh from a real restic repository on SeaweedFS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from drkit.evidence import parse_utc
+from factories import make_env, make_tree
+
+pytestmark = pytest.mark.slow
+
+H = 3600
+
+
+@pytest.fixture
+def env(tmp_path, seaweedfs, bucket):
+    return make_env(tmp_path, seaweedfs, bucket)
+
+
+@pytest.fixture
+def source(tmp_path):
+    return make_tree(tmp_path / "src")
+
+
+def plain_backup(env, name: str, source, when: str) -> None:
+    """An operator's manual backup with plain restic, dated `when` (UTC) with --time."""
+    proc = env.restic(name, "backup", "--time", when, str(source))
+    assert "snapshot" in proc.stdout
+
+
+def report_json(env, *args: str) -> dict:
+    proc = env.drkit("report", "--format", "json", *args, check=0)
+    return json.loads(proc.stdout)
+
+
+def test_plain_restic_snapshots_give_design_section_6_figures_to_the_second(env, source):
+    # The test host runs in UTC (restic reads --time as local time); check rather than assume.
+    assert datetime.now().astimezone().utcoffset() == timedelta(0), "run the tests with TZ=UTC"
+    env.write_policy("shop", [source], objectives={"rpo": "24h", "rto": "4h"})
+    env.write_policy("idle", [source], objectives={"rpo": "24h", "rto": "4h"})
+    env.drkit("repo", "init", "shop", check=0)
+    env.drkit("repo", "init", "idle", check=0)
+    for when in ("2025-06-01 02:00:00", "2025-06-02 02:00:00", "2025-06-04 02:00:00", "2025-06-05 02:00:00"):
+        plain_backup(env, "shop", source, when)
+    skewed = (datetime.now(timezone.utc) + timedelta(days=400)).strftime("%Y-%m-%d %H:%M:%S")
+    plain_backup(env, "shop", source, skewed)  # a host with a wrong clock
+    plain_backup(env, "idle", source, "2025-06-09 12:00:00")  # only after the period
+
+    data = report_json(env, "--refresh", "--since", "2025-06-01", "--until", "2025-06-06")
+    assert data["period"] == {"since": "2025-06-01T00:00:00.000000Z", "until": "2025-06-06T00:00:00.000000Z"}
+    shop, idle = sorted(data["policies"], key=lambda p: p["name"], reverse=True)
+    # nothing restorable 00:00-02:00 (2 h); Jun 2 02:00 data is 24 h old at Jun 3 02:00 and stays the
+    # newest until the Jun 4 02:00 snapshot (24 h): 26 h of a 120 h period.
+    assert shop["rpo"] == {
+        "target_s": 86400.0,
+        "attainment": pytest.approx(1 - 26 / 120, abs=1e-12),
+        "breach_seconds": 26 * H,
+        "worst_exposure_s": None,
+        "current_exposure_s": 22 * H,
+        "breach_windows": [
+            {"start": "2025-06-01T00:00:00.000000Z", "end": "2025-06-01T02:00:00.000000Z"},
+            {"start": "2025-06-03T02:00:00.000000Z", "end": "2025-06-04T02:00:00.000000Z"},
+        ],
+    }
+    caveats = " ".join(shop["caveats"])
+    assert "clock skew: 1 snapshot(s) captured in the future" in caveats
+    assert "4 snapshot(s) have no drkit backup evidence" in caveats
+    assert "worst exposure is unbounded" in caveats
+    assert shop["evidence"]["records"] == 0 and "no drkit evidence at all" in " ".join(shop["not_shown"])
+    assert shop["sources"][0].endswith("5 snapshot(s) in the local listing")
+
+    assert idle["rpo"]["attainment"] == 0.0  # not null, not 1: no point means no recovery
+    assert idle["rpo"]["breach_seconds"] == 120 * H
+    assert idle["rpo"]["current_exposure_s"] is None
+
+    table = env.drkit("report", "--since", "2025-06-01", "--until", "2025-06-06", check=0).stdout
+    assert "shop" in table and "78.33%" in table and "0.00%" in table
+    rows = list(csv.DictReader(io.StringIO(env.drkit("report", "--format", "csv", "--since", "2025-06-01",
+                                                     "--until", "2025-06-06", check=0).stdout)))
+    assert {r["name"]: r["rpo.breach_seconds"] for r in rows} == {"shop": "93600.0", "idle": "432000.0"}
+    env.drkit("report", "--since", "2025-06-01", "--until", "2025-06-06", "--check", check=3)
+
+
+def test_drkit_backups_count_from_their_completion_time(env, source):
+    env.write_policy("shop", [source], objectives={"rpo": "1h", "rto": "4h"})
+    env.drkit("repo", "init", "shop", check=0)
+    first = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)[0]["record"]
+    (source / "more.txt").write_text("changed")
+    second = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)[0]["record"]
+    c1, f1 = parse_utc(first["snapshot_time"]), parse_utc(first["finished_at"])
+    c2, f2 = parse_utc(second["snapshot_time"]), parse_utc(second["finished_at"])
+    until = f2 + timedelta(seconds=0.5)
+    while datetime.now(timezone.utc) <= until:  # a period end in the future would be moved to now
+        time.sleep(0.2)
+
+    data = report_json(env, "--since", f1.isoformat(), "--until", until.isoformat())
+    (shop,) = data["policies"]
+    # E(t) = t - c1 until the second backup completes at f2 (not from its capture c2), then t - c2.
+    worst = max((f2 - c1).total_seconds(), (until - c2).total_seconds())
+    assert shop["rpo"]["worst_exposure_s"] == worst
+    assert shop["rpo"]["current_exposure_s"] == (until - c2).total_seconds()
+    assert shop["rpo"]["attainment"] == 1.0 and shop["rpo"]["breach_windows"] == []
+    assert shop["evidence"]["records"] == 2 and shop["evidence"]["verified"] == 2
+    assert shop["growth"]["samples"] == 2 and shop["growth"]["latest_bytes"] == second["bytes"]
+    assert not any("no drkit backup evidence" in c for c in shop["caveats"])
+
+
+def test_html_report_is_written_and_its_path_printed(env, source, tmp_path):
+    env.write_policy("shop", [source])
+    env.drkit("repo", "init", "shop", check=0)
+    env.drkit("backup", "shop", check=0)
+    out = tmp_path / "report.html"
+    proc = env.drkit("report", "--format", "html", "-o", str(out), check=0)
+    assert str(out) in proc.stdout
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "shop" in html and html.count("<svg") >= 2
+
+
+def test_unknown_policy_and_bad_dates_are_usage_errors(env, source):
+    env.write_policy("shop", [source])
+    assert "not an ISO date" in env.drkit("report", "--since", "last week", check=2).stderr
+    assert "empty period" in env.drkit("report", "--since", "2025-06-02", "--until", "2025-06-01", check=2).stderr
+    env.drkit("report", "--policy", "nope", check=2)
