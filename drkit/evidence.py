@@ -159,13 +159,16 @@ def signature_problem(record: Record, keys: dict[str, Ed25519PublicKey]) -> str 
     return None
 
 
-def chain_problems(records: list[Record], names: list[str]) -> list[str]:
-    """Check one policy's records (in chain order) link by `prev`; name each break."""
+def chain_problems(records: list[Record], names: list[str], *, open_start: bool = False) -> list[str]:
+    """Check one policy's records (in chain order) link by `prev`; name each break.
+
+    `open_start`: the records are a slice of a longer chain (e.g. files given by hand), so the
+    first may point at a record that is not among them."""
     problems: list[str] = []
     by_digest = {r.digest(): n for r, n in zip(records, names)}
     for i, (record, name) in enumerate(zip(records, names)):
         expected = records[i - 1].digest() if i else None
-        if record.prev == expected:
+        if record.prev == expected or (i == 0 and open_start and record.prev not in by_digest):
             continue
         if i == 0 and record.prev is not None:
             problems.append(f"{name}: chain starts with a missing record (prev {record.prev[:12]}… not found)")

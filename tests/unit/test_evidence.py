@@ -1,0 +1,141 @@
+"""Evidence verification without S3: signatures, chains, the catalog as a source, lazy keys."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from drkit.catalog import Catalog
+from drkit.evidence import Record, SigningKey
+from drkit.evidence_verify import Item, KeyRing, check_items, file_items, parse_item, verify
+from drkit.workspace import Workspace
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def key(tmp_path) -> SigningKey:
+    return SigningKey.load_or_create(tmp_path / "k.pem")
+
+
+def chain(key: SigningKey, policy: str = "shop", n: int = 4, start: int = 0) -> list[Record]:
+    records, prev = [], None
+    for i in range(start, start + n):
+        rec = Record(kind="backup" if i % 2 else "drill", policy=policy, started_at=T0 + timedelta(hours=i),
+                     finished_at=T0 + timedelta(hours=i, minutes=5), result="pass", prev=prev, bytes=i)
+        rec = key.sign(rec)
+        prev = rec.digest()
+        records.append(rec)
+    return records
+
+
+def items(records: list[Record]) -> list[Item]:
+    return [Item(f"r{i}", r) for i, r in enumerate(records)]
+
+
+def keys_of(key: SigningKey) -> dict:
+    return {key.key_id: key.private.public_key()}
+
+
+def test_an_intact_chain_passes_with_a_summary(key):
+    report = check_items(items(chain(key) + chain(key, "web", 2)), keys_of(key))
+    assert report.ok and report.summary() == "6 records, 2 policies: signatures ok, chains intact"
+
+
+def test_an_edited_record_fails_its_signature_and_breaks_the_chain(key):
+    records = chain(key)
+    records[1] = records[1].model_copy(update={"bytes": 999})
+    report = check_items(items(records), keys_of(key))
+    assert not report.ok
+    assert any(p.startswith("r1: signature does not match") for p in report.problems)
+    assert any(p.startswith("r2: record before it is missing or altered") for p in report.problems)
+
+
+def test_a_deleted_record_is_named_by_its_successor(key):
+    records = chain(key)
+    del records[2]
+    report = check_items(items(records), keys_of(key))
+    assert report.problems == ["r2: record before it is missing or altered (prev " + records[2].prev[:12] + "… not found)"]
+
+
+def test_a_deleted_first_record_is_a_gap_unless_the_chain_is_given_open(key):
+    records = chain(key)[1:]
+    assert "chain starts with a missing record" in check_items(items(records), keys_of(key)).problems[0]
+    assert check_items(items(records), keys_of(key), open_start=True).ok
+    broken = records[:1] + records[2:]
+    assert not check_items(items(broken), keys_of(key), open_start=True).ok  # gaps inside still count
+
+
+def test_unknown_key_unsigned_duplicates_and_unparseable(key, tmp_path):
+    other = SigningKey.load_or_create(tmp_path / "other.pem")
+    records = chain(other, n=2)
+    report = check_items(items(records), keys_of(key))
+    assert all("unknown signing key" in p for p in report.problems) and len(report.problems) == 2
+    unsigned = records[0].model_copy(update={"signature": None})
+    assert "record is not signed" in check_items([Item("u", unsigned)], keys_of(other)).problems[0]
+    twice = check_items(items(records) + items(records), keys_of(other))
+    assert twice.ok and twice.records == 2
+    bad = parse_item("bad.json", b"{not json")
+    report = check_items([bad], keys_of(key))
+    assert bad.record is None and "bad.json: not a valid evidence record" in report.problems[0]
+
+
+def test_key_ring_reads_remote_sources_only_for_unknown_keys(key, tmp_path):
+    other = SigningKey.load_or_create(tmp_path / "other.pem")
+    calls = []
+
+    def source():
+        calls.append(1)
+        return [("s3://b/keys/x.pem", other.public_pem()), ("s3://b/keys/junk.pem", b"junk")]
+
+    ring = KeyRing()
+    ring.keys.update(keys_of(key))
+    ring.add_source(source)
+    ring.cover([key.key_id])
+    assert calls == []
+    ring.cover([other.key_id])
+    ring.cover([other.key_id, "nope"])
+    assert calls == [1] and other.key_id in ring.keys
+    assert ring.problems and "not an Ed25519 public key" in ring.problems[0]
+
+
+def test_file_items_read_records_as_stored_in_the_bucket(key, tmp_path):
+    paths = []
+    for i, rec in enumerate(chain(key, n=3)):
+        paths.append(tmp_path / f"{i}.json")
+        paths[-1].write_bytes(rec.canonical())
+    assert check_items(file_items(paths), keys_of(key), open_start=True).ok
+    data = json.loads(paths[1].read_text())
+    data["result"] = "fail"
+    paths[1].write_text(json.dumps(data))
+    report = check_items(file_items(paths), keys_of(key), open_start=True)
+    assert any(p.startswith(f"{paths[1]}: signature does not match") for p in report.problems)
+
+
+def test_catalog_source_finds_a_record_edited_in_the_database(tmp_path):
+    ws = Workspace(tmp_path / "state")
+    for rec in chain(ws.key, n=3):
+        ws.catalog.add_record(rec)
+    assert verify(ws, []).ok
+    db = sqlite3.connect(ws.state_dir / "catalog.sqlite")
+    row = db.execute("select digest, record from evidence order by finished_at limit 1 offset 1").fetchone()
+    db.execute("update evidence set record = ? where digest = ?", (row[1].replace('"bytes":1', '"bytes":7'), row[0]))
+    db.commit()
+    report = verify(Workspace(tmp_path / "state"), [])
+    assert not report.ok
+    assert any("edited in the catalog" in p for p in report.problems)
+    assert any("signature does not match" in p for p in report.problems)
+
+
+def test_catalog_source_without_any_key_reports_unknown_keys(tmp_path, key):
+    ws = Workspace(tmp_path / "state")
+    catalog = Catalog(ws.state_dir / "catalog.sqlite")
+    for rec in chain(key, n=2):
+        catalog.add_record(rec)
+    report = verify(ws, [])
+    assert not report.ok and all("unknown signing key" in p for p in report.problems)
+    assert not (ws.state_dir / "keys").exists()  # verifying never creates a signing key
