@@ -1,0 +1,69 @@
+"""The report as one self-contained HTML file for auditors: inline CSS and SVG, no scripts, no
+network. A Content-Security-Policy that forbids every fetch makes a stray external resource fail
+loudly in the browser instead of leaking the report's readers to a third party.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from ..durations import format_duration
+from ..evidence import utc_text
+from . import charts
+from .as_json import report_dict
+from .model import PolicyReport, Report
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["j2", "html"]),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["duration"] = lambda s: "n/a" if s is None else format_duration(s)
+    env.filters["exposure"] = lambda s: "unbounded" if s is None else format_duration(s)
+    env.filters["pct"] = lambda f: "n/a" if f is None else f"{f * 100:.2f}%"
+    env.filters["when"] = lambda t: "never" if t is None else utc_text(t)[:19].replace("T", " ")
+    env.filters["day"] = lambda t: "n/a" if t is None else utc_text(t)[:10]
+    env.filters["size"] = _size
+    return env
+
+
+def _size(n: float | None) -> str:
+    if n is None:
+        return "n/a"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def verdict(ok: bool | None) -> str:
+    """CSS class of a figure against its target: ok, bad, or na (undefined)."""
+    return "na" if ok is None else ("ok" if ok else "bad")
+
+
+def _policy_view(p: PolicyReport, report: Report) -> dict:
+    rpo, rto = p.rpo, p.rto
+    return {
+        "p": p,
+        "rpo_class": verdict(rpo.attainment >= 1.0),
+        "worst_class": verdict(rpo.worst_exposure_s is not None and rpo.worst_exposure_s <= rpo.target_s),
+        "now_class": verdict(rpo.current_exposure_s is not None and rpo.current_exposure_s <= rpo.target_s),
+        "vrpo_class": verdict(p.verified_rpo.attainment >= 1.0),
+        "rto_class": verdict(None if rto.attainment is None else rto.attainment >= 1.0),
+        "p95_class": verdict(None if rto.rta_p95_s is None else rto.rta_p95_s <= rto.target_s),
+        "proj_class": verdict(None if rto.projected_exceeds_rto is None else not rto.projected_exceeds_rto),
+        "exposure_svg": Markup(charts.exposure_chart(p, report.period)),
+        "rta_svg": Markup(charts.rta_chart(p, report.period)),
+        "evidence_items": sorted(p.items, key=lambda i: (i.record.finished_at, i.record.started_at)),
+    }
+
+
+def render(report: Report) -> str:
+    template = _environment().get_template("report.html.j2")
+    return template.render(report=report, data=report_dict(report),
+                           policies=[_policy_view(p, report) for p in report.policies])
