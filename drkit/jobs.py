@@ -143,10 +143,43 @@ def _check(ws: Workspace, policy: Policy) -> Any:
 
 def _drill(ws: Workspace, policy: Policy) -> Any:
     try:
-        from .drill import run_drill  # imported late: the daemon must start even where drills cannot run
+        from .drill import DrillRequest, run_drill  # late: the daemon must start even where drills cannot run
     except ImportError as exc:
         raise errors.DrkitError(f"{policy.name}: restore drills are unavailable: {exc}") from None
-    return run_drill(ws, policy)
+    return DrillResult(run_drill(ws, DrillRequest(policy)))
+
+
+_VERDICTS = {"PASS": "ok", "BREACH": "breach", "FAIL": "failed", "ERROR": "failed"}
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """A drill outcome in the status model: the drill speaks in verdicts (PASS, BREACH, FAIL, ERROR)."""
+
+    drill: Any
+
+    @property
+    def status(self) -> str:
+        if getattr(self.drill, "status", None):
+            return self.drill.status
+        if isinstance(self.drill.error, errors.Interrupted):
+            return "interrupted"
+        return _VERDICTS.get(self.drill.verdict, "failed")
+
+    @property
+    def error(self) -> Any:
+        if self.drill.error is not None:
+            return self.drill.error
+        problems = getattr(self.drill, "problems", None)
+        return "; ".join(problems[:3]) if problems and self.status != "ok" else None
+
+    @property
+    def record(self) -> Record | None:
+        return self.drill.record
+
+    @property
+    def exit_code(self) -> int:
+        return int(self.drill.exit_code)
 
 
 _RUNNERS: dict[str, Callable[[Workspace, Policy], Any]] = {

@@ -1,0 +1,134 @@
+"""systemd units and crontab lines from the policies' schedules; systemd itself checks the units."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drkit import errors
+from drkit.policy import Policy
+from drkit.scheduler import job_specs
+from drkit.units import crontab, drkit_argv, exec_line, systemd_units
+
+
+def make_policy(name: str, **phrases: str) -> Policy:
+    return Policy.model_validate({
+        "version": 1, "name": name, "objectives": {"rpo": "1d", "rto": "4h"}, "targets": [{"path": "/srv/data"}],
+        "schedule": phrases, "retention": {"keep_daily": 7}, "repository": {"url": "/srv/repo", "password_env": "PW"},
+    })
+
+
+SHOP = make_policy("shop-db", backup="every day at 01:30", drill="every sunday at 04:00",
+                   check="every saturday at 05:00", forget="every day at 03:00")
+FAST = make_policy("fast", backup="every 3 days")
+BASE = [sys.executable, "-m", "drkit", "--policies", "/etc/drkit/policies", "--state-dir", "/var/lib/drkit"]
+
+
+def units_by_name(*policies: Policy, **kwargs) -> dict[str, str]:
+    return {u.name: u.text for u in systemd_units(job_specs(list(policies)), BASE, **kwargs)}
+
+
+def section(text: str, name: str) -> list[str]:
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("["):
+            inside = line == f"[{name}]"
+        elif inside and line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def test_one_daemon_service_and_a_service_and_timer_per_policy_job() -> None:
+    units = units_by_name(SHOP, FAST)
+    assert sorted(units) == sorted(["drkit.service"] + [f"drkit-shop-db-{job}.{kind}" for job in
+                                                       ("backup", "forget", "check", "drill")
+                                                       for kind in ("service", "timer")]
+                                   + ["drkit-fast-backup.service", "drkit-fast-backup.timer"])
+
+
+def test_job_services_run_the_cli_command_of_their_job_with_absolute_paths() -> None:
+    units = units_by_name(SHOP)
+    commands = {job: next(l for l in section(units[f"drkit-shop-db-{job}.service"], "Service")
+                          if l.startswith("ExecStart="))
+                for job in ("backup", "forget", "check", "drill")}
+    prefix = f"ExecStart={sys.executable} -m drkit --policies /etc/drkit/policies --state-dir /var/lib/drkit "
+    assert commands == {"backup": prefix + "backup shop-db", "forget": prefix + "forget shop-db",
+                        "check": prefix + "repo check shop-db", "drill": prefix + "restore-drill shop-db"}
+    assert "Type=oneshot" in section(units["drkit-shop-db-backup.service"], "Service")
+
+
+def test_timers_use_the_phrases_calendar_and_catch_up_after_downtime() -> None:
+    units = units_by_name(SHOP, FAST)
+    assert section(units["drkit-shop-db-backup.timer"], "Timer") == [
+        "OnCalendar=*-*-* 01:30:00", "Persistent=true", "Unit=drkit-shop-db-backup.service"]
+    assert section(units["drkit-shop-db-drill.timer"], "Timer")[0] == "OnCalendar=Sun *-*-* 04:00:00"
+    # "every 3 days" has no calendar form: monotonic timer, where Persistent= would mean nothing
+    assert section(units["drkit-fast-backup.timer"], "Timer") == [
+        "OnBootSec=15min", "OnUnitActiveSec=3d", "Unit=drkit-fast-backup.service"]
+    assert section(units["drkit-fast-backup.timer"], "Install") == ["WantedBy=timers.target"]
+
+
+def test_the_daemon_unit_gives_the_running_job_its_grace_and_reloads_on_hup() -> None:
+    service = section(units_by_name(SHOP, grace_s=45)["drkit.service"], "Service")
+    assert f"ExecStart={sys.executable} -m drkit --policies /etc/drkit/policies --state-dir /var/lib/drkit " \
+           f"scheduler run --grace 45" in service
+    assert "KillMode=mixed" in service                 # SIGTERM to drkit only, not straight to restic
+    assert "TimeoutStopSec=105" in service             # grace + time to stop restic and record
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in service
+    assert "RestartPreventExitStatus=2 5" in service
+
+
+def test_jitter_becomes_randomized_delay() -> None:
+    assert "RandomizedDelaySec=120" in section(units_by_name(SHOP, jitter_s=120)["drkit-shop-db-backup.timer"], "Timer")
+
+
+@pytest.mark.parametrize("arg, quoted", [
+    ("/var/lib/drkit", "/var/lib/drkit"),
+    ("/srv/my policies", '"/srv/my policies"'),
+    ("/srv/100%", "/srv/100%%"),                       # % starts a systemd specifier
+    ("/srv/$HOME", "/srv/$$HOME"),                     # $ expands environment variables
+    ('/srv/a"b', '"/srv/a\\"b"'),
+])
+def test_exec_lines_quote_what_systemd_would_otherwise_interpret(arg: str, quoted: str) -> None:
+    assert exec_line(["/usr/bin/python3", arg]) == f"/usr/bin/python3 {quoted}"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_systemd_accepts_the_generated_units(tmp_path: Path) -> None:
+    base = drkit_argv(tmp_path / "my policies", tmp_path / "state 100%")
+    for unit in systemd_units(job_specs([SHOP, FAST, make_policy("often", backup="every 5 seconds")]), base):
+        (tmp_path / unit.name).write_text(unit.text)
+    files = sorted(str(p) for p in tmp_path.iterdir())
+    proc = subprocess.run(["systemd-analyze", "verify", *files], capture_output=True, text=True, timeout=60)
+    complaints = [line for line in (proc.stdout + proc.stderr).splitlines() if str(tmp_path) in line]
+    assert proc.returncode == 0 and complaints == [], proc.stdout + proc.stderr
+
+
+def test_crontab_lines_use_the_cron_form_of_each_phrase() -> None:
+    text = crontab(job_specs([SHOP]), BASE)
+    lines = [line for line in text.splitlines() if line and not line.startswith(("#", "SHELL="))]
+    prefix = f"{sys.executable} -m drkit --policies /etc/drkit/policies --state-dir /var/lib/drkit"
+    assert lines == [f"30 1 * * * {prefix} backup shop-db", f"0 3 * * * {prefix} forget shop-db",
+                     f"0 5 * * 6 {prefix} repo check shop-db", f"0 4 * * 0 {prefix} restore-drill shop-db"]
+
+
+def test_cron_escapes_percent_signs_and_quotes_paths() -> None:
+    base = ["/usr/bin/python3", "-m", "drkit", "--policies", "/srv/my policies", "--state-dir", "/srv/100%"]
+    [line] = [l for l in crontab(job_specs([make_policy("a", backup="every day at 01:30")]), base).splitlines()
+              if l.startswith("30 1")]
+    assert line == "30 1 * * * /usr/bin/python3 -m drkit --policies '/srv/my policies' --state-dir /srv/100\\% backup a"
+
+
+def test_phrases_cron_cannot_express_are_named_with_the_alternatives() -> None:
+    policies = [SHOP, make_policy("often", backup="every 5 seconds", check="every 7 minutes")]
+    with pytest.raises(errors.UsageError) as caught:
+        crontab(job_specs(policies), BASE)
+    message = str(caught.value)
+    assert "often backup 'every 5 seconds'" in message and "often check 'every 7 minutes'" in message
+    assert "shop-db" not in message
+    assert "--systemd" in message and "scheduler run" in message
+    assert caught.value.exit_code == 2
