@@ -1,0 +1,104 @@
+"""`drkit catalog rebuild` on a new host: the offsite copy alone reproduces the report."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from factories import make_env, make_tree
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(tmp_path, seaweedfs, bucket):
+    return make_env(tmp_path, seaweedfs, bucket)
+
+
+@pytest.fixture
+def source(tmp_path):
+    return make_tree(tmp_path / "src")
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def history(env, source) -> tuple[str, str]:
+    """A manual restic snapshot, two drkit backups and a drill; returns the report period."""
+    since = datetime.now(timezone.utc) - timedelta(days=1)
+    env.write_policy("shop", [source], objectives={"rpo": "1h", "rto": "4h"},
+                     schedule={"drill": "every day at 04:00"})
+    env.drkit("repo", "init", "shop", check=0)
+    manual = (datetime.now(timezone.utc) - timedelta(hours=3)).strftime("%Y-%m-%d %H:%M:%S")
+    env.restic("shop", "backup", "--time", manual, str(source))
+    env.drkit("backup", "shop", check=0)
+    (source / "new.txt").write_text("more data")
+    env.drkit("backup", "shop", check=0)
+    env.drkit("restore-drill", "shop", check=0)
+    until = datetime.now(timezone.utc) + timedelta(seconds=1)
+    while datetime.now(timezone.utc) <= until:
+        time.sleep(0.1)
+    return stamp(since), stamp(until)
+
+
+def report(env, since: str, until: str, *extra: str, state=None) -> dict:
+    run_env = env.env(DRKIT_STATE_DIR=str(state)) if state else None
+    proc = env.drkit("report", "--format", "json", "--since", since, "--until", until, *extra, env=run_env, check=0)
+    data = json.loads(proc.stdout)
+    data.pop("generated_at")
+    return data
+
+
+def test_report_after_rebuild_on_a_fresh_host_equals_the_report_before(env, source, tmp_path):
+    since, until = history(env, source)
+    before = report(env, since, until, "--refresh")
+    (shop,) = before["policies"]
+    assert shop["evidence"]["records"] == 3 and shop["evidence"]["verified"] == 3
+    assert shop["evidence"]["by_kind"] == {"backup": 2, "drill": 1}
+    assert shop["rto"]["last_pass_at"] is not None and shop["rto"]["rta_max_s"] > 0
+    assert shop["rto"]["projected_full_rto_s"] is not None
+    assert shop["verified_rpo"]["current_exposure_s"] is not None
+    assert any("1 snapshot(s) have no drkit backup evidence" in c for c in shop["caveats"])
+
+    fresh = tmp_path / "new-host-state"
+    new_host = env.env(DRKIT_STATE_DIR=str(fresh))
+    empty = report(env, since, until, state=fresh)
+    assert empty["policies"][0]["evidence"]["records"] == 0  # nothing known before the rebuild
+
+    proc = env.drkit("catalog", "rebuild", env=new_host, check=0)
+    assert "OK shop: 3 snapshot(s), 3 evidence object(s), 3 new record(s)" in proc.stdout
+    assert report(env, since, until, state=fresh) == before
+    assert not (fresh / "keys").exists()  # rebuilding verifies with the bucket's keys, it signs nothing
+
+    again = env.drkit("catalog", "rebuild", "--json", env=new_host, check=0)
+    assert json.loads(again.stdout)[0]["records_added"] == 0
+
+
+def test_rebuild_flags_an_edited_evidence_object_and_the_report_does_not_count_it(env, source, tmp_path, seaweedfs):
+    since, until = history(env, source)
+    s3 = seaweedfs.client()
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=env.bucket, Prefix="drkit-evidence/shop/")["Contents"]]
+    (drill_key,) = [k for k in keys if "-drill-" in k]
+    record = json.loads(s3.get_object(Bucket=env.bucket, Key=drill_key)["Body"].read())
+    record["finished_at"] = record["started_at"]  # a faster drill than the one that happened
+    s3.put_object(Bucket=env.bucket, Key=drill_key, Body=json.dumps(record).encode())
+
+    fresh = tmp_path / "auditor-state"
+    proc = env.drkit("catalog", "rebuild", env=env.env(DRKIT_STATE_DIR=str(fresh)), check=4)
+    assert "signature does not match the record" in proc.stderr and drill_key in proc.stderr
+    (shop,) = report(env, since, until, state=fresh)["policies"]
+    assert shop["evidence"]["records"] == 3 and shop["evidence"]["verified"] == 2
+    assert shop["rto"]["last_pass_at"] is None  # the edited drill proves nothing
+    assert any("1 drill record(s) fail signature verification" in c for c in shop["caveats"])
+
+
+def test_rebuild_against_an_unreachable_bucket_exits_1_without_traceback(env, source, tmp_path):
+    env.write_policy("shop", [source], repository={"url": "s3:http://127.0.0.1:9/nowhere/shop",
+                                                  "password_file": str(env.password_file)})
+    proc = env.drkit("catalog", "rebuild", env=env.env(DRKIT_STATE_DIR=str(tmp_path / "s")), check=1,
+                     timeout=600)
+    assert "FAILED shop" in proc.stdout
