@@ -199,6 +199,10 @@ class Catalog:
         row = self.db.execute("select listed_at from snapshot_listings where policy = ?", (policy,)).fetchone()
         return parse_utc(row[0]) if row else None
 
+    def first_snapshot_at(self, policy: str) -> datetime | None:
+        row = self.db.execute("select min(time) from snapshots where policy = ?", (policy,)).fetchone()
+        return parse_utc(row[0]) if row and row[0] else None
+
     def snapshot_count(self, policy: str) -> int:
         return self.db.execute("select count(*) from snapshots where policy = ?", (policy,)).fetchone()[0]
 

@@ -246,27 +246,27 @@ def snapshots(app: App, name: str, as_json: bool) -> None:
 
 @cli.command()
 @json_option
+@click.option("--prometheus", "prom_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write a node-exporter textfile (atomically), e.g. /var/lib/node_exporter/drkit.prom.")
 @pass_app
-def status(app: App, as_json: bool) -> None:
-    """Exposure now vs RPO per policy (from the local catalog). Exit 3 when any policy is in breach."""
-    from .status import backup_status
+def status(app: App, as_json: bool, prom_file: Path | None) -> None:
+    """Exposure now vs RPO, last drill vs RTO and drill age vs interval, per policy (local catalog only).
+
+    Exit 3 when any policy's exposure exceeds its RPO, its last completed drill failed or was slower
+    than the RTO, or no drill passed within 1.5 drill intervals (30 days without a drill schedule)."""
+    from .report.table import status_table
+    from .status import statuses
 
     now = now_utc()
-    rows = [backup_status(app.workspace.catalog, item.policy, now) for item in app.policies]
+    rows = statuses(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in app.policies], now)
+    if prom_file is not None:
+        from .report.prometheus import render, write_textfile
+
+        write_textfile(prom_file, render(rows, now.timestamp()))
     if as_json:
-        emit_json([{"policy": r.policy, "verdict": r.verdict, "rpo_s": r.rpo_s,
-                    "exposure_s": None if math.isinf(r.exposure_s) else r.exposure_s,
-                    "last_backup_at": utc_text(r.last_backup.finished_at) if r.last_backup else None,
-                    "last_snapshot_id": r.last_backup.snapshot_id if r.last_backup else None,
-                    "last_run_result": r.last_run.result if r.last_run else None} for r in rows])
+        emit_json([r.as_dict() for r in rows])
     else:
-        table = Table("policy", "last backup (UTC)", "age", "RPO", "status", "last run")
-        for r in rows:
-            last = utc_text(r.last_backup.finished_at)[:19].replace("T", " ") if r.last_backup else "never"
-            verdict = "[red]BREACH[/]" if r.breached else "[green]OK[/]"
-            table.add_row(r.policy, last, format_duration(r.exposure_s), format_duration(r.rpo_s), verdict,
-                          r.last_run.result if r.last_run else "-")
-        out.print(table)
+        out.print(status_table(rows))
     if any(r.breached for r in rows):
         sys.exit(int(errors.ExitCode.BREACH))
 

@@ -12,6 +12,9 @@ from ..evidence import utc_text
 from .model import Report
 
 
+LEFT = ("last pass", "last drill", "drill due", "status")
+
+
 def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f}%"
 
@@ -27,14 +30,13 @@ def _stamp(moment) -> str:
 
 def _table(title: str, columns: list[str], rows: list[list]) -> Table:
     """Figures keep their full width (never "90.2…"); only the policy name folds when space is short."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, column in enumerate(columns):
         if column == "policy":
             table.add_column(column, overflow="fold", min_width=6)
             continue
         width = max([len(str(row[i])) for row in rows] + [len(word) for word in column.split()])
-        table.add_column(column, justify="left" if column == "last pass" else "right", min_width=width,
-                         no_wrap=True)
+        table.add_column(column, justify="left" if column in LEFT else "right", min_width=width, no_wrap=True)
     for row in rows:
         table.add_row(*row)
     return table
@@ -88,3 +90,19 @@ def render(report: Report) -> Group:
         for caveat in p.caveats:
             parts.append(Text(f"{p.name}: {caveat}"))
     return Group(*parts)
+
+
+def status_table(rows) -> Table:
+    """`drkit status`: one line per policy that fits 80 columns, problems in red."""
+    lines = []
+    for r in rows:
+        drill = r.last_drill
+        problems = ", ".join(r.problems)
+        lines.append([
+            r.policy, _mark(format_duration(r.exposure_s), not r.rpo_breached), format_duration(r.rpo_s),
+            f"{_stamp(drill.finished_at)[:10]} {drill.result}" if drill else "never",
+            _mark(_duration(r.last_drill_rta_s), None if drill is None else r.last_drill_ok),
+            format_duration(r.rto_s),
+            _mark(_stamp(r.due_by)[:10] if r.due_by else "-", None if r.due_by is None else not r.drill_overdue),
+            _mark(problems or "OK", not problems)])
+    return _table("", ["policy", "exposure", "RPO", "last drill", "RTA", "RTO", "drill due", "status"], lines)

@@ -128,3 +128,26 @@ def test_unknown_policy_and_bad_dates_are_usage_errors(env, source):
     assert "not an ISO date" in env.drkit("report", "--since", "last week", check=2).stderr
     assert "empty period" in env.drkit("report", "--since", "2025-06-02", "--until", "2025-06-01", check=2).stderr
     env.drkit("report", "--policy", "nope", check=2)
+
+
+def test_status_exports_prometheus_and_exits_3_on_breach(env, source, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    env.write_policy("shop", [source], objectives={"rpo": "1h", "rto": "4h"})
+    env.write_policy("tight", [source], objectives={"rpo": "2s", "rto": "4h"})
+    for name in ("shop", "tight"):
+        env.drkit("repo", "init", name, check=0)
+        env.drkit("backup", name, check=0)
+    env.drkit("restore-drill", "shop", check=0)
+    time.sleep(2.5)  # `tight` now exceeds its 2 s RPO
+    prom = tmp_path / "textfile" / "drkit.prom"
+    proc = env.drkit("status", "--json", "--prometheus", str(prom), check=3)
+    rows = {r["policy"]: r for r in json.loads(proc.stdout)}
+    assert rows["shop"]["verdict"] == "OK" and rows["shop"]["last_drill_result"] == "pass"
+    assert rows["tight"]["problems"] == ["RPO"]
+    values = {(s.name, s.labels["policy"]): s.value for f in text_string_to_metric_families(prom.read_text())
+              for s in f.samples if "policy" in s.labels}
+    assert values[("drkit_last_drill_success", "shop")] == 1
+    assert values[("drkit_exposure_seconds", "tight")] > 2
+    table = env.drkit("status", check=3).stdout
+    assert "shop" in table and "RPO" in table

@@ -1,0 +1,75 @@
+"""The node-exporter textfile: valid exposition format (parsed by prometheus_client), atomic writes."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from test_report_catalog import History, at, make_policy
+
+from drkit.report.prometheus import render, write_textfile
+from drkit.status import policy_status
+
+NOW = at(60)
+
+
+@pytest.fixture
+def rows(tmp_path):
+    history = History(tmp_path / "state")
+    history.backup(NOW - timedelta(hours=3), NOW - timedelta(hours=2), policy="db")
+    history.drill(NOW - timedelta(hours=1, minutes=30), 0.5, policy="db")
+    history.list("db")
+    history.list("new")
+    return [policy_status(history.catalog, history.state, make_policy(name), NOW) for name in ("db", "new")]
+
+
+def samples(text: str) -> dict[tuple[str, str], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        assert family.documentation and family.type == "gauge", family.name
+        for sample in family.samples:
+            found[(sample.name, sample.labels.get("policy", ""))] = sample
+    return found
+
+
+def test_textfile_parses_and_carries_every_metric_per_policy(rows):
+    text = render(rows, NOW.timestamp())
+    found = samples(text)
+    value = {key: s.value for key, s in found.items()}
+    assert value[("drkit_last_backup_timestamp_seconds", "db")] == (NOW - timedelta(hours=2)).timestamp()
+    assert value[("drkit_exposure_seconds", "db")] == 3 * 3600
+    assert value[("drkit_rpo_seconds", "db")] == 25 * 3600 and value[("drkit_rto_seconds", "db")] == 4 * 3600
+    assert value[("drkit_last_drill_rta_seconds", "db")] == 1800
+    assert value[("drkit_last_drill_success", "db")] == 1
+    assert value[("drkit_drill_overdue", "db")] == 0
+    assert found[("drkit_rpo_attainment_ratio", "db")].labels == {"policy": "db", "window": "30d"}
+    assert 0 < value[("drkit_rpo_attainment_ratio", "db")] < 1
+    # a policy with nothing yet: unknown is NaN, never 0; no recovery point is an infinite exposure
+    assert math.isnan(value[("drkit_last_backup_timestamp_seconds", "new")])
+    assert value[("drkit_exposure_seconds", "new")] == math.inf
+    assert math.isnan(value[("drkit_last_drill_rta_seconds", "new")])
+    assert value[("drkit_last_drill_success", "new")] == 0
+    assert value[("drkit_rpo_attainment_ratio", "new")] == 0
+    assert value[("drkit_status_timestamp_seconds", "")] == NOW.timestamp()
+    # HELP/TYPE appear once per metric, before its samples
+    assert text.count("# TYPE drkit_exposure_seconds gauge") == 1
+    assert text.index("# HELP drkit_exposure_seconds") < text.index('drkit_exposure_seconds{policy="db"}')
+
+
+def test_label_values_are_escaped(rows):
+    from dataclasses import replace
+
+    odd = replace(rows[0], policy='we"ird\\name')
+    found = samples(render([odd], NOW.timestamp()))
+    assert ("drkit_rpo_seconds", 'we"ird\\name') in found
+
+
+def test_textfile_is_replaced_atomically_without_leftovers(tmp_path, rows):
+    target = tmp_path / "collector" / "drkit.prom"
+    write_textfile(target, "old 1\n")
+    write_textfile(target, render(rows, NOW.timestamp()))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["drkit.prom"]
+    assert samples(target.read_text())
+    assert oct(target.stat().st_mode & 0o777) == "0o644"

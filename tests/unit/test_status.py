@@ -1,0 +1,86 @@
+"""`drkit status` verdicts: exposure vs RPO, last drill vs RTO, drill overdue after 1.5 intervals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from test_report_catalog import History, at, make_policy
+
+from drkit.status import policy_status
+
+NOW = at(60)
+
+
+@pytest.fixture
+def history(tmp_path) -> History:
+    return History(tmp_path / "state")
+
+
+def status(history: History, **policy):
+    history.list()
+    return policy_status(history.catalog, history.state, make_policy(**policy), NOW)
+
+
+def test_fresh_policy_with_a_recent_backup_is_ok_and_not_yet_due_for_a_drill(history):
+    history.backup(NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+    s = status(history)
+    assert s.problems == [] and s.verdict == "OK"
+    assert s.exposure_s == 2 * 3600
+    # the clock starts at the first recovery point's capture
+    assert s.last_drill is None and s.due_by == NOW - timedelta(hours=2) + timedelta(days=45)
+    assert s.as_dict()["drill_overdue"] is False and s.as_dict()["last_drill_at"] is None
+
+
+def test_never_drilled_policy_is_overdue_45_days_after_its_first_recovery_point(history):
+    for d in range(10, 60):
+        history.backup(at(d, 2), at(d, 2.5))
+    s = status(history)
+    assert s.due_by == at(10, 2) + timedelta(days=45) and s.drill_overdue
+    assert s.problems == ["DRILL OVERDUE"] and s.verdict == "BREACH"
+
+
+def test_manual_snapshots_start_the_drill_clock_too(history):
+    history.manual(at(1))
+    history.backup(at(59, 22), at(59, 23))
+    assert status(history).due_by == at(1) + timedelta(days=45)
+
+
+@pytest.mark.parametrize(("age_days", "overdue"), [(10, False), (10.5, False), (11, True)])
+def test_weekly_drill_is_overdue_after_one_and_a_half_weeks(history, age_days, overdue):
+    history.backup(at(59, 22), at(59, 23))
+    history.drill(NOW - timedelta(days=age_days, hours=1), 1)
+    s = status(history, schedule={"drill": "every sunday at 04:00"})
+    assert s.drill_interval_s == 7 * 86400
+    assert s.drill_overdue is overdue and ("DRILL OVERDUE" in s.problems) is overdue
+    assert s.last_drill_ok and not s.rto_breached
+
+
+def test_slow_or_failed_last_drill_is_an_rto_problem_and_interrupted_ones_are_skipped(history):
+    history.backup(at(59, 22), at(59, 23))
+    history.drill(at(55), 5, "breach")  # 5 h > RTO 4 h
+    assert status(history).problems == ["RTO"]
+    history.drill(at(57), 1, "pass")
+    assert status(history).problems == []
+    history.drill(at(58), 0.1, "interrupted")
+    s = status(history)
+    assert s.problems == [] and s.last_drill.result == "pass"
+    history.drill(at(59), 1, "fail")
+    s = status(history)
+    assert s.problems == ["RTO"] and s.last_drill_rta_s == 3600 and not s.last_drill_ok
+    assert s.last_pass_at == at(57, 1)  # a failed drill does not reset the overdue clock
+
+
+def test_exposure_beyond_the_rpo_is_a_breach(history):
+    history.backup(at(58), at(58, 1))
+    history.drill(at(58, 2), 1)
+    s = status(history)
+    assert s.exposure_s == 2 * 86400 and s.problems == ["RPO"]
+    # over the last 30 days only [Feb 28 01:00, Mar 1 01:00) had a point within the RPO
+    assert s.report.rpo.attainment == pytest.approx(1 / 30)
+
+
+def test_no_recovery_point_is_an_unbounded_rpo_breach_but_no_drill_is_due(history):
+    s = status(history)
+    assert s.exposure_s == float("inf") and s.problems == ["RPO"] and s.due_by is None
+    assert s.as_dict()["exposure_s"] is None
