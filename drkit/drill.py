@@ -339,6 +339,7 @@ class _Drill:
             restoring.add_done_callback(lambda _f: readback.set())
             readback.wait()
             if restoring.done() and restoring.exception() is not None:
+                self._adopt_quietly(listed, choice)
                 raise self._restore_failure(restoring.exception(), stderr)  # type: ignore[arg-type]
             if listed is not None:
                 try:
@@ -351,7 +352,7 @@ class _Drill:
             pending = submit_hashes(hashers, target, plan)
             try:
                 restoring.result()
-            except errors.DrkitError as exc:
+            except Exception as exc:
                 raise self._restore_failure(exc, stderr) from None
             self._same_snapshot(restored_ids)
             self.clock.begin("verify")
@@ -370,6 +371,15 @@ class _Drill:
         if count:
             raise DrillFailed(f"{count} restored item(s) do not match the snapshot: {problems[0]}"
                               + (f" (and {count - 1} more)" if count > 1 else ""), problems[:MAX_LISTED])
+
+    def _adopt_quietly(self, listed: Future | None, choice: _Choice) -> None:
+        """After a failed restore, still name the snapshot in the evidence when ls got it."""
+        if listed is None or self.snapshot is not None:
+            return
+        try:
+            self._adopt(listed.result(), choice)
+        except Exception:  # noqa: BLE001 - the restore failure is the one to report
+            pass
 
     def _load_manifest(self) -> Manifest:
         """The manifest restored from the snapshot, authenticated by the signed backup evidence."""
