@@ -295,20 +295,25 @@ def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep
     outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
     if as_json:
         emit_json(outcome.record.body(with_signature=True))
+    elif outcome.exit_code == errors.ExitCode.USAGE:  # refused before anything ran: one line, like usage errors
+        err.print(f"drkit: error: {outcome.error}", markup=False)
     else:
         out.print(_drill_table(outcome.record))
         click.echo(_drill_line(outcome))
         if outcome.kept_sandbox:
             click.echo(f"restored tree kept in {outcome.kept_sandbox}")
-    for problem in outcome.problems[1:] if outcome.verdict == "FAIL" else []:
+    more = outcome.problems[1:] if outcome.verdict == "FAIL" and not as_json else []
+    for problem in more[:5]:
         err.print(f"  {problem}", markup=False)
+    if len(more) > 5:
+        err.print(f"  … {len(more) - 5} more in the evidence record (--json)", markup=False)
     sys.exit(outcome.exit_code)
 
 
 def _drill_table(record) -> Table:
     table = Table("phase", "seconds", "MB/s", title=f"drill {record.policy}"
                   + (f" snapshot {record.snapshot_id[:8]}" if record.snapshot_id else ""))
-    size = record.measured.get("bytes_restored", 0)
+    size = record.measured.get("bytes_restored", 0) if record.result in ("pass", "breach") else 0
     total = record.measured.get("rta_s", record.duration_s)
     for phase, seconds in [*record.phases.items(), ("total", total)]:
         rate = f"{size / 1e6 / seconds:,.1f}" if phase in ("restore", "verify", "total") and seconds > 0 and size else ""
