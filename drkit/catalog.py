@@ -47,6 +47,11 @@ create table if not exists file_hashes (
     primary key (policy, path)
 );
 create index if not exists evidence_policy_snapshot on evidence(policy, snapshot_id);
+create index if not exists evidence_policy_kind_time on evidence(policy, kind, finished_at);
+create table if not exists verified_signatures (
+    digest text primary key,
+    key_id text not null
+);
 create table if not exists snapshot_listings (
     policy text primary key,
     listed_at text not null
@@ -273,6 +278,33 @@ class Catalog:
         row = self.db.execute("select 1 from evidence where policy = ? and digest >= ? and digest < ? limit 1",
                               (policy, prefix, prefix + "g")).fetchone()
         return row is not None
+
+    def evidence_rows(self, policy: str, since: datetime | None = None, until: datetime | None = None,
+                      kind: str | None = None) -> list[tuple[str, str, str]]:
+        """(digest, kind, record text) of records finished in [since, until), oldest first: no
+        parsing, so reports can count records and check signatures at scale."""
+        sql, args = "select digest, kind, record from evidence where policy = ?", [policy]
+        for clause, value in (("kind = ?", kind), ("finished_at >= ?", since), ("finished_at < ?", until)):
+            if value is not None:
+                sql += f" and {clause}"
+                args.append(utc_text(value) if isinstance(value, datetime) else value)
+        return self.db.execute(sql + " order by finished_at, started_at", args).fetchall()
+
+    # --- signatures already verified (reports verify each record once, not on every run) ----------
+
+    def verified_keys(self, digests: Iterable[str]) -> dict[str, str]:
+        """digest -> key id that verified it. Callers must re-hash the record text against the digest:
+        only then does a cached verdict still apply to what the catalog holds."""
+        found: dict[str, str] = {}
+        batch = list(digests)
+        for i in range(0, len(batch), 500):
+            chunk = batch[i:i + 500]
+            found.update(self.db.execute(
+                f"select digest, key_id from verified_signatures where digest in ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def mark_verified(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.db.executemany("insert or replace into verified_signatures values (?, ?)", list(pairs))
 
     # --- public keys of every host that signed evidence -------------------------------------------
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import boto3
 import botocore.exceptions
-from botocore.config import Config
+
+if TYPE_CHECKING:
+    import boto3
 
 from . import errors
 from .policy import Repository
@@ -75,6 +77,8 @@ class S3:
 
     @cached_property
     def session(self) -> boto3.session.Session:
+        import boto3  # deferred: ~0.1 s of imports that commands never reaching S3 should not pay
+
         try:
             return boto3.session.Session(profile_name=self.repo.aws_profile, region_name=self.location.region)
         except botocore.exceptions.ProfileNotFound:
@@ -82,6 +86,8 @@ class S3:
 
     @cached_property
     def client(self):
+        from botocore.config import Config
+
         config = Config(
             s3={"addressing_style": "auto" if self.location.is_aws else "path"},
             connect_timeout=self._timeouts[0], read_timeout=self._timeouts[1],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 
 from ..compliance import (
@@ -48,10 +49,24 @@ NOT_SHOWN = (
 
 @dataclass(frozen=True)
 class EvidenceItem:
-    """A record with the outcome of its signature check (`problem` None: the signature holds)."""
+    """A record with the outcome of its signature check (`problem` None: the signature holds).
 
-    record: Record
+    Built from a parsed record or from its stored text, parsed only when a renderer needs fields
+    beyond the kind: a JSON report over 100 policies then parses only the drills.
+    """
+
+    parsed: Record | None = None
     problem: str | None = None
+    kind: str = ""
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.parsed is not None and not self.kind:
+            object.__setattr__(self, "kind", self.parsed.kind)
+
+    @cached_property
+    def record(self) -> Record:
+        return self.parsed if self.parsed is not None else Record.model_validate_json(self.text)
 
     @property
     def verified(self) -> bool:
@@ -337,7 +352,7 @@ def _growth(facts: PolicyFacts, runs: list[DrillRun], period: Period, caveats: l
 def _by_kind(items: tuple[EvidenceItem, ...]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for item in items:
-        counts[item.record.kind] = counts.get(item.record.kind, 0) + 1
+        counts[item.kind] = counts.get(item.kind, 0) + 1
     return dict(sorted(counts.items()))
 
 
