@@ -290,6 +290,15 @@ class Catalog:
                 args.append(utc_text(value) if isinstance(value, datetime) else value)
         return self.db.execute(sql + " order by finished_at, started_at", args).fetchall()
 
+    def backup_rows(self, policy: str, snapshot_ids: Iterable[str]) -> list[tuple[str, str, str]]:
+        """(digest, kind, record text) of the backup records naming these snapshots."""
+        ids = list(snapshot_ids)
+        if not ids:
+            return []
+        return self.db.execute(
+            f"select digest, kind, record from evidence where policy = ? and kind = 'backup'"
+            f" and snapshot_id in ({','.join('?' * len(ids))})", [policy, *ids]).fetchall()
+
     # --- signatures already verified (reports verify each record once, not on every run) ----------
 
     def verified_keys(self, digests: Iterable[str]) -> dict[str, str]:

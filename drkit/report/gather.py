@@ -75,7 +75,7 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         repository=public_url(policy.repository.url), evidence_location=evidence_location(policy),
         drill_schedule=policy.schedule.drill.text if policy.schedule.drill else None,
         drill_occurrences=tuple(drill_occurrences(policy, period)),
-        points=tuple(catalog.recovery_point_rows(name, period.since)),
+        points=tuple(recovery_points(catalog, name, period, keys)),
         snapshot_count=catalog.snapshot_count(name), listed_at=catalog.listed_at(name),
         drills=tuple(checked_rows(catalog, catalog.evidence_rows(name, until=period.until, kind="drill"), keys)),
         records=tuple(checked_rows(catalog, catalog.evidence_rows(name, period.since, period.until), keys)),
@@ -83,6 +83,18 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         latest_size=catalog.latest_backup_size(name, period.until),
         first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
     )
+
+
+def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey]) -> list:
+    """Snapshots from the repository listing, plus those known only from backup evidence whose
+    signature holds: a forged record must not invent a recovery point the repository never had."""
+    rows = catalog.recovery_point_rows(name, period.since)
+    unlisted = {r.id for r in rows if not r.listed}
+    if not unlisted:
+        return rows
+    items = checked_rows(catalog, catalog.backup_rows(name, unlisted), keys)
+    vouched = {i.record.snapshot_id for i in items if i.verified}
+    return [r for r in rows if r.listed or r.id in vouched]
 
 
 def drill_occurrences(policy: Policy, period: Period) -> list:

@@ -206,3 +206,17 @@ def test_bounded_point_query_gives_the_same_rpo_as_every_snapshot(events, start_
         expected = replace(rpo_analysis(every, period, 25 * H), ignored_future=[])
         assert replace(rpo_analysis(bounded, period, 25 * H), ignored_future=[]) == expected
         history.catalog.close()
+
+
+def test_a_forged_record_cannot_invent_a_recovery_point(history):
+    history.backup(at(-1, 2), at(-1, 2.5))
+    history.list()
+    forged = Record(kind="backup", policy="db", started_at=at(5), finished_at=at(5, 0.5), result="pass",
+                    snapshot_id="ee" * 32, snapshot_time=at(5), bytes=1,
+                    key_id=history.key.key_id, signature="AAAA")
+    history.catalog.add_record(forged)
+    report = history.report(at(0), at(10)).policies[0]
+    # only the real Dec 31 snapshot counts: exposure passes 25 h on Jan 1 03:00 and stays above
+    assert report.rpo.breach_windows[0].start == at(0, 3) and report.rpo.breach_windows[0].end == at(10)
+    assert not any("no longer in the repository" in c for c in report.caveats)
+    assert report.evidence.records == 1 and report.evidence.verified == 0
