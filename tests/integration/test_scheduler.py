@@ -193,7 +193,8 @@ def test_sigterm_during_a_backup_interrupts_it_cleanly_and_a_manual_backup_meanw
 
 
 def test_once_catches_up_what_is_due_then_nothing_and_the_exit_code_is_the_worst(env: Env, source: Path) -> None:
-    env.write_policy("good", [source], schedule={"backup": "every day at 01:30", "check": "every saturday at 05:00"})
+    env.write_policy("good", [source], schedule={"backup": "every day at 01:30", "check": "every saturday at 05:00",
+                                                "forget": "every day at 03:00"}, retention={"keep_last": 3})
     env.write_policy("broken", [source.parent / "missing"], schedule={"backup": "every day at 01:30"})
     for name in ("good", "broken"):
         env.drkit("repo", "init", name, check=0)
@@ -204,14 +205,32 @@ def test_once_catches_up_what_is_due_then_nothing_and_the_exit_code_is_the_worst
     assert any("good check start (catch-up)" in l for l in lines)
     assert any(re.search(r"good backup end status=ok duration_s=[\d.]+ snapshot=[0-9a-f]{8}", l) for l in lines)
     assert any(re.search(r"good check end status=ok", l) for l in lines)
+    good = [re.search(r"good (\w+) (start|end)", l).groups() for l in lines if " good " in l]
+    assert good == [("backup", "start"), ("backup", "end"), ("forget", "start"), ("forget", "end"),
+                    ("check", "start"), ("check", "end")]   # fresh data first, retention, then the check
     assert any(re.search(r"broken backup end status=failed .*message=", l) for l in lines), first.stdout
     assert len(snapshot_ids(env, "good")) == 1
     broken = status_of(env, "broken")
     assert broken["last_run_result"] == "error" and broken["last_backup_at"] is None
 
     again = env.drkit("scheduler", "run", "--once", check=0)
-    assert "0 to catch up" in again.stdout and " start (" not in again.stdout
+    assert "0 to catch up" in again.stdout and " start (" not in again.stdout, again.stdout
     assert len(snapshot_ids(env, "good")) == 1
+
+
+def test_scheduled_drills_run_after_the_backup_and_a_failing_drill_sets_the_exit_code(env: Env, source: Path) -> None:
+    schedule = {"backup": "every day at 01:30", "drill": "every sunday at 04:00"}
+    env.write_policy("drilled", [source], schedule=schedule)
+    env.write_policy("baddrill", [source], schedule=schedule,
+                     drill={"sandbox": str(env.root / "drills"), "checks": [{"command": ["false"]}]})
+    for name in ("drilled", "baddrill"):
+        env.drkit("repo", "init", name, check=0)
+    run = env.drkit("scheduler", "run", "--once", "--max-parallel", "2", "--log-format", "json", check=4)
+    ends = [(l["policy"], l["job"], l["status"]) for l in map(json.loads, run.stdout.splitlines())
+            if l["event"] == "end"]
+    assert sorted(ends) == [("baddrill", "backup", "ok"), ("baddrill", "drill", "failed"),
+                            ("drilled", "backup", "ok"), ("drilled", "drill", "ok")]
+    assert ends.index(("drilled", "backup", "ok")) < ends.index(("drilled", "drill", "ok"))
 
 
 def test_notifications_reach_a_real_server_and_a_dead_one_does_not_fail_the_job(env: Env, source: Path) -> None:
@@ -270,8 +289,7 @@ def test_sighup_reloads_policies_and_keeps_the_old_set_when_the_new_one_is_inval
 
 
 def test_a_second_scheduler_on_the_same_state_directory_exits_5(env: Env, source: Path) -> None:
-    env.write_policy("solo", [source], schedule={"backup": "every 7 days"})
-    env.drkit("repo", "init", "solo", check=0)
+    env.write_policy("solo", [source])   # nothing scheduled: the daemon idles
     daemon = Daemon(env)
     try:
         daemon.wait_for(lambda l: l["event"] == "start" and l.get("job") is None, 20, "daemon start")
