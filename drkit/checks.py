@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 from urllib.parse import quote
 
+from . import errors
 from .durations import format_duration
 from .policy import (
     CommandCheck,
@@ -99,6 +100,8 @@ def run_check(check: Any, ctx: CheckContext) -> CheckResult:
         return CheckResult(name, False, time.monotonic() - start, str(exc))
     except CheckError as exc:
         return CheckResult(name, False, time.monotonic() - start, str(exc), error=True)
+    except errors.Interrupted:
+        raise  # SIGTERM: the drill stops here, it is not this check's verdict
     except Exception as exc:  # noqa: BLE001 - a check bug must surface as ERROR, not kill the drill
         return CheckResult(name, False, time.monotonic() - start, f"internal error: {type(exc).__name__}: {exc}",
                            error=True)
@@ -243,6 +246,9 @@ def command_check(check: CommandCheck, ctx: CheckContext) -> str:
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         raise CheckFailed(f"timed out after {format_duration(timeout)}") from None
+    except BaseException:  # interrupted: never leave the check running on the sandbox
+        _kill_group(proc)
+        raise
     if proc.returncode != 0:
         tail = _last_line(stderr) or _last_line(stdout)
         raise CheckFailed(f"exit {proc.returncode}" + (f": {tail}" if tail else ""))

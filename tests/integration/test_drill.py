@@ -7,9 +7,12 @@ import json
 import math
 import os
 import re
+import signal
 import sqlite3
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -297,3 +300,24 @@ def test_edited_backup_evidence_makes_the_drill_fail(env, source):
     db.close()
     record = drill(env, "shop", check=4)
     assert "does not verify" in record["errors"][0]
+
+
+def test_sigterm_records_an_interrupted_drill_and_removes_the_sandbox(env, source, tmp_path):
+    marker = tmp_path / "check-started"
+    backed_up(env, source, drill={"sandbox": str(drills_dir(env)),
+                                  "checks": [{"command": ["sh", "-c", f"touch {marker}; sleep 60"]}]})
+    proc = subprocess.Popen([sys.executable, "-m", "drkit", "restore-drill", "shop"], env=env.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr
+    assert not any(drills_dir(env).iterdir())
+    db = sqlite3.connect(env.state / "catalog.sqlite")
+    (text,) = db.execute("select record from evidence where kind = 'drill'").fetchone()
+    record = json.loads(text)
+    assert record["result"] == "interrupted" and "SIGTERM" in record["errors"][0]
+    assert subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True).returncode == 1  # check killed
