@@ -706,6 +706,30 @@ def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
         sys.exit(int(errors.ExitCode.VERIFY_FAILED))
 
 
+@cli.command()
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically).")
+@pass_app
+def runbook(app: App, name: str, output: Path | None) -> None:
+    """Recovery runbook (Markdown) from the policy and the measured figures: contacts, snapshots,
+    restic commands, where each target is in the restore, expected recovery time."""
+    from .runbook import render
+    from .status import policy_status
+
+    item = app.policy(name)
+    now = now_utc()
+    catalog = app.workspace.catalog
+    state = policy_status(catalog, app.workspace.state_dir, item.policy, now)
+    manifest = state.last_backup.measured.get("manifest") if state.last_backup else None
+    staging = Path(manifest).parent if manifest else app.workspace.state_dir / "staging" / name
+    text = render(item.policy, item.file, state, catalog.snapshots(name), staging, now)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    _write_atomically(output, text)
+    click.echo(f"runbook written to {output.resolve()}")
+
+
 
 # --- entry point --------------------------------------------------------------------------------
 

@@ -151,3 +151,8 @@ def test_status_exports_prometheus_and_exits_3_on_breach(env, source, tmp_path):
     assert values[("drkit_exposure_seconds", "tight")] > 2
     table = env.drkit("status", check=3).stdout
     assert "shop" in table and "RPO" in table
+    runbook = tmp_path / "shop-runbook.md"
+    assert str(runbook) in env.drkit("runbook", "shop", "-o", str(runbook), check=0).stdout
+    text = runbook.read_text()
+    assert "result **pass**" in text and f"export RESTIC_PASSWORD_FILE={env.password_file}" in text
+    assert "correct horse" not in text  # the password itself never
