@@ -102,3 +102,20 @@ def test_rebuild_against_an_unreachable_bucket_exits_1_without_traceback(env, so
     proc = env.drkit("catalog", "rebuild", env=env.env(DRKIT_STATE_DIR=str(tmp_path / "s")), check=1,
                      timeout=600)
     assert "FAILED shop" in proc.stdout
+
+
+def test_report_refresh_imports_evidence_another_host_wrote(env, source, tmp_path):
+    env.write_policy("shop", [source])
+    env.drkit("repo", "init", "shop", check=0)
+    env.drkit("backup", "shop", check=0)
+    other = tmp_path / "other-host"
+    since = stamp(datetime.now(timezone.utc) - timedelta(days=1))
+    first = report(env, since, stamp(datetime.now(timezone.utc)), "--refresh", state=other)
+    assert first["policies"][0]["evidence"]["records"] == 1
+    (source / "later.txt").write_text("written after the other host's first look")
+    env.drkit("backup", "shop", check=0)  # this host writes a second record to the bucket
+    time.sleep(0.1)
+    again = report(env, since, stamp(datetime.now(timezone.utc)), "--refresh", state=other)
+    evidence = again["policies"][0]["evidence"]
+    assert evidence["records"] == 2 and evidence["verified"] == 2
+    assert again["policies"][0]["sources"][0].endswith("2 snapshot(s) in the local listing")
