@@ -16,6 +16,7 @@ from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
 from ..compliance import Period
+from ..durations import format_duration
 from .model import PolicyReport, exposure_series
 
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "drkit", "font.size": 9, "axes.spines.top": False,
@@ -62,7 +63,7 @@ def exposure_chart(policy: PolicyReport, period: Period) -> str:
         for window in policy.rpo.breach_windows:
             ax.axvspan(window.start, window.end, color=COLOURS["target"], alpha=0.15, linewidth=0)
         ax.plot(xs, ys, color=COLOURS["exposure"], linewidth=1.4, label="exposure")
-        ax.axhline(rpo_h, color=COLOURS["target"], linestyle="--", linewidth=1, label=f"RPO {rpo_h:g} h")
+        ax.axhline(rpo_h, color=COLOURS["target"], linestyle="--", linewidth=1, label=f"RPO {format_duration(policy.rpo.target_s)}")
         finite = [y for y in ys if not math.isnan(y)]
         ax.set_ylim(0, max(finite + [rpo_h]) * 1.15)
         if not finite:
@@ -87,11 +88,11 @@ def rta_chart(policy: PolicyReport, period: Period) -> str:
                            color=COLOURS[result], marker="o" if result in ("pass", "breach") else "x",
                            s=28, label=f"drill {result}", zorder=3)
                 tops += [d.rta_s / 3600 for d in drills]
-        ax.axhline(rto_h, color=COLOURS["target"], linestyle="--", linewidth=1, label=f"RTO {rto_h:g} h")
+        ax.axhline(rto_h, color=COLOURS["target"], linestyle="--", linewidth=1, label=f"RTO {format_duration(policy.rto.target_s)}")
         projected = policy.rto.projected_full_rto_s
         if projected is not None:
             ax.axhline(projected / 3600, color=COLOURS["projection"], linestyle=":", linewidth=1.2,
-                       label=f"projected full RTO {projected / 3600:.2g} h")
+                       label=f"projected full RTO {format_duration(projected)}")
             tops.append(projected / 3600)
         if not policy.drills:
             ax.text(0.5, 0.5, "no drill in this period", transform=ax.transAxes, ha="center", va="center",

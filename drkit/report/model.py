@@ -31,6 +31,7 @@ from ..evidence import Record, utc_text
 
 FALLBACK_DRILL_DAYS = 30  # slot length, and drill interval for `drkit status`, without a drill schedule
 MAX_LISTED = 5  # snapshot ids named in one caveat
+MIN_TREND_SPAN = timedelta(days=1)  # backups closer together than this give no growth trend
 
 NOT_SHOWN = (
     "Whether restored data is correct beyond what each drill checked (every file present with its "
@@ -336,12 +337,15 @@ def _rto_caveats(facts: PolicyFacts, rto: RtoFigures, runs: list[DrillRun], peri
 
 
 def _growth(facts: PolicyFacts, runs: list[DrillRun], period: Period, caveats: list[str]) -> GrowthFigures:
-    trend: Trend | None = growth_trend(list(facts.sizes))
+    sizes = list(facts.sizes)
+    spread = (sizes[-1][0] - sizes[0][0]) if sizes else timedelta(0)
+    trend: Trend | None = growth_trend(sizes) if spread >= MIN_TREND_SPAN else None
     crossing = None
     passes = [r for r in runs if r.passed]
     last = max(passes, key=lambda r: r.finished_at, default=None)
     if trend is None:
-        caveats.append("growth trend unknown: fewer than two successful drkit backups in the period")
+        caveats.append("growth trend unknown: it needs successful drkit backups in the period spread over at "
+                       "least a day (a slope from minutes apart would be noise)")
     elif last is not None and facts.latest_size is not None:
         crossing = rto_crossing_date(last, trend, facts.latest_size, facts.rto_s)
     latest_at, latest_bytes = facts.latest_size if facts.latest_size else (None, None)

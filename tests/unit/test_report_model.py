@@ -236,3 +236,12 @@ def test_build_report_keeps_period_time_and_notes():
     assert report.period == PERIOD and report.generated_at == T1 and report.notes == ["a note"]
     assert [p.name for p in report.policies] == ["db"]
     assert any("sandbox" in line for line in report.not_shown)
+
+
+def test_backups_minutes_apart_give_no_growth_trend():
+    base = rto_facts()
+    close = ((at(9), 1_000), (at(9, 0.1), 2_000))
+    report = build_policy(replace(base, sizes=close, latest_size=close[-1]), PERIOD, now=T1)
+    assert report.growth.bytes_per_day is None and report.growth.rto_crossing_at is None
+    assert report.growth.samples == 2 and report.growth.latest_bytes == 2_000
+    assert any("spread over at least a day" in c for c in report.caveats)
