@@ -639,25 +639,23 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
         notes += [f"refresh of {r.policy} failed ({r.error}); its figures come from the local catalog" for r in failed]
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
-    text = _render_report(result, fmt, plain=output is not None)
     if output is not None:
-        _write_atomically(output, text)
-        if fmt == "table":
-            out.print(text, end="", markup=False)
+        _write_atomically(output, _render_report(result, fmt))
         click.echo(f"report written to {output.resolve()}")
     elif fmt == "table":
         from .report.table import render
 
         out.print(render(result))
     else:
-        click.echo(text, nl=False)
+        click.echo(_render_report(result, fmt), nl=False)
     if failed:
         sys.exit(int(errors.ExitCode.ERROR))
     if check and any(not (p.rpo_met and p.rto_met) for p in result.policies):
         sys.exit(int(errors.ExitCode.BREACH))
 
 
-def _render_report(result, fmt: str, *, plain: bool) -> str:
+def _render_report(result, fmt: str) -> str:
+    """The report as text; a table is rendered without colour, 160 columns wide, for a file."""
     if fmt == "json":
         from .report.as_json import render
     elif fmt == "csv":
