@@ -445,6 +445,9 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
     now = now_utc()
     planned = plan(specs, firsts, now + timedelta(days=days))
     source = "running scheduler" if published else "a scheduler started now"
+    if not specs and not as_json:
+        err.print("no policy has a schedule section; nothing would run")
+        return
     if as_json:
         emit_json({"generated_at": utc_text(now), "days": days, "source": source,
                    "jobs": [p.as_dict() for p in planned]})
@@ -457,8 +460,6 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
         table.add_row(p.policy, p.job, p.phrase, utc_text(p.runs[0])[:19].replace("T", " ") if p.runs else "-",
                       then, str(p.total))
     out.print(table)
-    if not specs:
-        err.print("no policy has a schedule section; nothing would run")
 
 
 @scheduler.command("install")

@@ -246,12 +246,12 @@ class Daemon:
 
     def run(self) -> int:
         """Run until a signal (or, with --once, until the due jobs are done); return the exit code."""
+        self.policies = self.load()   # invalid policies: exit 2 before anything is created
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = self._daemon_lock()
         catalog = Catalog(self.state_dir / "catalog.sqlite")
         previous = self._install_signals()
         try:
-            self.policies = self.load()
             self._prepare_state()
             workers = [threading.Thread(target=self._work, name=f"drkit-worker-{i}", daemon=True)
                        for i in range(self.options.max_parallel)]
