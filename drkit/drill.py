@@ -199,7 +199,7 @@ class _Drill:
             errored = error is not None or any(c.error for c in self.checks)
             verdict = select_verdict(failed=failed, errored=errored, rta_s=rta,
                                      rto_s=self.policy.objectives.rto.total_seconds())
-            kept = self._dispose_sandbox(verdict)
+            kept = self._keep(verdict)
         except BaseException:
             if self.sandbox is not None:  # interrupted: never leave a half-restored tree behind
                 self.sandbox.discard()
@@ -212,7 +212,15 @@ class _Drill:
             errored_check = next(c for c in self.checks if c.error)
             error = errors.DrkitError(f"check could not run: {errored_check.name}: {errored_check.detail}")
         record = self._record(verdict, phases, rta, error, kept)
-        return self._store(verdict, record, error, kept)
+        # The clock has stopped: remove the tree while the evidence is signed and uploaded.
+        remover = threading.Thread(target=self._remove_sandbox, name="drill-cleanup") if kept is None else None
+        if remover is not None:
+            remover.start()
+        try:
+            return self._store(verdict, record, error, kept)
+        finally:
+            if remover is not None:
+                remover.join()
 
     # --- preflight -------------------------------------------------------------------------------
 
@@ -458,18 +466,27 @@ class _Drill:
 
     # --- ending ----------------------------------------------------------------------------------
 
-    def _dispose_sandbox(self, verdict: Verdict) -> Path | None:
-        """Keep the tree only when asked and only when it proved good; otherwise remove it."""
+    def _keep(self, verdict: Verdict) -> Path | None:
+        """Keep the tree only when asked and only when it proved good. Otherwise a sandbox drkit
+        created is renamed out of the way at once, so no half-restored tree stays under its name."""
         if self.sandbox is None or not self.sandbox.opened:
             return None
         if self.request.keep and verdict in ("PASS", "BREACH"):
             return self.sandbox.path
         try:
+            self.sandbox.retire()
+        except OSError:
+            pass  # _remove_sandbox removes it in place
+        return None
+
+    def _remove_sandbox(self) -> None:
+        if self.sandbox is None:
+            return
+        try:
             self.sandbox.discard()
         except OSError as exc:
             self.problems.append(f"could not remove sandbox {self.sandbox.path}: {exc}")
             log.warning("could not remove sandbox %s: %s", self.sandbox.path, exc)
-        return None
 
     def _record(self, verdict: Verdict, phases: dict[str, float], rta: float, error: errors.DrkitError | None,
                 kept: Path | None) -> Record:

@@ -102,6 +102,7 @@ class Sandbox:
     path: Path
     created: bool = False
     opened: bool = False
+    retired: Path | None = None  # where `retire` moved it
 
     @classmethod
     def choose(cls, requested: Path | None, *, parent: Path, policy: str, protected: list[Protected],
@@ -144,11 +145,25 @@ class Sandbox:
         for child in os.listdir(self.path):
             _remove(self.path / child)
 
+    def retire(self) -> None:
+        """Rename a sandbox drkit created to a hidden `.NAME.removing` at once (removal takes
+        longer); `discard` then removes it there."""
+        if not (self.opened and self.created) or self.retired is not None:
+            return
+        hidden = self.path.with_name(f".{self.path.name}.removing")
+        os.rename(self.path, hidden)
+        self.retired = hidden
+
     def discard(self) -> None:
         """Remove what the drill wrote: the directory when drkit created it, else its content."""
-        if not self.opened or not os.path.lexists(self.path):
+        if not self.opened:
             return
-        if self.created:
+        if self.retired is not None:
+            if os.path.lexists(self.retired):
+                _remove(self.retired)
+        elif not os.path.lexists(self.path):
+            return
+        elif self.created:
             _remove(self.path)
         else:
             self.empty()

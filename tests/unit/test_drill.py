@@ -253,3 +253,14 @@ def test_phases_add_up_to_the_total_with_other_for_the_gaps():
     assert set(phases) == {"preflight", "restore", "other"}
     assert phases["other"] >= 0.03
     assert sum(phases.values()) == pytest.approx(total, abs=1e-9)
+
+
+def test_retire_moves_the_tree_out_of_its_name_at_once_then_discard_removes_it(tmp_path):
+    box = Sandbox.choose(None, parent=tmp_path, policy="shop", protected=[], now=NOW)
+    box.open()
+    (box.path / "srv").mkdir()
+    box.retire()
+    assert not box.path.exists() and box.retired == tmp_path / f".{box.path.name}.removing"
+    assert (box.retired / "srv").is_dir()
+    box.discard()
+    assert list(tmp_path.iterdir()) == []
