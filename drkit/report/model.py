@@ -236,6 +236,9 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
     same whenever (and on whichever host) it is generated."""
     caveats: list[str] = []
     points = _recovery_points(facts, now, caveats)
+    if facts.listed_at is not None and facts.listed_at < period.until:
+        caveats.append(f"the repository was last listed at {utc_text(facts.listed_at)}: snapshots made outside drkit "
+                       "after that are not counted (run: drkit report --refresh)")
     rpo = _rpo_figures(rpo_analysis(points, period, facts.rpo_s, now=period.until), "RPO", caveats)
 
     usable = [d for d in facts.drills if d.record.finished_at <= period.until]

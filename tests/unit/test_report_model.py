@@ -245,3 +245,10 @@ def test_backups_minutes_apart_give_no_growth_trend():
     assert report.growth.bytes_per_day is None and report.growth.rto_crossing_at is None
     assert report.growth.samples == 2 and report.growth.latest_bytes == 2_000
     assert any("spread over at least a day" in c for c in report.caveats)
+
+
+def test_a_listing_older_than_the_period_end_is_a_caveat():
+    stale = build_policy(facts(listed_at=at(9)), PERIOD, now=T1)
+    fresh = build_policy(facts(listed_at=T1), PERIOD, now=T1)
+    assert any("last listed at 2026-01-10T00:00:00.000000Z" in c for c in stale.caveats)
+    assert not any("last listed" in c for c in fresh.caveats)
