@@ -28,7 +28,7 @@ _HEADER = re.compile(r"^.*?(?=<svg)", re.S)
 
 def _svg(fig: Figure, label: str) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = _HEADER.sub("", buffer.getvalue(), count=1)  # drop the XML declaration and DOCTYPE
     return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" class="chart" ', 1)
 
