@@ -159,6 +159,16 @@ def _last_meaningful_line(stderr: str) -> str:
     return (lines[-1] if lines else "")[:300]
 
 
+def stop_child(proc: subprocess.Popen, grace: float) -> None:
+    """SIGINT, so restic removes its repository lock; SIGKILL when it has not ended after `grace`."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def terminate_running(grace: float = 10.0, *, refuse_new: bool = False) -> None:
     """Stop every restic child (SIGINT, then SIGKILL after `grace`).
 
@@ -260,9 +270,8 @@ class Restic:
             reader.join(5)
         finally:
             timer.cancel()
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            if proc.poll() is None:  # abandoned early (Ctrl-C, an exception in the caller)
+                stop_child(proc, grace=10.0)
             with _running_lock:
                 _running.discard(proc)
                 stopped = proc in _stopped

@@ -191,6 +191,23 @@ def test_sigterm_during_a_backup_interrupts_it_cleanly_and_a_manual_backup_meanw
     assert status_of(env, "big")["last_backup_at"] is None                      # no "last run" stamped
     assert lock_is_free(env, "big")
 
+    # Ctrl-C on a manual backup: the terminal signals drkit (restic runs in its own session), and
+    # drkit stops restic with SIGINT so that restic, too, removes its lock
+    manual = subprocess.Popen([sys.executable, "-m", "drkit", "backup", "big"], env=env.env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not restic_children(manual.pid, "backup") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [restic_pid] = restic_children(manual.pid, "backup")
+    time.sleep(2.5)   # past opening the repository: restic holds its lock now
+    assert manual.poll() is None
+    manual.send_signal(signal.SIGINT)
+    _, stderr = manual.communicate(timeout=30)
+    assert manual.returncode != 0 and "Traceback" not in stderr, stderr
+    assert not Path(f"/proc/{restic_pid}").exists()
+    assert env.restic("big", "list", "locks", "--no-lock").stdout.strip() == ""
+    assert lock_is_free(env, "big")
+
 
 def test_once_catches_up_what_is_due_then_nothing_and_the_exit_code_is_the_worst(env: Env, source: Path) -> None:
     env.write_policy("good", [source], schedule={"backup": "every day at 01:30", "check": "every saturday at 05:00",
