@@ -246,7 +246,8 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
     if unsigned:
         caveats.append(f"{len(unsigned)} drill record(s) fail signature verification and are not counted "
                        f"(first: {unsigned[0].problem})")
-    runs = [drill_run(d.record) for d in usable if d.verified]
+    trusted = [d for d in usable if d.verified]
+    runs = [drill_run(d.record) for d in trusted]
     verified = _rpo_figures(rpo_analysis(verified_points(runs), period, facts.rpo_s, now=period.until),
                             "verified RPO", None)
 
@@ -257,15 +258,9 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
     _rto_caveats(facts, rto, runs, period, caveats)
 
     growth = _growth(facts, runs, period, caveats)
-    evidence = EvidenceFigures(
-        records=len(facts.records), verified=sum(i.verified for i in facts.records),
-        first_at=facts.first_evidence_at, by_kind=_by_kind(facts.records))
-    bad = [i for i in facts.records if not i.verified]
-    if bad:
-        caveats.append(f"{len(bad)} of {len(facts.records)} evidence record(s) in the period fail signature "
-                       f"verification (first: {bad[0].problem})")
+    evidence = _evidence(facts, caveats)
     drills = [DrillPoint(r.started_at, r.rta_s, d.record.result, r.snapshot_id)
-              for d, r in zip([d for d in usable if d.verified], runs) if period.since <= r.started_at < period.until]
+              for d, r in zip(trusted, runs) if period.since <= r.started_at < period.until]
     return PolicyReport(
         name=facts.name, tier=facts.tier, owner=facts.owner, rpo=rpo, verified_rpo=verified, rto=rto,
         growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
@@ -354,6 +349,15 @@ def _growth(facts: PolicyFacts, runs: list[DrillRun], period: Period, caveats: l
     latest_at, latest_bytes = facts.latest_size if facts.latest_size else (None, None)
     return GrowthFigures(bytes_per_day=trend.bytes_per_day if trend else None, latest_bytes=latest_bytes,
                          latest_at=latest_at, samples=len(facts.sizes), rto_crossing_at=crossing)
+
+
+def _evidence(facts: PolicyFacts, caveats: list[str]) -> EvidenceFigures:
+    bad = [i for i in facts.records if not i.verified]
+    if bad:
+        caveats.append(f"{len(bad)} of {len(facts.records)} evidence record(s) in the period fail signature "
+                       f"verification (first: {bad[0].problem})")
+    return EvidenceFigures(records=len(facts.records), verified=len(facts.records) - len(bad),
+                           first_at=facts.first_evidence_at, by_kind=_by_kind(facts.records))
 
 
 def _by_kind(items: tuple[EvidenceItem, ...]) -> dict[str, int]:
