@@ -119,7 +119,10 @@ def from_raw(policy: str, job: str, raw: Any, started: datetime) -> JobOutcome:
     error = str(raw.error) if getattr(raw, "error", None) is not None and status != "ok" else None
     if status not in STATUSES:
         status, error = "failed", f"unknown status {raw.status!r}: {error or ''}".strip()
-    return JobOutcome(policy, job, status, int(raw.exit_code), error, raw.record, started, now_utc(),
+    record: Record | None = raw.record
+    # the run's own times when it recorded them (notification round-trips are not the job's time)
+    started, finished = (record.started_at, record.finished_at) if record is not None else (started, now_utc())
+    return JobOutcome(policy, job, status, int(raw.exit_code), error, record, started, finished,
                       summary=describe(job, raw))
 
 
