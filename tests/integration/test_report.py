@@ -40,9 +40,8 @@ def report_json(env, *args: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_plain_restic_snapshots_give_design_section_6_figures_to_the_second(env, source):
-    # The test host runs in UTC (restic reads --time as local time); check rather than assume.
-    assert datetime.now().astimezone().utcoffset() == timedelta(0), "run the tests with TZ=UTC"
+def test_plain_restic_snapshots_give_design_section_6_figures_to_the_second(env, source, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")  # restic reads --time as local time; env.restic passes os.environ on
     env.write_policy("shop", [source], objectives={"rpo": "24h", "rto": "4h"})
     env.write_policy("idle", [source], objectives={"rpo": "24h", "rto": "4h"})
     env.drkit("repo", "init", "shop", check=0)
