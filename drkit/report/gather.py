@@ -7,13 +7,13 @@ costs the same with ten years of history as with one month (design section 10).
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..catalog import Catalog
+from ..catalog import Catalog, PointRow
 from ..compliance import Period
 from ..evidence import Record, SigningKey, load_public_key, signature_problem
 from ..policy import Policy
@@ -38,10 +38,6 @@ def known_keys(catalog: Catalog, state_dir: Path) -> dict[str, Ed25519PublicKey]
         own = SigningKey.load_or_create(local)
         keys[own.key_id] = own.private.public_key()
     return keys
-
-
-def checked(record: Record, keys: dict[str, Ed25519PublicKey]) -> EvidenceItem:
-    return EvidenceItem(record, signature_problem(record, keys))
 
 
 def checked_rows(catalog: Catalog, rows: list[tuple[str, str, str]],
@@ -85,7 +81,8 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
     )
 
 
-def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey]) -> list:
+def recovery_points(catalog: Catalog, name: str, period: Period,
+                    keys: dict[str, Ed25519PublicKey]) -> list[PointRow]:
     """Snapshots from the repository listing, plus those known only from backup evidence whose
     signature holds: a forged record must not invent a recovery point the repository never had."""
     rows = catalog.recovery_point_rows(name, period.since)
@@ -97,7 +94,7 @@ def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str,
     return [r for r in rows if r.listed or r.id in vouched]
 
 
-def drill_occurrences(policy: Policy, period: Period) -> list:
+def drill_occurrences(policy: Policy, period: Period) -> list[datetime]:
     """Drill-schedule times covering the period (one at or before its start, one at or after its
     end), anchored at the period start; [] without a drill schedule."""
     phrase = policy.schedule.drill
@@ -124,7 +121,7 @@ def public_url(url: str) -> str:
     return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"
 
 
-def collect_report(catalog: Catalog, state_dir: Path, policies: list[Policy], period: Period, now,
+def collect_report(catalog: Catalog, state_dir: Path, policies: list[Policy], period: Period, now: datetime,
                    notes: list[str] | None = None) -> Report:
     """The report for `policies` over `period`, from the catalog alone (no network)."""
     keys = known_keys(catalog, state_dir)
