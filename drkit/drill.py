@@ -36,6 +36,7 @@ from .restic import Listing, Restic, Snapshot, terminate_running
 from .sandbox import Sandbox, protected_paths
 from .verification import (
     MAX_LISTED,
+    HashCheck,
     HashPlan,
     TreeCheck,
     check_tree,
@@ -179,38 +180,15 @@ class _Drill:
     # --- the run -----------------------------------------------------------------------------
 
     def run(self) -> DrillOutcome:
-        error: errors.DrkitError | None = None
-        failed = False
         try:
-            try:
-                choice = self._preflight()
-                self._restore_and_verify(choice)
-                self._run_checks()
-            except DrillFailed as exc:
-                failed, error = True, exc
-                self.problems = exc.problems or [exc.message]
-            except errors.DrkitError as exc:
-                error = exc
-            except Exception as exc:  # noqa: BLE001 - a drill bug must end as ERROR with evidence
-                log.debug("drill internal error", exc_info=True)
-                error = errors.DrkitError(f"internal error: {type(exc).__name__}: {exc}")
+            failed, error = self._execute()
             phases, rta = self.clock.finish()
-            failed = failed or any(not c.passed and not c.error for c in self.checks)
-            errored = error is not None or any(c.error for c in self.checks)
-            verdict = select_verdict(failed=failed, errored=errored, rta_s=rta,
-                                     rto_s=self.policy.objectives.rto.total_seconds())
+            verdict, error = self._judge(failed, error, rta)
             kept = self._keep(verdict)
         except BaseException:
             if self.sandbox is not None:  # interrupted: never leave a half-restored tree behind
                 self.sandbox.discard()
             raise
-        if error is None and verdict == "FAIL":
-            failed_checks = [c for c in self.checks if not c.passed and not c.error]
-            error = DrillFailed(f"check failed: {failed_checks[0].name}: {failed_checks[0].detail}")
-            self.problems = [f"check failed: {c.name}: {c.detail}" for c in failed_checks]
-        elif error is None and verdict == "ERROR":
-            errored_check = next(c for c in self.checks if c.error)
-            error = errors.DrkitError(f"check could not run: {errored_check.name}: {errored_check.detail}")
         record = self._record(verdict, phases, rta, error, kept)
         # The clock has stopped: remove the tree while the evidence is signed and uploaded.
         remover = threading.Thread(target=self._remove_sandbox, name="drill-cleanup") if kept is None else None
@@ -221,6 +199,36 @@ class _Drill:
         finally:
             if remover is not None:
                 remover.join()
+
+    def _execute(self) -> tuple[bool, errors.DrkitError | None]:
+        """Run the phases; (verification failed?, what stopped the drill)."""
+        try:
+            choice = self._preflight()
+            self._restore_and_verify(choice)
+            self._run_checks()
+            return False, None
+        except DrillFailed as exc:
+            self.problems = exc.problems or [exc.message]
+            return True, exc
+        except errors.DrkitError as exc:
+            return False, exc
+        except Exception as exc:  # noqa: BLE001 - a drill bug must end as ERROR with evidence
+            log.debug("drill internal error", exc_info=True)
+            return False, errors.DrkitError(f"internal error: {type(exc).__name__}: {exc}")
+
+    def _judge(self, failed: bool, error: errors.DrkitError | None,
+               rta: float) -> tuple[Verdict, errors.DrkitError | None]:
+        """The verdict, and the error that explains it (a check's, when the run itself went fine)."""
+        failed_checks = [c for c in self.checks if not c.passed and not c.error]
+        errored_checks = [c for c in self.checks if c.error]
+        verdict = select_verdict(failed=failed or bool(failed_checks), errored=error is not None or bool(errored_checks),
+                                 rta_s=rta, rto_s=self.policy.objectives.rto.total_seconds())
+        if error is None and failed_checks:
+            error = DrillFailed(f"check failed: {failed_checks[0].name}: {failed_checks[0].detail}")
+            self.problems = [f"check failed: {c.name}: {c.detail}" for c in failed_checks]
+        elif error is None and errored_checks:
+            error = errors.DrkitError(f"check could not run: {errored_checks[0].name}: {errored_checks[0].detail}")
+        return verdict, error
 
     # --- preflight -------------------------------------------------------------------------------
 
@@ -323,6 +331,7 @@ class _Drill:
     # --- restore + verify -------------------------------------------------------------------------
 
     def _restore_and_verify(self, choice: _Choice) -> None:
+        """restore --verify and ls side by side; hash restored files while restic reads them back."""
         assert self.restic is not None and self.sandbox is not None
         self.clock.begin("restore")
         restic, target = self.restic, self.sandbox.path
@@ -339,9 +348,7 @@ class _Drill:
         runners = ThreadPoolExecutor(2, thread_name_prefix="drill-restic")
         hashers = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="drill-hash")
         try:
-            listed: Future | None = None
-            if choice.listing is None:
-                listed = runners.submit(restic.list_snapshot, choice.selector, tags=choice.tags)
+            listed = runners.submit(restic.list_snapshot, choice.selector, tags=choice.tags) if choice.listing is None else None
             restoring = runners.submit(restic.restore_verified, choice.selector, target, tags=choice.tags,
                                        on_line=on_line, on_stderr=stderr.append)
             restoring.add_done_callback(lambda _f: readback.set())
@@ -349,15 +356,7 @@ class _Drill:
             if restoring.done() and restoring.exception() is not None:
                 self._adopt_quietly(listed, choice)
                 raise self._restore_failure(restoring.exception(), stderr)  # type: ignore[arg-type]
-            if listed is not None:
-                try:
-                    listing = listed.result()
-                except errors.DrkitError as exc:
-                    raise self._damage_or(exc, [], what="restic ls") from None
-                self._adopt(listing, choice)
-            manifest = self._load_manifest()
-            plan = self._plan(manifest)
-            pending = submit_hashes(hashers, target, plan)
+            pending = self._start_hashing(listed, choice, hashers)
             try:
                 restoring.result()
             except Exception as exc:
@@ -373,6 +372,20 @@ class _Drill:
         finally:
             hashers.shutdown(wait=True, cancel_futures=True)
             runners.shutdown(wait=True)  # a failed drill still waits for restic before discarding
+        self._compare(tree, hashes)
+
+    def _start_hashing(self, listed: Future | None, choice: _Choice, hashers: ThreadPoolExecutor) -> list:
+        """Every file is written: take the listing and the restored manifest, start hashing."""
+        if listed is not None:
+            try:
+                listing = listed.result()
+            except errors.DrkitError as exc:
+                raise self._damage_or(exc, [], what="restic ls") from None
+            self._adopt(listing, choice)
+        plan = self._plan(self._load_manifest())
+        return submit_hashes(hashers, self.sandbox.path, plan)  # type: ignore[union-attr]
+
+    def _compare(self, tree: TreeCheck, hashes: HashCheck) -> None:
         self.measured.update(files_hashed=hashes.files_hashed, bytes_hashed=hashes.bytes_hashed)
         problems = tree.problems + hashes.problems
         count = tree.problem_count + hashes.problem_count
