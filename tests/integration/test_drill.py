@@ -321,3 +321,23 @@ def test_sigterm_records_an_interrupted_drill_and_removes_the_sandbox(env, sourc
     record = json.loads(text)
     assert record["result"] == "interrupted" and "SIGTERM" in record["errors"][0]
     assert subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True).returncode == 1  # check killed
+
+
+def test_a_file_written_during_the_backup_counts_as_changed_not_failed(env, source):
+    busy = source / "busy.log"
+    busy.write_text("start\n")
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "while True:\n"
+        "    with open(sys.argv[1], 'a') as f: f.write(str(time.time_ns()) + '\\n')\n"
+        "    time.sleep(0.005)\n"), str(busy)])
+    try:
+        backed_up(env, source)  # manifest hashing and restic's read are ~1 s apart: busy.log moved on
+    finally:
+        writer.kill()
+        writer.wait()
+    record = drill(env, "shop", check=0)
+    m = record["measured"]
+    assert m["changed_during_backup"] == 1 and m["changed_during_backup_files"] == [str(busy)]
+    assert m["files_hashed"] == m["files_restored"] - 2  # all but busy.log and the manifest
+    assert "1 file(s) changed during backup" in env.drkit("restore-drill", "shop", check=0).stdout
