@@ -107,6 +107,12 @@ def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, t
         warnings = _lock_objects(ws, policy, started)
         phases["catalog"] = (now_utc() - mark).total_seconds()
         ws.catalog.replace_hash_cache(policy.name, cache)
+    except KeyboardInterrupt:
+        record = Record(kind="backup", policy=policy.name, started_at=started, finished_at=now_utc(),
+                        result="interrupted", restic_version=restic_version, phases=phases,
+                        errors=["interrupted by Ctrl-C"])
+        _safe_record(ws, policy, record)
+        raise  # stop the remaining policies of `backup --all` too
     except errors.DrkitError as exc:
         status = "interrupted" if isinstance(exc, errors.Interrupted) else "failed"
         record = Record(kind="backup", policy=policy.name, started_at=started, finished_at=now_utc(),
