@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from matplotlib import image
+from report_builders import PERIOD, T1, facts, rto_facts
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_report_model import PERIOD, T1, facts, rto_facts  # noqa: E402
-
-from drkit.report.html import render  # noqa: E402
-from drkit.report.model import build_report  # noqa: E402
+from drkit.report.html import render
+from drkit.report.model import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_report_catalog import History, at, make_policy
+from report_builders import History, at, make_policy
 
 from drkit.report.prometheus import render, write_textfile
 from drkit.status import policy_status

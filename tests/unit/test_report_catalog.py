@@ -7,78 +7,19 @@ import io
 import json
 import tempfile
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drkit.catalog import Catalog, SnapshotRow
 from drkit.compliance import Period, RecoveryPoint, rpo_analysis
-from drkit.evidence import Record, SigningKey
-from drkit.policy import Policy
+from drkit.evidence import Record
 from drkit.report import as_csv, as_json
-from drkit.report.gather import LOCAL_KEY, collect_report, public_url
+from drkit.report.gather import public_url
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-H = 3600
-
-
-def at(days: float, hours: float = 0) -> datetime:
-    return T0 + timedelta(days=days, hours=hours)
-
-
-def make_policy(name: str = "db", **extra) -> Policy:
-    data = {"version": 1, "name": name, "objectives": {"rpo": "25h", "rto": "4h"},
-            "business": {"tier": 1, "owner": "Jane <jane@example.com>"},
-            "targets": [{"path": "/srv/data"}],
-            "repository": {"url": f"s3:http://127.0.0.1:9/bucket/{name}", "password_file": "/etc/pw"}}
-    data.update(extra)
-    return Policy.model_validate(data)
-
-
-class History:
-    """A catalog filled the way drkit fills it: signed records, a snapshot listing."""
-
-    def __init__(self, state: Path):
-        self.state = state
-        self.catalog = Catalog(state / "catalog.sqlite")
-        self.key = SigningKey.load_or_create(state / LOCAL_KEY)
-        self.snapshots: list[SnapshotRow] = []
-        self.made = 0
-
-    def new_id(self) -> str:
-        self.made += 1
-        return f"{self.made:064x}"
-
-    def backup(self, capture: datetime, finished: datetime, size: int = 1000, policy: str = "db",
-               listed: bool = True) -> str:
-        sid = self.new_id()
-        record = Record(kind="backup", policy=policy, started_at=capture, finished_at=finished, result="pass",
-                        snapshot_id=sid, snapshot_time=capture, bytes=size)
-        self.catalog.add_record(self.key.sign(record))
-        if listed:
-            self.snapshots.append(SnapshotRow(policy, sid, capture, "host", ["drkit"]))
-        return sid
-
-    def manual(self, capture: datetime, policy: str = "db") -> None:
-        self.snapshots.append(SnapshotRow(policy, self.new_id(), capture, "host", []))
-
-    def drill(self, start: datetime, hours: float, result: str = "pass", policy: str = "db") -> Record:
-        record = self.key.sign(Record(kind="drill", policy=policy, started_at=start,
-                                      finished_at=start + timedelta(hours=hours), result=result,
-                                      snapshot_id="ab" * 32, snapshot_time=start - timedelta(hours=8),
-                                      measured={"restore_verify_s": 600, "bytes_restored": 1000}))
-        self.catalog.add_record(record)
-        return record
-
-    def list(self, policy: str = "db") -> None:
-        self.catalog.replace_snapshots(policy, [s for s in self.snapshots if s.policy == policy])
-
-    def report(self, since: datetime, until: datetime, *policies: Policy, state: Path | None = None):
-        return collect_report(self.catalog, state or self.state, list(policies) or [make_policy()],
-                              Period(since, until), until)
+from report_builders import H, History, at, make_policy
 
 
 @pytest.fixture

@@ -9,47 +9,15 @@ import pytest
 
 from drkit.catalog import PointRow
 from drkit.compliance import Period, Window
-from drkit.evidence import Record
 from drkit.report.model import (
     EvidenceItem,
-    PolicyFacts,
     build_policy,
     build_report,
     exposure_series,
     parse_moment,
     report_period,
 )
-
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
-T1 = datetime(2026, 1, 11, tzinfo=timezone.utc)
-PERIOD = Period(T0, T1)
-H = 3600
-DAY = 86400
-
-
-def at(days: float, hours: float = 0) -> datetime:
-    return T0 + timedelta(days=days, hours=hours)
-
-
-def daily_points(skip: tuple[int, ...] = (4,)) -> list[PointRow]:
-    """drkit backups captured 02:00 and finished 02:30, Dec 31 .. Jan 10 (Jan 5 = day 4 missing)."""
-    return [PointRow(f"{d + 1:02d}" * 32, at(d, 2), at(d, 2.5)) for d in range(-1, 10) if d not in skip]
-
-
-def drill(start: datetime, hours: float, result: str = "pass", *, snapshot: datetime | None = None,
-          restore_verify_s: float = 0.0, bytes_restored: int = 0) -> EvidenceItem:
-    record = Record(kind="drill", policy="db", started_at=start, finished_at=start + timedelta(hours=hours),
-                    result=result, snapshot_id="ab" * 32, snapshot_time=snapshot,
-                    measured={"restore_verify_s": restore_verify_s, "bytes_restored": bytes_restored})
-    return EvidenceItem(record)
-
-
-def facts(**overrides) -> PolicyFacts:
-    base = dict(name="db", tier=1, owner="Jane <jane@example.com>", rpo_s=25 * H, rto_s=4 * H,
-                repository="s3:http://s3.local/b/db", points=tuple(daily_points()), snapshot_count=10,
-                listed_at=T1, first_evidence_at=at(-1, 2.5), first_drill_at=at(1, 10))
-    base.update(overrides)
-    return PolicyFacts(**base)
+from report_builders import DAY, H, PERIOD, T0, T1, at, daily_points, facts, rto_facts
 
 
 # --- RPO ------------------------------------------------------------------------------------
@@ -114,20 +82,6 @@ def test_snapshot_only_before_the_period_still_counts():
 
 
 # --- RTO, verified RPO, projection ----------------------------------------------------------------
-
-OCCURRENCES = (at(-2), at(3), at(8), at(13))  # slots [Dec 30, Jan 4) [Jan 4, Jan 9) [Jan 9, Jan 14)
-
-
-def rto_facts(rto_h: float = 4) -> PolicyFacts:
-    drills = (
-        drill(at(1, 10), 1, snapshot=at(0, 2)),  # RTA 1 h: meets
-        drill(at(5, 10), 5, "breach", snapshot=at(5, 2), restore_verify_s=4 * H, bytes_restored=10**9),
-        drill(at(9, 10), 2, "fail", snapshot=at(9, 2)),
-    )
-    sizes = tuple((at(d, 2.5), 1_100_000_000 + d * 100_000_000) for d in range(10) if d != 4)
-    return facts(rto_s=rto_h * H, drills=drills, drill_schedule="every 5 days", drill_occurrences=OCCURRENCES,
-                 sizes=sizes, latest_size=sizes[-1])
-
 
 def test_rto_slots_percentiles_and_last_pass():
     rto = build_policy(rto_facts(), PERIOD, now=T1).rto

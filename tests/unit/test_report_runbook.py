@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from test_report_catalog import History, at, make_policy
+from report_builders import History, at, make_policy
 
 from drkit.runbook import render
 from drkit.status import policy_status
