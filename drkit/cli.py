@@ -289,10 +289,12 @@ def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep
     check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
     record per drill."""
     from .drill import DrillRequest, Stopwatch, run_drill
+    from .jobs import DrillResult, run_notified
 
     clock = Stopwatch()  # the recovery time runs from the request
     item = app.policy(name)
-    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
+    request = DrillRequest(item.policy, item.file, snapshot, sandbox, keep)
+    outcome = run_notified(item.policy, "drill", lambda: DrillResult(run_drill(app.workspace, request, clock))).drill
     if as_json:
         emit_json(outcome.record.body(with_signature=True))
     elif outcome.exit_code == errors.ExitCode.USAGE:  # refused before anything ran: one line, like usage errors

@@ -64,7 +64,7 @@ def status_of_error(exc: errors.DrkitError) -> str:
     return "failed"
 
 
-def run_job(state_dir: Path, policy: Policy, job: str) -> JobOutcome:
+def run_job(state_dir: Path, policy: Policy, job: str, policy_file: Path | None = None) -> JobOutcome:
     """Run one job with notifications; never raises (a worker thread must survive any run).
 
     The workspace is opened per run: SQLite connections belong to the thread that made them.
@@ -72,7 +72,7 @@ def run_job(state_dir: Path, policy: Policy, job: str) -> JobOutcome:
     started = now_utc()
     ws = Workspace(state_dir)
     try:
-        outcome = from_raw(policy.name, job, run_notified(policy, job, lambda: _RUNNERS[job](ws, policy)), started)
+        outcome = from_raw(policy.name, job, run_notified(policy, job, lambda: _RUNNERS[job](ws, policy, policy_file)), started)
     except errors.DrkitError as exc:
         outcome = JobOutcome(policy.name, job, status_of_error(exc), int(exc.exit_code), str(exc), None, started,
                              now_utc())
@@ -126,30 +126,30 @@ def from_raw(policy: str, job: str, raw: Any, started: datetime) -> JobOutcome:
                       summary=describe(job, raw))
 
 
-def _backup(ws: Workspace, policy: Policy) -> Any:
+def _backup(ws: Workspace, policy: Policy, policy_file: Path | None) -> Any:  # noqa: ARG001
     from .backup import run_backup
 
     return run_backup(ws, policy)
 
 
-def _forget(ws: Workspace, policy: Policy) -> Any:
+def _forget(ws: Workspace, policy: Policy, policy_file: Path | None) -> Any:  # noqa: ARG001
     from .retention import run_forget
 
     return run_forget(ws, policy)
 
 
-def _check(ws: Workspace, policy: Policy) -> Any:
+def _check(ws: Workspace, policy: Policy, policy_file: Path | None) -> Any:  # noqa: ARG001
     from .integrity import run_check
 
     return run_check(ws, policy)
 
 
-def _drill(ws: Workspace, policy: Policy) -> Any:
+def _drill(ws: Workspace, policy: Policy, policy_file: Path | None) -> Any:
     try:
         from .drill import DrillRequest, run_drill  # late: the daemon must start even where drills cannot run
     except ImportError as exc:
         raise errors.DrkitError(f"{policy.name}: restore drills are unavailable: {exc}") from None
-    return DrillResult(run_drill(ws, DrillRequest(policy)))
+    return DrillResult(run_drill(ws, DrillRequest(policy, policy_file)))  # checks run beside the policy file
 
 
 _VERDICTS = {"PASS": "ok", "BREACH": "breach", "FAIL": "failed", "ERROR": "failed"}
@@ -185,6 +185,6 @@ class DrillResult:
         return int(self.drill.exit_code)
 
 
-_RUNNERS: dict[str, Callable[[Workspace, Policy], Any]] = {
+_RUNNERS: dict[str, Callable[[Workspace, Policy, Path | None], Any]] = {
     "backup": _backup, "forget": _forget, "check": _check, "drill": _drill,
 }

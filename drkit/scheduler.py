@@ -229,7 +229,7 @@ class Daemon:
     load: Callable[[], list[LoadedPolicy]]       # raises PolicyError on an invalid set
     options: Options = field(default_factory=Options)
     log: EventLog = field(default_factory=EventLog)
-    runner: Callable[[Path, Policy, str], JobOutcome] = run_job
+    runner: Callable[..., JobOutcome] = run_job
 
     def __post_init__(self) -> None:
         self.scheduler = schedule.Scheduler()
@@ -380,7 +380,8 @@ class Daemon:
     def _work(self) -> None:
         while (run := self.queue.take()) is not None:
             self.log.job_start(run.spec, run.reason)
-            outcome = self.runner(self.state_dir, run.policy, run.spec.job)
+            policy_file = next((p.file for p in self.policies if p.name == run.policy.name), None)
+            outcome = self.runner(self.state_dir, run.policy, run.spec.job, policy_file)
             self.log.job_end(run.spec, outcome.status, outcome.duration_s, outcome.snapshot,
                              None if outcome.status == "ok" else outcome.message)
             self.results.append(outcome)
