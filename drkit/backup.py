@@ -18,7 +18,7 @@ from .catalog import SnapshotRow
 from .evidence import Record, now_utc
 from .manifest import MANIFEST_NAME, build
 from .policy import Policy
-from .restic import Restic, Snapshot
+from .restic import Snapshot
 from .workspace import Workspace
 
 log = logging.getLogger("drkit")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__, errors
+from .atomic import write_text_atomically
 from .durations import format_duration
 from .evidence import now_utc, utc_text
 from .policy import LoadedPolicy, find_policy, json_schema, load_policies
@@ -493,7 +493,7 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, grace: fl
         return
     output.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        _write_atomically(output / name, text)
+        write_text_atomically(output / name, text)
         click.echo(f"wrote {output / name}")
     click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units; "
                "crontab for cron)")
@@ -582,23 +582,6 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None):
         raise click.BadParameter(str(exc)) from None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Readers (web servers, auditors' scripts) never see half a report."""
-    import os
-    import tempfile
-
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _refresh(app: App, items: list[LoadedPolicy]) -> list:
     from .rebuild import refresh_policy
 
@@ -643,7 +626,7 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
     if output is not None:
-        _write_atomically(output, _render_report(result, fmt))
+        write_text_atomically(output, _render_report(result, fmt))
         click.echo(f"report written to {output.resolve()}")
     elif fmt == "table":
         from .report.table import render
@@ -727,7 +710,7 @@ def runbook(app: App, name: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    _write_atomically(output, text)
+    write_text_atomically(output, text)
     click.echo(f"runbook written to {output.resolve()}")
 
 

@@ -228,7 +228,7 @@ class Restic:
     def _popen(self, args: list[str], stdin: IO[bytes] | int | None) -> subprocess.Popen:
         binary = shutil.which(self.binary)
         if not binary:
-            raise errors.ResticNotFound(f"restic not found on PATH", hint=INSTALL_HINT)
+            raise errors.ResticNotFound("restic not found on PATH", hint=INSTALL_HINT)
         # Own session: a terminal's Ctrl-C reaches drkit only, which then stops restic itself
         # (terminate_running), so a daemon's grace period holds for interactive runs too.
         with _running_lock:

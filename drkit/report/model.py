@@ -17,6 +17,7 @@ from ..compliance import (
     Period,
     RecoveryPoint,
     RpoResult,
+    RtoResult,
     Trend,
     Window,
     growth_trend,
@@ -112,21 +113,6 @@ class RpoFigures:
 
 
 @dataclass(frozen=True)
-class RtoFigures:
-    target_s: float
-    attainment: float | None
-    slots_counted: int
-    slots_met: int
-    rta_p50_s: float | None
-    rta_p95_s: float | None
-    rta_max_s: float | None
-    last_pass_at: datetime | None
-    last_pass_age_s: float | None
-    projected_full_rto_s: float | None
-    projected_exceeds_rto: bool | None
-
-
-@dataclass(frozen=True)
 class GrowthFigures:
     bytes_per_day: float | None
     latest_bytes: int | None
@@ -160,7 +146,7 @@ class PolicyReport:
     owner: str | None
     rpo: RpoFigures
     verified_rpo: RpoFigures
-    rto: RtoFigures
+    rto: RtoResult
     growth: GrowthFigures
     evidence: EvidenceFigures
     caveats: list[str]
@@ -252,9 +238,8 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
                             "verified RPO", None)
 
     repo_bytes = facts.latest_size[1] if facts.latest_size else None
-    rto_result = rto_analysis(runs, period, facts.rto_s, list(facts.drill_occurrences), now=period.until,
-                              repo_bytes=repo_bytes)
-    rto = RtoFigures(**{name: getattr(rto_result, name) for name in RtoFigures.__dataclass_fields__})
+    rto = rto_analysis(runs, period, facts.rto_s, list(facts.drill_occurrences), now=period.until,
+                       repo_bytes=repo_bytes)
     _rto_caveats(facts, rto, runs, period, caveats)
 
     growth = _growth(facts, runs, period, caveats)
@@ -315,7 +300,7 @@ def _rpo_figures(result: RpoResult, label: str, caveats: list[str] | None) -> Rp
                       worst_exposure_s=worst, current_exposure_s=current, breach_windows=list(result.breach_windows))
 
 
-def _rto_caveats(facts: PolicyFacts, rto: RtoFigures, runs: list[DrillRun], period: Period,
+def _rto_caveats(facts: PolicyFacts, rto: RtoResult, runs: list[DrillRun], period: Period,
                  caveats: list[str]) -> None:
     if not facts.drill_schedule:
         caveats.append(f"no drill schedule: RTO attainment uses {FALLBACK_DRILL_DAYS}-day slots from the period start")

@@ -8,10 +8,10 @@ backup); an unbounded exposure is +Inf, which alerts on `> drkit_rpo_seconds` as
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..atomic import write_text_atomically
 
 from ..status import PolicyStatus
 
@@ -86,14 +86,4 @@ def render(statuses: list[PolicyStatus], generated_at: float) -> str:
 
 def write_textfile(path: Path, text: str) -> None:
     """Temp file + rename in the target directory: node_exporter sees the old file or the new one."""
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, text)

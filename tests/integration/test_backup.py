@@ -13,20 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from factories import PASSWORD, make_env, make_tree
+from factories import PASSWORD
 from servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket):
-    return make_env(tmp_path, seaweedfs, bucket)
-
-
-@pytest.fixture
-def source(tmp_path):
-    return make_tree(tmp_path / "src")
 
 
 def same_tree(a: Path, b: Path) -> bool:

@@ -8,16 +8,11 @@ import os
 from pathlib import Path
 
 import pytest
-from factories import Env, make_env
+from factories import Env
 
 from drkit.evidence import Record
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket) -> Env:
-    return make_env(tmp_path, seaweedfs, bucket)
 
 
 @pytest.fixture

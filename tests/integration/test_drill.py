@@ -17,19 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from factories import make_env, make_tree
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket):
-    return make_env(tmp_path, seaweedfs, bucket)
-
-
-@pytest.fixture
-def source(tmp_path):
-    return make_tree(tmp_path / "src")
 
 
 def backed_up(env, source, name="shop", **sections) -> dict:

@@ -7,14 +7,9 @@ import sqlite3
 
 import pytest
 
-from factories import make_env, make_tree
+from factories import make_tree
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket):
-    return make_env(tmp_path, seaweedfs, bucket)
 
 
 @pytest.fixture

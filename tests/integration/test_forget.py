@@ -8,19 +8,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from factories import Env, make_env, make_tree
+from factories import Env, make_tree
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket) -> Env:
-    return make_env(tmp_path, seaweedfs, bucket)
-
-
-@pytest.fixture
-def source(tmp_path) -> Path:
-    return make_tree(tmp_path / "src")
 
 
 def snapshot_at(env: Env, name: str, when: datetime, source: Path, *tags: str) -> str:

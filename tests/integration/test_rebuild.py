@@ -8,19 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from factories import make_env, make_tree
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket):
-    return make_env(tmp_path, seaweedfs, bucket)
-
-
-@pytest.fixture
-def source(tmp_path):
-    return make_tree(tmp_path / "src")
 
 
 def stamp(moment: datetime) -> str:

@@ -12,21 +12,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from drkit.evidence import parse_utc
-from factories import make_env, make_tree
 
 pytestmark = pytest.mark.slow
 
 H = 3600
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket):
-    return make_env(tmp_path, seaweedfs, bucket)
-
-
-@pytest.fixture
-def source(tmp_path):
-    return make_tree(tmp_path / "src")
 
 
 def plain_backup(env, name: str, source, when: str) -> None:

@@ -13,26 +13,16 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from factories import Env, make_env, make_tree
+from factories import Env
 from receivers import HttpReceiver, closed_port
 
 pytestmark = pytest.mark.slow
 
 JOB_LINE_FIELDS = {"ts", "policy", "job", "event", "status", "duration_s", "snapshot"}
-
-
-@pytest.fixture
-def env(tmp_path, seaweedfs, bucket) -> Env:
-    return make_env(tmp_path, seaweedfs, bucket)
-
-
-@pytest.fixture
-def source(tmp_path) -> Path:
-    return make_tree(tmp_path / "src")
 
 
 class Daemon:
