@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -88,16 +89,18 @@ class Objectives(Model):
 
 # --- targets ----------------------------------------------------------------------------------
 
-class PathTarget(Model):
-    path: Path = Field(description="Absolute path of a file or directory to back up")
-    exclude: list[str] = Field([], description="restic --exclude patterns")
+def _absolute(value: Path) -> Path:
+    if not value.is_absolute():
+        raise ValueError(f"'{value}' must be an absolute path")
+    return value
 
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise ValueError(f"'{value}' must be an absolute path")
-        return value
+
+AbsolutePath = Annotated[Path, AfterValidator(_absolute)]
+
+
+class PathTarget(Model):
+    path: AbsolutePath = Field(description="Absolute path of a file or directory to back up")
+    exclude: list[str] = Field([], description="restic --exclude patterns")
 
     @property
     def label(self) -> str:
@@ -118,14 +121,7 @@ class PostgresTarget(Model):
 
 
 class SqliteTarget(Model):
-    sqlite: Path = Field(description="Absolute path of a SQLite database (copied with the online backup API)")
-
-    @field_validator("sqlite")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise ValueError(f"'{value}' must be an absolute path")
-        return value
+    sqlite: AbsolutePath = Field(description="Absolute path of a SQLite database (copied with the online backup API)")
 
     @property
     def label(self) -> str:

@@ -73,12 +73,10 @@ def node_problem(node: Node, st: os.stat_result | None) -> str | None:
 
 
 @dataclass
-class TreeCheck:
-    files: int = 0
-    dirs: int = 0
-    symlinks: int = 0
-    other: int = 0
-    bytes: int = 0
+class Problems:
+    """Counts every problem, keeps the first MAX_LISTED for the evidence (a wrecked tree would
+    otherwise produce a record as large as its listing)."""
+
     problems: list[str] = field(default_factory=list)
     problem_count: int = 0
 
@@ -86,6 +84,15 @@ class TreeCheck:
         self.problem_count += 1
         if len(self.problems) < MAX_LISTED:
             self.problems.append(problem)
+
+
+@dataclass
+class TreeCheck(Problems):
+    files: int = 0
+    dirs: int = 0
+    symlinks: int = 0
+    other: int = 0
+    bytes: int = 0
 
 
 def count_nodes(nodes: list[Node]) -> TreeCheck:
@@ -173,16 +180,9 @@ def plan_hashes(files: list[Node], manifest: Manifest, *, percent: float, seed: 
 
 
 @dataclass
-class HashCheck:
+class HashCheck(Problems):
     files_hashed: int = 0
     bytes_hashed: int = 0
-    problems: list[str] = field(default_factory=list)
-    problem_count: int = 0
-
-    def add(self, problem: str) -> None:
-        self.problem_count += 1
-        if len(self.problems) < MAX_LISTED:
-            self.problems.append(problem)
 
 
 def hash_problem(job: HashJob, actual: str | None, error: str | None = None) -> str | None:
