@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import os
 import subprocess
 import sys
@@ -96,3 +97,12 @@ def make_tree(root: Path, files: int = 20, size: int = 4096) -> Path:
     (root / "link").symlink_to("nested")
     (root / "README").write_text(textwrap.dedent("sample data for drkit tests\n"))
     return root
+
+
+def same_tree(a: Path, b: Path) -> bool:
+    """Byte-for-byte equal trees (names, file contents, recursively)."""
+    cmp = filecmp.dircmp(a, b)
+    if cmp.left_only or cmp.right_only or cmp.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
+    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)

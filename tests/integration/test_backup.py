@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import os
 import signal
@@ -13,18 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from factories import PASSWORD
+from factories import PASSWORD, same_tree
 from servers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def same_tree(a: Path, b: Path) -> bool:
-    cmp = filecmp.dircmp(a, b)
-    if cmp.left_only or cmp.right_only or cmp.funny_files:
-        return False
-    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
-    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)
 
 
 def test_repo_init_is_idempotent_and_reports_bucket_state(env, source):

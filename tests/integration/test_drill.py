@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import filecmp
 import json
 import math
 import os
@@ -16,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from factories import same_tree
 
 
 pytestmark = pytest.mark.slow
@@ -35,14 +36,6 @@ def drill(env, *args, check: int) -> dict:
 
 def tree_listing(root: Path) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(root)), p.lstat().st_mtime_ns) for p in root.rglob("*"))
-
-
-def same_tree(a: Path, b: Path) -> bool:
-    cmp = filecmp.dircmp(a, b)
-    if cmp.left_only or cmp.right_only or cmp.funny_files:
-        return False
-    _, mismatch, errors = filecmp.cmpfiles(a, b, cmp.common_files, shallow=False)
-    return not mismatch and not errors and all(same_tree(a / d, b / d) for d in cmp.common_dirs)
 
 
 def drills_dir(env) -> Path:

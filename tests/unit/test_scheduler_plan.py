@@ -3,12 +3,12 @@ runs the `schedule` library will make."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import schedule
+from clocks import SchedulerClock
 
 from drkit.policy import Policy
 from drkit.scheduler import JobSpec, catch_up_due, first_runs_now, job_specs, plan
@@ -60,23 +60,7 @@ def test_a_weekly_drill_does_not_catch_up_after_a_run_six_days_ago() -> None:
 
 # --- plan == what the schedule library runs ---------------------------------------------------
 
-class FrozenClock:
-    """The time `schedule` reads (through its module-level `datetime` import), set by the test."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
-        self.now = now
-        clock = self
-
-        class FrozenDatetime(datetime):
-            @classmethod
-            def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
-                return clock.now.astimezone(tz) if tz else clock.now.astimezone().replace(tzinfo=None)
-
-        monkeypatch.setattr(schedule, "datetime", SimpleNamespace(datetime=FrozenDatetime, timedelta=timedelta,
-                                                                  time=time))
-
-
-def daemon_runs(phrase: str, clock: FrozenClock, until: datetime) -> list[datetime]:
+def daemon_runs(phrase: str, clock: SchedulerClock, until: datetime) -> list[datetime]:
     """Run a real `schedule.Scheduler` the way the daemon does, jumping the clock from run to run."""
     fired: list[datetime] = []
     scheduler = schedule.Scheduler()
@@ -101,7 +85,7 @@ def test_plan_lists_exactly_the_runs_the_schedule_library_makes(monkeypatch: pyt
                                                                  start: datetime) -> None:
     span = {"seconds": timedelta(minutes=3), "minutes": timedelta(days=2)}.get(phrase.split()[-1], timedelta(days=20))
     until = start + span
-    clock = FrozenClock(monkeypatch, start)
+    clock = SchedulerClock(monkeypatch, start)
     specs = [JobSpec("p", "backup", parse_phrase(phrase))]
     planned = plan(specs, first_runs_now(specs), until)   # what `drkit scheduler plan` computes at `start`
     expected = daemon_runs(phrase, clock, until)          # what the daemon started at `start` runs

@@ -8,11 +8,11 @@ import subprocess
 import time as time_module
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta, timezone
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 import schedule
+from clocks import SchedulerClock
 
 from drkit.schedules import SchedulePhrase, parse_phrase
 
@@ -255,22 +255,6 @@ def local_zone(request: pytest.FixtureRequest) -> Iterator[str]:
         else:
             os.environ["TZ"] = saved
         time_module.tzset()
-
-
-class SchedulerClock:
-    """The time `schedule` sees; it reads the clock through its module-level `datetime` import."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
-        self.now = now
-        clock = self
-
-        class FrozenDatetime(datetime):
-            @classmethod
-            def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
-                return clock.now.astimezone(tz) if tz else clock.now.astimezone().replace(tzinfo=None)
-
-        module = SimpleNamespace(datetime=FrozenDatetime, timedelta=timedelta, time=time)
-        monkeypatch.setattr(schedule, "datetime", module)
 
 
 def assert_job_fires_first_at(job: schedule.Job, clock: SchedulerClock, moment: datetime) -> None:
