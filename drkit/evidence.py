@@ -26,7 +26,9 @@ from . import __version__
 
 SCHEMA = "drkit.evidence/1"
 Kind = Literal["backup", "drill", "check", "forget"]
-Outcome = Literal["pass", "fail", "breach", "error", "partial", "interrupted"]
+# "missed": a scheduled run that never started (design 6b); it made no snapshot and proves nothing.
+Outcome = Literal["pass", "fail", "breach", "error", "partial", "interrupted", "missed"]
+RAN = ("pass", "fail", "breach", "error", "partial", "interrupted")  # results of runs that started
 
 
 def utc_text(moment: datetime) -> str:

@@ -9,6 +9,7 @@ a failure can never be logged as a success or stamped as a good "last run".
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,6 +86,23 @@ def run_job(state_dir: Path, policy: Policy, job: str, policy_file: Path | None 
         if "catalog" in ws.__dict__:
             ws.catalog.close()
     return outcome
+
+
+def record_missed(state_dir: Path, policy: Policy, job: str, reason: str) -> None:
+    """A scheduled run that never started: signed evidence (kept locally until the policy's next
+    upload) and a notification sent in the background; never raises."""
+    now = now_utc()
+    ws = Workspace(state_dir)
+    try:
+        ws.record(policy, Record(kind=job, policy=policy.name, started_at=now, finished_at=now, result="missed",
+                                 errors=[reason]), upload=False)
+    except Exception as exc:  # noqa: BLE001 - the daemon must go on
+        log.warning("%s %s: could not record the missed run: %s", policy.name, job, exc)
+    finally:
+        if "catalog" in ws.__dict__:
+            ws.catalog.close()
+    outcome = _Raised("missed", errors.DrkitError(f"{job} of {policy.name} missed: {reason}"), 1)
+    threading.Thread(target=notify_outcome, args=(policy, job, outcome), daemon=True).start()
 
 
 @dataclass(frozen=True)

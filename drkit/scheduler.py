@@ -27,8 +27,8 @@ import schedule
 
 from . import errors, restic
 from .catalog import Catalog
-from .evidence import now_utc, parse_utc, utc_text
-from .jobs import JOB_KINDS, JobOutcome, run_job
+from .evidence import RAN, now_utc, parse_utc, utc_text
+from .jobs import JOB_KINDS, JobOutcome, record_missed, run_job
 from .locks import PolicyLock
 from .policy import LoadedPolicy, Policy
 from .schedules import SchedulePhrase
@@ -63,8 +63,9 @@ def catch_up_due(spec: JobSpec, last_run: datetime | None, now: datetime) -> boo
 
 
 def last_run(catalog: Catalog, spec: JobSpec) -> datetime | None:
-    """Start of the newest run of this job, any result (evidence kinds are the job names)."""
-    record = catalog.last_record(spec.policy, spec.job)
+    """Start of the newest run of this job that started, any result (evidence kinds are the job
+    names); a missed run does not count, so it is caught up."""
+    record = catalog.last_record(spec.policy, spec.job, RAN)
     return record.started_at if record else None
 
 
@@ -296,7 +297,7 @@ class Daemon:
         """Stop scheduling; let running jobs finish within the grace period, then stop restic."""
         self.scheduler.clear()
         for run in self.queue.close():
-            self.log.job_end(run.spec, "missed", 0.0, None, "not started: the scheduler is stopping")
+            self._missed(run.spec, run.policy, "not started: the scheduler is stopping")
         if not by_signal:
             return
         running = self.queue.running()
@@ -347,8 +348,13 @@ class Daemon:
         delay = random.uniform(0.0, self.options.jitter_s) if self.options.jitter_s else 0.0
         if self.queue.put(QueuedRun(spec, policy, reason, time.monotonic() + delay)):
             return True
-        self.log.job_end(spec, "missed", 0.0, None, f"{reason} run skipped: the previous run is still waiting")
+        self._missed(spec, policy, f"{reason} run skipped: the previous run is still waiting")
         return False
+
+    def _missed(self, spec: JobSpec, policy: Policy, reason: str) -> None:
+        """Log, record (locally, upload later: the loop must not wait on S3) and notify a missed run."""
+        self.log.job_end(spec, "missed", 0.0, None, reason)
+        record_missed(self.state_dir, policy, spec.job, reason)
 
     def _reload(self, catalog: Catalog) -> None:
         """SIGHUP: swap in the new policy set only when all of it is valid."""

@@ -122,7 +122,7 @@ def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: dateti
     period = Period(now - WINDOW, now)
     facts = policy_facts(catalog, policy, period, keys)
     report = build_policy(facts, period, now)
-    completed = [d for d in facts.drills if d.verified and d.record.result != "interrupted"]
+    completed = [d for d in facts.drills if d.verified and d.record.result not in ("interrupted", "missed")]
     last_drill = max(completed, key=lambda d: d.record.finished_at).record if completed else None
     interval = drill_interval(policy)
     current = report.rpo.current_exposure_s

@@ -61,14 +61,18 @@ class Workspace:
 
     # --- evidence --------------------------------------------------------------------------
 
-    def record(self, policy: Policy, record: Record) -> Record:
-        """Chain, sign and store a record; upload it (and any pending ones) next to the repository."""
+    def record(self, policy: Policy, record: Record, *, upload: bool = True) -> Record:
+        """Chain, sign and store a record; upload it (and any pending ones) next to the repository.
+
+        `upload=False` keeps it pending (a caller that must not wait on the network); the next
+        record of the policy uploads it."""
         record = record.model_copy(update={"prev": self.catalog.chain_head(policy.name),
                                            "objectives": {"rpo_s": policy.objectives.rpo.total_seconds(),
                                                           "rto_s": policy.objectives.rto.total_seconds()}})
         signed = self.key.sign(record)
         self.catalog.add_record(signed)
-        self.upload_pending(policy)
+        if upload:
+            self.upload_pending(policy)
         return signed
 
     def upload_pending(self, policy: Policy) -> int:

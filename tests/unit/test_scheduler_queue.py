@@ -114,3 +114,22 @@ def test_text_log_lines_are_one_line_each() -> None:
     assert lines[0].endswith("shop-db check start (schedule)")
     assert 'shop-db check end status=failed duration_s=3.2 message="repository damaged:\\n \\"pack\\""' in lines[1]
     assert lines[2].endswith('drkit reload status=failed message="kept the previous 2 policies"')
+
+
+def test_a_run_that_cannot_queue_is_recorded_as_missed_and_still_caught_up_later(tmp_path) -> None:
+    from drkit.catalog import Catalog
+    from drkit.scheduler import Daemon, Options, catch_up_due, last_run
+
+    log = io.StringIO()
+    daemon = Daemon(tmp_path, load=lambda: [], options=Options(), log=EventLog("json", log))
+    spec = JobSpec("a", "backup", parse_phrase("every day at 01:30"))
+    assert daemon._enqueue(spec, POLICY, "schedule")
+    assert not daemon._enqueue(spec, POLICY, "schedule")  # the first is still waiting
+
+    end = json.loads(log.getvalue().splitlines()[-1])
+    assert end["status"] == "missed" and "still waiting" in end["message"]
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    record = catalog.last_record("a", "backup")
+    assert record is not None and record.result == "missed" and record.signature
+    assert last_run(catalog, spec) is None  # a missed run is not a run: catch-up still happens
+    assert catch_up_due(spec, last_run(catalog, spec), record.finished_at)
