@@ -59,8 +59,23 @@ def _policy_view(p: PolicyReport, report: Report) -> dict:
         "proj_class": verdict(None if rto.projected_exceeds_rto is None else not rto.projected_exceeds_rto),
         "exposure_svg": Markup(charts.exposure_chart(p, report.period)),
         "rta_svg": Markup(charts.rta_chart(p, report.period)),
-        "evidence_items": sorted(p.items, key=lambda i: (i.record.finished_at, i.record.started_at)),
+        **_evidence_rows(p.items),
     }
+
+
+ROUTINE_LISTED = 200
+
+
+def _evidence_rows(items) -> dict:
+    """Every record an auditor must see (drills, checks, forgets, any failure, any signature problem)
+    plus the newest ROUTINE_LISTED passing backups; a year of 15-minute backups would otherwise make
+    a 10 MB page. The heading's counts and `drkit evidence verify` still cover every record."""
+    ordered = sorted(items, key=lambda i: (i.record.finished_at, i.record.started_at))
+    routine = [n for n, i in enumerate(ordered)
+               if i.verified and i.record.kind == "backup" and i.record.result == "pass"]
+    hidden = set(routine[:-ROUTINE_LISTED] if len(routine) > ROUTINE_LISTED else [])
+    return {"evidence_items": [i for n, i in enumerate(ordered) if n not in hidden],
+            "evidence_omitted": len(hidden)}
 
 
 def render(report: Report) -> str:
