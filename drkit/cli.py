@@ -459,7 +459,7 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
     for p in planned:
         then = ", ".join(utc_text(t)[11:19] if t.date() == p.runs[0].date() else utc_text(t)[:16].replace("T", " ")
                          for t in p.runs[1:3])
-        table.add_row(p.policy, p.job, p.phrase, utc_text(p.runs[0])[:19].replace("T", " ") if p.runs else "-",
+        table.add_row(p.policy, p.job, p.phrase, utc_text(p.next)[:19].replace("T", " ") if p.next else "-",
                       then, str(p.total))
     out.print(table)
 

@@ -76,10 +76,11 @@ class PlannedJob:
     phrase: str
     runs: list[datetime]   # aware UTC, ascending
     total: int             # runs in the window (runs may be truncated)
+    next: datetime | None = None  # the first run, also when it lies beyond the window
 
     def as_dict(self) -> dict:
         return {"policy": self.policy, "job": self.job, "schedule": self.phrase, "total": self.total,
-                "next": utc_text(self.runs[0]) if self.runs else None, "runs": [utc_text(t) for t in self.runs]}
+                "next": utc_text(self.next) if self.next else None, "runs": [utc_text(t) for t in self.runs]}
 
 
 def first_runs_now(specs: list[JobSpec]) -> dict[str, datetime]:
@@ -98,7 +99,7 @@ def plan(specs: list[JobSpec], first_runs: dict[str, datetime], until: datetime,
     for spec in specs:
         first = first_runs.get(spec.key)
         runs = [] if first is None or first > until else spec.phrase.occurrences(first, until, anchor=first)
-        planned.append(PlannedJob(spec.policy, spec.job, spec.phrase.text, runs[:limit], len(runs)))
+        planned.append(PlannedJob(spec.policy, spec.job, spec.phrase.text, runs[:limit], len(runs), first))
     return planned
 
 

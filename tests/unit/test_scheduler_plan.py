@@ -110,12 +110,12 @@ def test_plan_truncates_long_lists_but_counts_every_run() -> None:
     assert planned.as_dict()["next"] == "2026-03-04T00:00:00.000000Z"
 
 
-def test_a_job_whose_first_run_is_past_the_window_has_no_runs() -> None:
+def test_a_job_whose_first_run_is_past_the_window_has_no_runs_but_still_a_next_run() -> None:
     spec = JobSpec("p", "drill", parse_phrase("every sunday at 04:00"))
     start = datetime(2026, 3, 4, tzinfo=UTC)  # a Wednesday
     [planned] = plan([spec], {"p/drill": datetime(2026, 3, 8, 4, tzinfo=UTC)}, start + timedelta(days=1))
     assert planned.runs == [] and planned.total == 0
-    assert planned.as_dict()["next"] is None
+    assert planned.as_dict()["next"] == "2026-03-08T04:00:00.000000Z"
 
 
 def test_policies_without_a_schedule_give_an_empty_plan(tmp_path: Path) -> None:
