@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator
+from typing import IO, Callable, Iterable, Iterator, TypeVar
 
 from . import errors
 from .policy import Repository
@@ -29,6 +29,7 @@ from .policy import Repository
 MIN_VERSION = (0, 14, 0)
 INSTALL_HINT = "install restic 0.14 or newer: apt-get install -y restic"
 LOCK_RETRY_DELAYS = (2.0, 5.0, 10.0)
+T = TypeVar("T")
 
 # Children currently running, so a signal handler can stop them (see terminate_running).
 _running: set[subprocess.Popen] = set()
@@ -290,13 +291,21 @@ class Restic:
     def run(self, args: list[str], *, what: str, timeout: float | None = None,
             ok_codes: Iterable[int] = (0,), retry_lock: bool = True, stdin=None) -> Result:
         """Run to completion (small outputs only); retry stale locks with back-off."""
-        delays = list(LOCK_RETRY_DELAYS) if retry_lock else []
+        def attempt() -> Result:
+            outcome = Result(-1, [], "")
+            outcome.stdout = list(self.stream(args, what=what, timeout=timeout, ok_codes=ok_codes,
+                                              stdin=stdin, outcome=outcome))
+            return outcome
+
+        return self._retrying_locks(attempt) if retry_lock else attempt()
+
+    def _retrying_locks(self, attempt: Callable[[], T]) -> T:
+        """restic 0.14 has no --retry-lock: on "already locked", remove stale locks (`unlock` keeps
+        live ones) and try again after 2, 5 and 10 s."""
+        delays = list(LOCK_RETRY_DELAYS)
         while True:
             try:
-                outcome = Result(-1, [], "")
-                outcome.stdout = list(self.stream(args, what=what, timeout=timeout, ok_codes=ok_codes,
-                                                  stdin=stdin, outcome=outcome))
-                return outcome
+                return attempt()
             except errors.RepositoryLocked:
                 if not delays:
                     raise
@@ -353,38 +362,33 @@ class Restic:
         if time_override:
             args += ["--time", time_override.astimezone().strftime("%Y-%m-%d %H:%M:%S")]
         args += ["--", *map(str, paths)]
-        delays = list(LOCK_RETRY_DELAYS)
-        while True:
+        def attempt() -> tuple[BackupSummary, int]:
             summary: dict | None = None
             seen_errors: list[str] = []
             outcome = Result(-1, [], "")
+
             def on_stderr(line: str) -> None:
                 msg = _json_line(line)  # restic 0.14 prints per-file errors as JSON on stderr
                 if msg and msg.get("message_type") == "error":
                     seen_errors.append(_error_text(msg))
 
-            try:
-                for line in self.stream(args, what="backup", timeout=timeout, ok_codes=(0, 3), outcome=outcome,
-                                        on_stderr=on_stderr):
-                    msg = _json_line(line)
-                    if msg is None:
-                        continue
-                    kind = msg.get("message_type")
-                    if kind == "summary":
-                        summary = msg
-                    elif kind == "error":
-                        seen_errors.append(_error_text(msg))
-                    elif kind == "status" and on_status:
-                        on_status(msg)
-                break
-            except errors.RepositoryLocked:
-                if not delays:
-                    raise
-                self.unlock_stale()
-                time.sleep(delays.pop(0))
-        if summary is None:
-            raise errors.ResticError("backup: restic finished without a summary line")
-        return BackupSummary.from_json(summary, seen_errors), outcome.returncode
+            for line in self.stream(args, what="backup", timeout=timeout, ok_codes=(0, 3), outcome=outcome,
+                                    on_stderr=on_stderr):
+                msg = _json_line(line)
+                if msg is None:
+                    continue
+                kind = msg.get("message_type")
+                if kind == "summary":
+                    summary = msg
+                elif kind == "error":
+                    seen_errors.append(_error_text(msg))
+                elif kind == "status" and on_status:
+                    on_status(msg)
+            if summary is None:
+                raise errors.ResticError("backup: restic finished without a summary line")
+            return BackupSummary.from_json(summary, seen_errors), outcome.returncode
+
+        return self._retrying_locks(attempt)
 
     def ls(self, snapshot_id: str) -> Iterator[Node]:
         """Stream every node of a snapshot (restic ls --json: first line is the snapshot)."""
@@ -453,20 +457,17 @@ class Restic:
         args = ["check"]
         if read_data_subset:
             args.append(f"--read-data-subset={read_data_subset}")
-        delays = list(LOCK_RETRY_DELAYS)
-        while True:
+        def attempt() -> CheckReport:
             outcome = Result(-1, [], "")
             stdout = list(self.stream(args, what="check repository", timeout=timeout, ok_codes=(0, 1), outcome=outcome))
             if outcome.returncode == 0:
                 return CheckReport(damaged=False, problems=[], stdout=stdout)
             exc = classify(outcome.returncode, outcome.stderr, "check repository")
-            if isinstance(exc, errors.RepositoryLocked) and delays:
-                self.unlock_stale()
-                time.sleep(delays.pop(0))
-                continue
             if type(exc) is not errors.ResticError or not any(m in outcome.stderr.lower() for m in _DAMAGE_MARKERS):
-                raise exc
+                raise exc  # a RepositoryLocked goes back to _retrying_locks
             return CheckReport(damaged=True, problems=damage_lines(outcome.stderr), stdout=stdout)
+
+        return self._retrying_locks(attempt)
 
     def forget(self, retention_args: list[str], *, tags: list[str], dry_run: bool = False) -> list[dict]:
         args = ["forget", "--json", *retention_args]
