@@ -199,10 +199,14 @@ class S3:
                 count += 1
         return count
 
-    def evidence_prefix(self, policy: str) -> str:
+    @property
+    def evidence_root(self) -> str:
+        """`drkit-evidence/` beside the repository directory (bucket root for a one-level prefix)."""
         base = (self.location.prefix.rsplit("/", 1)[0] + "/") if "/" in self.location.prefix else ""
-        return f"{base}{EVIDENCE_PREFIX}/{policy}/"
+        return f"{base}{EVIDENCE_PREFIX}/"
+
+    def evidence_prefix(self, policy: str) -> str:
+        return f"{self.evidence_root}{policy}/"
 
     def keys_prefix(self) -> str:
-        base = (self.location.prefix.rsplit("/", 1)[0] + "/") if "/" in self.location.prefix else ""
-        return f"{base}{EVIDENCE_PREFIX}/keys/"
+        return f"{self.evidence_root}keys/"

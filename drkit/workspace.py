@@ -33,6 +33,7 @@ def default_state_dir() -> Path:
 class Workspace:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir.resolve()
+        self._s3: dict[str, S3 | None] = {}
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -52,7 +53,11 @@ class Workspace:
         return PolicyLock(self.state_dir / "locks", policy, job)
 
     def s3(self, policy: Policy) -> S3 | None:
-        return S3(policy.repository) if parse_location(policy.repository) else None
+        """One S3 (one boto3 session and client) per repository for the life of this workspace."""
+        key = policy.repository.model_dump_json()
+        if key not in self._s3:
+            self._s3[key] = S3(policy.repository) if parse_location(policy.repository) else None
+        return self._s3[key]
 
     def restic(self, policy: Policy) -> Restic:
         s3 = self.s3(policy)
