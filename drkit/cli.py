@@ -21,6 +21,7 @@ from rich.table import Table
 
 from . import __version__, errors
 from .atomic import write_text_atomically
+from .display import format_size, format_when
 from .durations import format_duration
 from .evidence import now_utc, utc_text
 from .policy import LoadedPolicy, find_policy, json_schema, load_policies
@@ -206,18 +207,10 @@ def _backup_line(o) -> str:
     if o.status in ("ok", "partial") and r is not None:
         word = "OK" if o.status == "ok" else "PARTIAL"
         added = r.measured.get("data_added", 0)
-        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {_size(r.bytes)} / {r.files:,} files "
-                f"(+{_size(added)} new) in {format_duration(r.duration_s)}")
+        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {format_size(r.bytes)} / {r.files:,} files "
+                f"(+{format_size(added)} new) in {format_duration(r.duration_s)}")
         return line + (f" — {o.error}" if o.status == "partial" else "")
     return f"{o.status.upper()} {o.policy}: {o.error}"
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 # --- snapshots, status --------------------------------------------------------------------------
@@ -239,7 +232,7 @@ def snapshots(app: App, name: str, as_json: bool) -> None:
         return
     table = Table("id", "time (UTC)", "host", "tags", "paths", title=f"{name}: {len(snaps)} snapshot(s)")
     for s in snaps:
-        table.add_row(s.short_id, utc_text(s.time)[:19].replace("T", " "), s.hostname, ",".join(s.tags),
+        table.add_row(s.short_id, format_when(s.time), s.hostname, ",".join(s.tags),
                       ", ".join(s.paths))
     out.print(table)
 
@@ -330,7 +323,7 @@ def _drill_line(outcome) -> str:
     took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
     if outcome.verdict in ("PASS", "BREACH"):
-        return (f"{outcome.verdict} {r.policy}: recovered {_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+        return (f"{outcome.verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
                 + (f"; {m['changed_during_backup']} file(s) changed during backup, verified by restic only"
                    if m.get("changed_during_backup") else ""))
     return f"{outcome.verdict} {r.policy}: {outcome.error} (after {took})"
@@ -459,7 +452,7 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
     for p in planned:
         then = ", ".join(utc_text(t)[11:19] if t.date() == p.runs[0].date() else utc_text(t)[:16].replace("T", " ")
                          for t in p.runs[1:3])
-        table.add_row(p.policy, p.job, p.phrase, utc_text(p.next)[:19].replace("T", " ") if p.next else "-",
+        table.add_row(p.policy, p.job, p.phrase, format_when(p.next),
                       then, str(p.total))
     out.print(table)
 

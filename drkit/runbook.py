@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .catalog import SnapshotRow
 from .durations import format_duration
-from .evidence import utc_text
+from .display import format_when
 from .policy import CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
 from .report.gather import public_url
 from .status import PolicyStatus
@@ -72,7 +72,7 @@ def render(policy: Policy, file: Path, status: PolicyStatus, snapshots: list[Sna
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True, autoescape=False)  # Markdown, not HTML
     env.filters["duration"] = lambda s: "unknown" if s is None else format_duration(s)
-    env.filters["when"] = lambda t: "never" if t is None else utc_text(t)[:19].replace("T", " ") + " UTC"
+    env.filters["when"] = lambda t: "never" if t is None else format_when(t) + " UTC"
     newest = sorted(snapshots, key=lambda s: s.time, reverse=True)[:SNAPSHOTS_SHOWN]
     return env.get_template("runbook.md.j2").render(
         policy=policy, file=file, s=status, r=status.report, snapshots=newest, generated_at=generated_at,

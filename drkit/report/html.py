@@ -10,6 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from ..display import format_size, format_when
 from ..durations import format_duration
 from ..evidence import utc_text
 from . import charts
@@ -25,20 +26,10 @@ def _environment() -> Environment:
     env.filters["duration"] = lambda s: "n/a" if s is None else format_duration(s)
     env.filters["exposure"] = lambda s: "unbounded" if s is None else format_duration(s)
     env.filters["pct"] = lambda f: "n/a" if f is None else f"{f * 100:.2f}%"
-    env.filters["when"] = lambda t: "never" if t is None else utc_text(t)[:19].replace("T", " ")
+    env.filters["when"] = lambda t: format_when(t, never="never")
     env.filters["day"] = lambda t: "n/a" if t is None else utc_text(t)[:10]
-    env.filters["size"] = _size
+    env.filters["size"] = format_size
     return env
-
-
-def _size(n: float | None) -> str:
-    if n is None:
-        return "n/a"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"
 
 
 def verdict(ok: bool | None) -> str:
