@@ -24,9 +24,9 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from drkit.evidence import Record, now_utc
-from drkit.policy import load_policy_file
-from drkit.workspace import Workspace
+from drkit.core.policy import load_policy_file
+from drkit.engines.workspace import Workspace
+from drkit.evidence.records import Record, now_utc
 
 CPU_TARGET_PCT = 1.0
 RSS_TARGET_MB = 80.0

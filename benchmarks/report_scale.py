@@ -24,8 +24,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from drkit.catalog import Catalog, SnapshotRow
-from drkit.evidence import Record, SigningKey
+from drkit.engines.catalog import Catalog, SnapshotRow
+from drkit.evidence.records import Record, SigningKey
 
 TIME_TARGET_S = 1.0
 RSS_TARGET_MB = 150

@@ -1,6 +1,6 @@
 """Application checks a drill runs on the restored tree (policy `drill.checks`).
 
-A small registry maps each check model type (drkit.policy) to a function; adding a kind (the
+A small registry maps each check model type (drkit.core.policy) to a function; adding a kind (the
 PostgreSQL drill, say) is one `@register(Model, name=...)` function. A check function returns a
 detail line when the check passes and raises `CheckFailed` (restored data wrong: FAIL) or
 `CheckError` (the check could not run: ERROR); `run_check` times it and never raises, so one
@@ -20,17 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 from urllib.parse import quote
 
-from . import errors
-from .durations import format_duration
-from .policy import (
-    CommandCheck,
-    FileExistsCheck,
-    Policy,
-    PostgresQueryCheck,
-    SqliteCheck,
-    SqliteTarget,
-)
-from .targets import sqlite as sqlite_target
+from drkit.core import errors
+from drkit.core.durations import format_duration
+from drkit.core.policy import CommandCheck, FileExistsCheck, Policy, PostgresQueryCheck, SqliteCheck, SqliteTarget
+from drkit.targets import sqlite as sqlite_target
 
 POSTGRES_NOT_IMPLEMENTED = "postgres_query checks need the PostgreSQL drill support (not yet implemented)"
 

@@ -17,7 +17,7 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .policy import Policy
+from drkit.core.policy import Policy
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -84,7 +84,7 @@ def policy_reference() -> str:
 
 
 def cli_reference() -> str:
-    from .cli import cli
+    from drkit.cli import cli
 
     lines: list[str] = []
 

@@ -20,9 +20,9 @@ from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from . import __version__
-from .evidence import Record, now_utc, utc_text
-from .policy import EmailNotify, EmailSpec, HealthcheckNotify, Notify, Policy, WebhookNotify
+from drkit import __version__
+from drkit.core.policy import EmailNotify, EmailSpec, HealthcheckNotify, Notify, Policy, WebhookNotify
+from drkit.evidence.records import Record, now_utc, utc_text
 
 log = logging.getLogger("drkit")
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from drkit.catalog import Catalog, PointRow, SnapshotRow
-from drkit.compliance import Period
-from drkit.evidence import Record, SigningKey
-from drkit.policy import Policy
-from drkit.report.gather import LOCAL_KEY, collect_report
-from drkit.report.model import EvidenceItem, PolicyFacts
+from drkit.core.compliance import Period
+from drkit.core.policy import Policy
+from drkit.engines.catalog import Catalog, PointRow, SnapshotRow
+from drkit.evidence.records import Record, SigningKey
+from drkit.views.report.gather import LOCAL_KEY, collect_report
+from drkit.views.report.model import EvidenceItem, PolicyFacts
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 T1 = datetime(2026, 1, 11, tzinfo=timezone.utc)

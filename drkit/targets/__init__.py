@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..policy import CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
-from . import command, path, postgres, sqlite
+from drkit.core.policy import CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
+from drkit.targets import command, path, postgres, sqlite
 
 
 def check_sources(policy: Policy) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ..errors import SourceMissing
-from ..policy import CommandTarget
+from drkit.core.errors import SourceMissing
+from drkit.core.policy import CommandTarget
 
 
 def staged_path(target: CommandTarget, staging: Path) -> Path:

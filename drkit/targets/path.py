@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import SourceMissing
-from ..policy import PathTarget
+from drkit.core.errors import SourceMissing
+from drkit.core.policy import PathTarget
 
 
 def check(target: PathTarget) -> None:

@@ -9,8 +9,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..errors import SourceMissing
-from ..policy import PostgresTarget, _redact_dsn
+from drkit.core.errors import SourceMissing
+from drkit.core.policy import PostgresTarget, _redact_dsn
 
 
 def staged_path(target: PostgresTarget, staging: Path) -> Path:

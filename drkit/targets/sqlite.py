@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import SourceMissing
-from ..policy import SqliteTarget
+from drkit.core.errors import SourceMissing
+from drkit.core.policy import SqliteTarget
 
 
 def staged_path(target: SqliteTarget, staging: Path) -> Path:

@@ -10,8 +10,8 @@ import pytest
 from matplotlib import image
 from report_builders import PERIOD, T1, facts, rto_facts
 
-from drkit.report.html import render
-from drkit.report.model import build_report
+from drkit.views.report.html import render
+from drkit.views.report.model import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

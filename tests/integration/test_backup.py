@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from factories import PASSWORD, same_tree
 from servers import free_port
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from factories import Env
 
-from drkit.evidence import Record
+from drkit.evidence.records import Record
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
 from factories import same_tree
-
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,6 @@ import json
 import sqlite3
 
 import pytest
-
 from factories import make_tree
 
 pytestmark = pytest.mark.slow

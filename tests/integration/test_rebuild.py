@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-
 pytestmark = pytest.mark.slow
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from drkit.evidence import parse_utc
+from drkit.evidence.records import parse_utc
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drkit.compliance import (
+from drkit.core.compliance import (
     DrillRun,
     Period,
     RecoveryPoint,

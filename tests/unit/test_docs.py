@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from drkit import docgen
 from drkit.cli import cli
-from drkit.errors import ExitCode
+from drkit.core.errors import ExitCode
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()

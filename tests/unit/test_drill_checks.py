@@ -8,18 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from drkit import checks
 from drkit.checks import POSTGRES_NOT_IMPLEMENTED, CheckContext, check_name, run_check, run_checks, value_problem
-from drkit.policy import (
-    Check,
-    CommandCheck,
-    FileExistsCheck,
-    Policy,
-    PostgresQueryCheck,
-    SqliteCheck,
-)
-from pydantic import TypeAdapter
+from drkit.core.policy import Check, CommandCheck, FileExistsCheck, Policy, PostgresQueryCheck, SqliteCheck
 
 CHECK = TypeAdapter(Check)
 

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from drkit import errors
-from drkit.drill import EXIT, RESULT, Stopwatch, select_verdict
-from drkit.manifest import Entry, Manifest
-from drkit.policy import Policy
-from drkit.restic import Node
-from drkit.sandbox import Protected, Sandbox, default_path, overlap_reason, protected_paths, space_reason
-from drkit.verification import (
+from drkit.core import errors
+from drkit.core.policy import Policy
+from drkit.engines.manifest import Entry, Manifest
+from drkit.engines.restic import Node
+from drkit.jobs.drill.run import EXIT, RESULT, Stopwatch, select_verdict
+from drkit.jobs.drill.sandbox import Protected, Sandbox, default_path, overlap_reason, protected_paths, space_reason
+from drkit.jobs.drill.verification import (
     HashJob,
     check_tree,
     find_manifest,

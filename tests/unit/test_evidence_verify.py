@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from drkit.catalog import Catalog
-from drkit.evidence import Record, SigningKey
-from drkit.evidence_verify import Item, KeyRing, check_items, file_items, parse_item, verify
-from drkit.workspace import Workspace
+from drkit.engines.catalog import Catalog
+from drkit.engines.workspace import Workspace
+from drkit.evidence.records import Record, SigningKey
+from drkit.evidence.verify import Item, KeyRing, check_items, file_items, parse_item, verify
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drkit.integrity import Subset, next_subset, parse_subset
+from drkit.jobs.repo_check import Subset, next_subset, parse_subset
 
 
 @pytest.mark.parametrize("text, subset", [

@@ -4,14 +4,14 @@ import sys
 
 import pytest
 
-from drkit.errors import ExitCode, LockedError
-from drkit.locks import PolicyLock
+from drkit.core.errors import ExitCode, LockedError
+from drkit.engines.locks import PolicyLock
 
 
 def test_second_holder_is_refused_naming_the_first(tmp_path):
     held = PolicyLock(tmp_path, "shop", "backup").acquire()
-    code = ("import sys; from pathlib import Path; from drkit.locks import PolicyLock\n"
-            "from drkit.errors import LockedError\n"
+    code = ("import sys; from pathlib import Path; from drkit.engines.locks import PolicyLock\n"
+            "from drkit.core.errors import LockedError\n"
             f"try:\n    PolicyLock(Path({str(tmp_path)!r}), 'shop').acquire()\n"
             "except LockedError as e:\n    print(e); sys.exit(e.exit_code)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -5,7 +5,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from drkit.manifest import Manifest, build
+from drkit.engines.manifest import Manifest, build
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from receivers import HttpReceiver, SmtpReceiver, closed_port
 
-from drkit import errors, notify
-from drkit.backup import BackupOutcome
-from drkit.evidence import Record
-from drkit.jobs import run_notified
+from drkit import notify
+from drkit.core import errors
+from drkit.core.policy import Policy
+from drkit.daemon.jobs import run_notified
+from drkit.evidence.records import Record
+from drkit.jobs.backup import BackupOutcome
 from drkit.notify import event_for, notify_outcome, notify_start
-from drkit.policy import Policy
 
 T0 = datetime(2026, 3, 4, 1, 30, tzinfo=timezone.utc)
 SNAPSHOT = "ab" * 32

@@ -8,9 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drkit.errors import PolicyError
-from drkit.policy import (CommandTarget, PathTarget, Policy, SqliteTarget, json_schema, load_policies,
-                          load_policy_file)
+from drkit.core.errors import PolicyError
+from drkit.core.policy import (
+    CommandTarget,
+    PathTarget,
+    Policy,
+    SqliteTarget,
+    json_schema,
+    load_policies,
+    load_policy_file,
+)
 
 GOOD = """\
 version: 1

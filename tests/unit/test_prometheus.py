@@ -9,8 +9,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from report_builders import History, at, make_policy
 
-from drkit.report.prometheus import render, write_textfile
-from drkit.status import policy_status
+from drkit.views.report.prometheus import render, write_textfile
+from drkit.views.status import policy_status
 
 NOW = at(60)
 

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from drkit.compliance import Period, RecoveryPoint, rpo_analysis
-from drkit.evidence import Record
-from drkit.report import as_csv, as_json
-from drkit.report.gather import public_url
-
 from report_builders import H, History, at, make_policy
+
+from drkit.core.compliance import Period, RecoveryPoint, rpo_analysis
+from drkit.evidence.records import Record
+from drkit.views.report import as_csv, as_json
+from drkit.views.report.gather import public_url
 
 
 @pytest.fixture

@@ -2,9 +2,9 @@
 
 from datetime import datetime, timedelta, timezone
 
-from drkit.evidence import Record
-from drkit.report.html import ROUTINE_LISTED, _evidence_rows
-from drkit.report.model import EvidenceItem
+from drkit.evidence.records import Record
+from drkit.views.report.html import ROUTINE_LISTED, _evidence_rows
+from drkit.views.report.model import EvidenceItem
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

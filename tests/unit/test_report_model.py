@@ -6,10 +6,11 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from report_builders import DAY, PERIOD, T0, T1, H, at, daily_points, facts, rto_facts
 
-from drkit.catalog import PointRow
-from drkit.compliance import Period, Window
-from drkit.report.model import (
+from drkit.core.compliance import Period, Window
+from drkit.engines.catalog import PointRow
+from drkit.views.report.model import (
     EvidenceItem,
     build_policy,
     build_report,
@@ -17,8 +18,6 @@ from drkit.report.model import (
     parse_moment,
     report_period,
 )
-from report_builders import DAY, H, PERIOD, T0, T1, at, daily_points, facts, rto_facts
-
 
 # --- RPO ------------------------------------------------------------------------------------
 

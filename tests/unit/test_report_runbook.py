@@ -7,8 +7,8 @@ from pathlib import Path
 
 from report_builders import History, at, make_policy
 
-from drkit.runbook import render
-from drkit.status import policy_status
+from drkit.views.runbook import render
+from drkit.views.status import policy_status
 
 NOW = at(60)
 

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from drkit import errors
-from drkit.policy import Repository
-from drkit.restic import (BackupSummary, Restic, Snapshot, _error_text, _json_line, check_version, classify,
-                          parse_restic_time)
+from drkit.core import errors
+from drkit.core.policy import Repository
+from drkit.engines.restic import (
+    BackupSummary,
+    Restic,
+    Snapshot,
+    _error_text,
+    _json_line,
+    check_version,
+    classify,
+    parse_restic_time,
+)
 
 DATA = Path(__file__).parents[1] / "data" / "restic"
 

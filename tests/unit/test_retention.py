@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from drkit.evidence import Record
-from drkit.policy import Retention
-from drkit.retention import ForgetResult, forget_args, refusal, restic_duration
+from drkit.core.policy import Retention
+from drkit.evidence.records import Record
+from drkit.jobs.forget import ForgetResult, forget_args, refusal, restic_duration
 
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
 RPO = timedelta(hours=24)

@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from drkit import errors
-from drkit.backup import BackupOutcome
-from drkit.drill import DrillOutcome
-from drkit.evidence import Record
-from drkit.integrity import CheckOutcome, Subset
-from drkit.jobs import DrillResult, from_raw, status_of_error
-from drkit.retention import ForgetOutcome, ForgetResult
+from drkit.core import errors
+from drkit.daemon.jobs import DrillResult, from_raw, status_of_error
+from drkit.evidence.records import Record
+from drkit.jobs.backup import BackupOutcome
+from drkit.jobs.drill.run import DrillOutcome
+from drkit.jobs.forget import ForgetOutcome, ForgetResult
+from drkit.jobs.repo_check import CheckOutcome, Subset
 
 T0 = datetime(2026, 3, 4, 1, 30, tzinfo=timezone.utc)
 

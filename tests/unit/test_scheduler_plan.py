@@ -10,9 +10,9 @@ import pytest
 import schedule
 from clocks import SchedulerClock
 
-from drkit.policy import Policy
-from drkit.scheduler import JobSpec, catch_up_due, first_runs_now, job_specs, plan
-from drkit.schedules import parse_phrase
+from drkit.core.policy import Policy
+from drkit.core.schedules import parse_phrase
+from drkit.daemon.scheduler import JobSpec, catch_up_due, first_runs_now, job_specs, plan
 
 UTC = timezone.utc
 

@@ -8,9 +8,9 @@ import json
 import threading
 import time
 
-from drkit.policy import Policy
-from drkit.scheduler import EventLog, JobSpec, QueuedRun, RunQueue
-from drkit.schedules import parse_phrase
+from drkit.core.policy import Policy
+from drkit.core.schedules import parse_phrase
+from drkit.daemon.scheduler import EventLog, JobSpec, QueuedRun, RunQueue
 
 POLICY = Policy.model_validate({
     "version": 1, "name": "a", "objectives": {"rpo": "1d", "rto": "4h"}, "targets": [{"path": "/srv/data"}],
@@ -117,8 +117,8 @@ def test_text_log_lines_are_one_line_each() -> None:
 
 
 def test_a_run_that_cannot_queue_is_recorded_as_missed_and_still_caught_up_later(tmp_path) -> None:
-    from drkit.catalog import Catalog
-    from drkit.scheduler import Daemon, Options, catch_up_due, last_run
+    from drkit.daemon.scheduler import Daemon, Options, catch_up_due, last_run
+    from drkit.engines.catalog import Catalog
 
     log = io.StringIO()
     daemon = Daemon(tmp_path, load=lambda: [], options=Options(), log=EventLog("json", log))

@@ -14,7 +14,7 @@ import pytest
 import schedule
 from clocks import SchedulerClock
 
-from drkit.schedules import SchedulePhrase, parse_phrase
+from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 UTC = timezone.utc
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from report_builders import History, at, make_policy
 
-from drkit.status import policy_status
+from drkit.views.status import policy_status
 
 NOW = at(60)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from drkit import errors
-from drkit.policy import Policy
-from drkit.scheduler import job_specs
-from drkit.units import crontab, drkit_argv, exec_line, systemd_units
+from drkit.core import errors
+from drkit.core.policy import Policy
+from drkit.daemon.scheduler import job_specs
+from drkit.daemon.units import crontab, drkit_argv, exec_line, systemd_units
 
 
 def make_policy(name: str, **phrases: str) -> Policy:

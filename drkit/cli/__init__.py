@@ -1,0 +1,94 @@
+"""Command line: thin click commands over the library (one module per command group); `main()`
+turns every typed error into its one-line message and exit code.
+
+Exit codes: 0 done, every target met · 1 could not complete · 2 usage or policy error ·
+3 objective breached · 4 verification failed · 5 another run of the policy holds the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from drkit import __version__
+from drkit.cli import (
+    backup,
+    catalog,
+    drill,
+    evidence,
+    forget,
+    policy,
+    repo,
+    report,
+    runbook,
+    scheduler,
+    snapshots,
+    status,
+)
+from drkit.cli.app import EXIT_CODES, App, err
+from drkit.core import errors
+from drkit.engines.workspace import default_state_dir
+
+
+@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="drkit")
+@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), envvar="DRKIT_POLICIES",
+              default=Path("policies"), show_default=True, help="Directory of policy files (env DRKIT_POLICIES).")
+@click.option("--state-dir", type=click.Path(path_type=Path), envvar="DRKIT_STATE_DIR", default=None,
+              help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default "
+                   "~/.local/state/drkit, /var/lib/drkit for root).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug and tracebacks).")
+@click.pass_context
+def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
+    """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
+    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    ctx.obj = App(policies_dir, state_dir or default_state_dir(), verbose)
+
+
+for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
+                 evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
+                 runbook.runbook):
+    cli.add_command(_command)
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    """Stop restic children, then unwind as Interrupted so the run is recorded as interrupted."""
+    from drkit.engines.restic import terminate_running
+
+    terminate_running(grace=10)
+    raise errors.Interrupted(f"stopped by signal {signal.Signals(signum).name}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    verbose = any(a in ("-vv", "-vvv") for a in (argv or sys.argv[1:]))
+    try:
+        cli.main(args=argv, prog_name="drkit", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("drkit: aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except errors.PolicyError as exc:
+        for problem in exc.problems:
+            err.print(problem, markup=False)
+        sys.exit(int(exc.exit_code))
+    except errors.DrkitError as exc:
+        err.print(f"drkit: error: {exc}", markup=False)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        from drkit.engines.restic import terminate_running
+
+        terminate_running(grace=5)
+        err.print("drkit: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it
+        if verbose:
+            raise
+        err.print(f"drkit: internal error: {type(exc).__name__}: {exc} (rerun with -vv for details)", markup=False)
+        sys.exit(1)

@@ -1,0 +1,78 @@
+"""Shared CLI plumbing: the App context, consoles, JSON output and option decorators."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from drkit.core import errors
+from drkit.core.policy import LoadedPolicy, find_policy, load_policies
+from drkit.engines.workspace import Workspace
+
+EXIT_CODES = """\b
+Exit codes:
+  0  done, every target met
+  1  could not complete (S3 unreachable, restic error, database down, ...)
+  2  usage or policy error
+  3  objective breached (RPO exposure > RPO, recovery time > RTO, drill overdue)
+  4  verification failed (restored data wrong, check failed, repository damaged)
+  5  another run of the same policy holds the lock"""
+
+
+out = Console(highlight=False, soft_wrap=True)
+
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class App:
+    policies_dir: Path
+    state_dir: Path
+    verbose: int
+    _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
+
+    @property
+    def policies(self) -> list[LoadedPolicy]:
+        if self._policies is None:
+            self._policies = self.reload_policies()
+        return self._policies
+
+    def reload_policies(self) -> list[LoadedPolicy]:
+        """Read the policies directory again (the daemon's SIGHUP); PolicyError when a file is invalid."""
+        if not self.policies_dir.is_dir():
+            raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
+                                    hint="pass --policies DIR or set DRKIT_POLICIES")
+        return load_policies([self.policies_dir])
+
+    def policy(self, name: str) -> LoadedPolicy:
+        return find_policy(self.policies, name)
+
+    def select(self, names: tuple[str, ...], all_: bool) -> list[LoadedPolicy]:
+        if all_ and names:
+            raise errors.UsageError("give policy names or --all, not both")
+        if all_:
+            return self.policies
+        if not names:
+            raise errors.UsageError("name at least one policy, or pass --all")
+        return [self.policy(n) for n in names]
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        return Workspace(self.state_dir)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

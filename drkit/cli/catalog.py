@@ -1,0 +1,41 @@
+"""`drkit catalog …`: local catalog maintenance."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.core import errors
+
+
+@click.group()
+def catalog() -> None:
+    """Local catalog maintenance."""
+
+
+@catalog.command("rebuild")
+@click.argument("names", nargs=-1)
+@json_option
+@pass_app
+def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
+    """Rebuild the local catalog from the repositories (snapshot listings) and the evidence in the
+    buckets (records and signing keys), e.g. on a new host. Exit 4 when a record's signature fails."""
+    from drkit.jobs.rebuild import rebuild
+
+    items = [app.policy(n) for n in names] if names else app.policies
+    results = rebuild(app.workspace, [i.policy for i in items])
+    if as_json:
+        emit_json([{"policy": r.policy, "snapshots": r.snapshots, "evidence_objects": r.objects,
+                    "records_added": r.added, "keys": r.keys, "problems": r.problems,
+                    "error": str(r.error) if r.error else None} for r in results])
+    else:
+        for r in results:
+            click.echo(r.line())
+            for problem in r.problems:
+                err.print(f"  {problem}", markup=False)
+    if any(r.error is not None for r in results):
+        sys.exit(int(errors.ExitCode.ERROR))
+    if any(r.problems for r in results):
+        sys.exit(int(errors.ExitCode.VERIFY_FAILED))

@@ -1,0 +1,77 @@
+"""`drkit restore-drill`: restore, verify, time against the RTO."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from drkit.cli.app import App, emit_json, err, json_option, out, pass_app
+from drkit.core import errors
+from drkit.core.display import format_size
+from drkit.core.durations import format_duration
+
+
+@click.command("restore-drill")
+@click.argument("name")
+@click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID",
+              help="Which snapshot of the policy: the newest, a random one, or an id (short or full).")
+@click.option("--sandbox", type=click.Path(path_type=Path), default=None,
+              help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
+@click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")
+@json_option
+@pass_app
+def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, as_json: bool) -> None:
+    """Restore a snapshot into a sandbox, verify it, run the policy's checks and time it against the RTO.
+
+    Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
+    check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
+    record per drill."""
+    from drkit.daemon.jobs import DrillResult, run_notified
+    from drkit.jobs.drill.run import DrillRequest, Stopwatch, run_drill
+
+    clock = Stopwatch()  # the recovery time runs from the request
+    item = app.policy(name)
+    request = DrillRequest(item.policy, item.file, snapshot, sandbox, keep)
+    outcome = run_notified(item.policy, "drill", lambda: DrillResult(run_drill(app.workspace, request, clock))).drill
+    if as_json:
+        emit_json(outcome.record.body(with_signature=True))
+    elif outcome.exit_code == errors.ExitCode.USAGE:  # refused before anything ran: one line, like usage errors
+        err.print(f"drkit: error: {outcome.error}", markup=False)
+    else:
+        out.print(_drill_table(outcome.record))
+        click.echo(_drill_line(outcome))
+        if outcome.kept_sandbox:
+            click.echo(f"restored tree kept in {outcome.kept_sandbox}")
+    more = outcome.problems[1:] if outcome.verdict == "FAIL" and not as_json else []
+    for problem in more[:5]:
+        err.print(f"  {problem}", markup=False)
+    if len(more) > 5:
+        err.print(f"  … {len(more) - 5} more in the evidence record (--json)", markup=False)
+    sys.exit(outcome.exit_code)
+
+
+def _drill_table(record) -> Table:
+    table = Table("phase", "seconds", "MB/s", title=f"drill {record.policy}"
+                  + (f" snapshot {record.snapshot_id[:8]}" if record.snapshot_id else ""))
+    size = record.measured.get("bytes_restored", 0) if record.result in ("pass", "breach") else 0
+    total = record.measured.get("rta_s", record.duration_s)
+    for phase, seconds in [*record.phases.items(), ("total", total)]:
+        rate = f"{size / 1e6 / seconds:,.1f}" if phase in ("restore", "verify", "total") and seconds > 0 and size else ""
+        table.add_row(phase, f"{seconds:.2f}", rate)
+    return table
+
+
+def _drill_line(outcome) -> str:
+    r = outcome.record
+    m = r.measured
+    rta, rto = m.get("rta_s", r.duration_s), m.get("rto_s") or r.objectives.get("rto_s", 0)
+    took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
+    budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
+    if outcome.verdict in ("PASS", "BREACH"):
+        return (f"{outcome.verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+                + (f"; {m['changed_during_backup']} file(s) changed during backup, verified by restic only"
+                   if m.get("changed_during_backup") else ""))
+    return f"{outcome.verdict} {r.policy}: {outcome.error} (after {took})"

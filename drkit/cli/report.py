@@ -1,0 +1,101 @@
+"""`drkit report`: RPO/RTO attainment over a period."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from drkit.cli.app import App, err, out, pass_app
+from drkit.core import errors
+from drkit.core.atomic import write_text_atomically
+from drkit.core.policy import LoadedPolicy
+from drkit.evidence.records import now_utc
+
+
+def _moment(ctx: click.Context, param: click.Parameter, value: str | None):
+    from drkit.views.report.model import parse_moment
+
+    try:
+        return parse_moment(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _refresh(app: App, items: list[LoadedPolicy]) -> list:
+    from drkit.jobs.rebuild import refresh_policy
+
+    results = [refresh_policy(app.workspace, item.policy) for item in items]
+    for r in results:
+        if r.error is not None or r.problems:
+            err.print(f"drkit: {r.line()}", markup=False)
+            for problem in r.problems[:20]:
+                err.print(f"  {problem}", markup=False)
+    return results
+
+
+@click.command()
+@click.option("--since", callback=_moment, metavar="D", help="Period start, ISO date/datetime, UTC if no zone "
+              "(default: 30 days before --until).")
+@click.option("--until", callback=_moment, metavar="D", help="Period end, exclusive (default: now).")
+@click.option("--policy", "names", multiple=True, metavar="NAME", help="Only this policy (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE "
+              "(atomically) and print its path.")
+@click.option("--refresh", is_flag=True, help="First list the repositories' snapshots and import new evidence "
+              "from the buckets.")
+@click.option("--check", is_flag=True, help="Exit 3 when any policy missed its RPO or RTO in the period.")
+@pass_app
+def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Path | None, refresh: bool,
+           check: bool) -> None:
+    """RPO/RTO attainment over a period, from the local catalog (design section 6; docs/reports.md)."""
+    from drkit.views.report.gather import collect_report
+    from drkit.views.report.model import report_period
+
+    now = now_utc()
+    try:
+        period, notes = report_period(since, until, now)
+    except ValueError as exc:
+        raise errors.UsageError(str(exc)) from None
+    items = [app.policy(n) for n in names] if names else app.policies
+    failed = []
+    if refresh:
+        failed = [r for r in _refresh(app, items) if r.error is not None]
+        notes += [f"refresh of {r.policy} failed ({r.error}); its figures come from the local catalog" for r in failed]
+    result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
+                            notes)
+    if output is not None:
+        write_text_atomically(output, _render_report(result, fmt))
+        click.echo(f"report written to {output.resolve()}")
+    elif fmt == "table":
+        from drkit.views.report.table import render
+
+        out.print(render(result))
+    else:
+        click.echo(_render_report(result, fmt), nl=False)
+    if failed:
+        sys.exit(int(errors.ExitCode.ERROR))
+    if check and any(not (p.rpo_met and p.rto_met) for p in result.policies):
+        sys.exit(int(errors.ExitCode.BREACH))
+
+
+def _render_report(result, fmt: str) -> str:
+    """The report as text; a table is rendered without colour, 160 columns wide, for a file."""
+    if fmt == "json":
+        from drkit.views.report.as_json import render
+    elif fmt == "csv":
+        from drkit.views.report.as_csv import render
+    elif fmt == "html":
+        from drkit.views.report.html import render
+    else:
+        import io
+
+        from drkit.views.report.table import render as table_render
+
+        console = Console(record=True, width=160, file=io.StringIO(), highlight=False)
+        console.print(table_render(result))
+        return console.export_text()
+    return render(result)

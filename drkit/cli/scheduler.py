@@ -1,0 +1,118 @@
+"""`drkit scheduler …`: the daemon, its plan, systemd/cron units."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from drkit.cli.app import App, emit_json, err, json_option, out, pass_app
+from drkit.core import errors
+from drkit.core.atomic import write_text_atomically
+from drkit.core.display import format_when
+from drkit.evidence.records import now_utc, utc_text
+
+
+@click.group()
+def scheduler() -> None:
+    """Run every policy's jobs on their schedules, show the plan, or install systemd/cron units."""
+
+
+@scheduler.command("run")
+@click.option("--once", is_flag=True, help="Run the jobs that are due (catch-up) once and exit; exit code = worst run.")
+@click.option("--max-parallel", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Jobs of different policies running at the same time.")
+@click.option("--jitter", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+              help="Delay each run by a random 0..SECONDS (spreads load across hosts).")
+@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM/SIGINT, time the running job gets to finish before restic is stopped.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="One line per job start and end: text, or JSON lines.")
+@pass_app
+def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace: float, log_format: str) -> None:
+    """Foreground daemon: backup, forget, check and drill jobs per each policy's `schedule`.
+
+    \b
+    On start a job whose last run is older than its interval runs once (catch-up).
+    SIGHUP reloads the policies (an invalid set is logged and the old one kept).
+    SIGTERM/SIGINT: stop scheduling, let the running job finish within --grace,
+    then stop restic, record the run as interrupted and exit 0.
+    """
+    from drkit.daemon.scheduler import Daemon, EventLog, Options
+
+    daemon = Daemon(app.state_dir, app.reload_policies,
+                    Options(once=once, max_parallel=max_parallel, jitter_s=jitter, grace_s=grace,
+                            log_format=log_format), EventLog(log_format))
+    sys.exit(daemon.run())
+
+
+@scheduler.command("plan")
+@click.option("--days", type=click.FloatRange(min=0, min_open=True), default=7.0, show_default=True,
+              help="How far ahead to look.")
+@json_option
+@pass_app
+def scheduler_plan(app: App, days: float, as_json: bool) -> None:
+    """Next runs per policy and job, as the scheduler computes them (a running one's own next runs)."""
+    from datetime import timedelta
+
+    from drkit.daemon.scheduler import first_runs_now, job_specs, plan, published_first_runs
+
+    specs = job_specs([item.policy for item in app.policies])
+    firsts = first_runs_now(specs)
+    published = published_first_runs(app.state_dir) or {}
+    firsts.update({key: when for key, when in published.items() if key in firsts})
+    now = now_utc()
+    planned = plan(specs, firsts, now + timedelta(days=days))
+    source = "running scheduler" if published else "a scheduler started now"
+    if not specs and not as_json:
+        err.print("no policy has a schedule section; nothing would run")
+        return
+    if as_json:
+        emit_json({"generated_at": utc_text(now), "days": days, "source": source,
+                   "jobs": [p.as_dict() for p in planned]})
+        return
+    table = Table("policy", "job", "schedule", "next run (UTC)", "then", f"runs in {days:g}d",
+                  title=f"as computed by {source}")
+    for p in planned:
+        then = ", ".join(utc_text(t)[11:19] if t.date() == p.runs[0].date() else utc_text(t)[:16].replace("T", " ")
+                         for t in p.runs[1:3])
+        table.add_row(p.policy, p.job, p.phrase, format_when(p.next),
+                      then, str(p.total))
+    out.print(table)
+
+
+@scheduler.command("install")
+@click.option("--systemd", "kind", flag_value="systemd", help="drkit.service (daemon) plus a service + timer per job.")
+@click.option("--cron", "kind", flag_value="cron", help="Crontab lines (phrases cron cannot express are errors).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Write the files into DIR instead of printing them.")
+@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
+              help="The daemon's stop grace (sets TimeoutStopSec).")
+@click.option("--jitter", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+              help="RandomizedDelaySec= of the timers.")
+@pass_app
+def scheduler_install(app: App, kind: str | None, output: Path | None, grace: float, jitter: float) -> None:
+    """Write systemd units or a crontab that run the same `drkit` commands on the policies' schedules."""
+    from drkit.daemon.scheduler import job_specs
+    from drkit.daemon.units import crontab, drkit_argv, systemd_units
+
+    if kind is None:
+        raise errors.UsageError("choose --systemd or --cron")
+    specs = job_specs([item.policy for item in app.policies])
+    base = drkit_argv(app.policies_dir, app.state_dir)
+    if kind == "cron":
+        files = {"drkit.crontab": crontab(specs, base)}
+    else:
+        files = {unit.name: unit.text for unit in systemd_units(specs, base, grace_s=grace, jitter_s=jitter)}
+    if output is None:
+        for name, text in files.items():
+            click.echo(text if len(files) == 1 else f"# ---- {name} ----\n{text}")
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_text_atomically(output / name, text)
+        click.echo(f"wrote {output / name}")
+    click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units; "
+               "crontab for cron)")

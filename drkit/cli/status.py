@@ -1,0 +1,39 @@
+"""`drkit status`: exposure now vs RPO, last drill vs RTO."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from drkit.cli.app import App, emit_json, json_option, out, pass_app
+from drkit.core import errors
+from drkit.evidence.records import now_utc
+
+
+@click.command()
+@json_option
+@click.option("--prometheus", "prom_file", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also write a node-exporter textfile (atomically), e.g. /var/lib/node_exporter/drkit.prom.")
+@pass_app
+def status(app: App, as_json: bool, prom_file: Path | None) -> None:
+    """Exposure now vs RPO, last drill vs RTO and drill age vs interval, per policy (local catalog only).
+
+    Exit 3 when any policy's exposure exceeds its RPO, its last completed drill failed or was slower
+    than the RTO, or no drill passed within 1.5 drill intervals (30 days without a drill schedule)."""
+    from drkit.views.report.table import status_table
+    from drkit.views.status import statuses
+
+    now = now_utc()
+    rows = statuses(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in app.policies], now)
+    if prom_file is not None:
+        from drkit.views.report.prometheus import render, write_textfile
+
+        write_textfile(prom_file, render(rows, now.timestamp()))
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+    else:
+        out.print(status_table(rows))
+    if any(r.breached for r in rows):
+        sys.exit(int(errors.ExitCode.BREACH))

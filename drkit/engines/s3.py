@@ -1,0 +1,212 @@
+"""The only module that talks to boto3: endpoints, credentials, bucket state, evidence objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import botocore.exceptions
+
+if TYPE_CHECKING:
+    import boto3
+
+from drkit.core import errors
+from drkit.core.policy import Repository
+
+EVIDENCE_PREFIX = "drkit-evidence"
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """Where a restic `s3:` repository lives."""
+
+    endpoint: str  # https://host[:port]
+    bucket: str
+    prefix: str
+    region: str
+
+    @property
+    def is_aws(self) -> bool:
+        return urlparse(self.endpoint).hostname.endswith("amazonaws.com")  # type: ignore[union-attr]
+
+
+def parse_location(repo: Repository) -> S3Location | None:
+    """Split `s3:https://host/bucket/prefix` (restic's syntax); None for non-S3 repositories."""
+    url = repo.url
+    if not url.startswith("s3:"):
+        return None
+    rest = url[3:]
+    if not rest.startswith(("http://", "https://")):
+        rest = "https://" + rest  # restic's default for `s3:host/bucket`
+    parsed = urlparse(rest)
+    parts = [p for p in parsed.path.split("/") if p]
+    if not parts:
+        raise errors.UsageError(f"repository.url: '{url}' names no bucket (expected s3:https://HOST/BUCKET/PREFIX)")
+    region = repo.region or _region_from_host(parsed.hostname or "") or "us-east-1"
+    return S3Location(f"{parsed.scheme}://{parsed.netloc}", parts[0], "/".join(parts[1:]), region)
+
+
+def _region_from_host(host: str) -> str | None:
+    labels = host.split(".")
+    if host.endswith("amazonaws.com") and len(labels) >= 4 and labels[0] == "s3":
+        return labels[1]
+    return None
+
+
+@dataclass(frozen=True)
+class BucketState:
+    exists: bool
+    versioning: str  # Enabled | Suspended | Off
+    object_lock: bool
+    default_retention: str | None
+
+
+class S3:
+    """boto3 access for one policy's repository bucket."""
+
+    def __init__(self, repo: Repository, *, connect_timeout: float = 5, read_timeout: float = 30):
+        location = parse_location(repo)
+        if location is None:
+            raise errors.UsageError(f"repository.url: '{repo.url}' is not an s3: repository")
+        self.repo = repo
+        self.location = location
+        self._timeouts = (connect_timeout, read_timeout)
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        import boto3  # deferred: ~0.1 s of imports that commands never reaching S3 should not pay
+
+        try:
+            return boto3.session.Session(profile_name=self.repo.aws_profile, region_name=self.location.region)
+        except botocore.exceptions.ProfileNotFound:
+            raise errors.UsageError(f"repository.aws_profile: AWS profile '{self.repo.aws_profile}' not found") from None
+
+    @cached_property
+    def client(self):
+        from botocore.config import Config
+
+        config = Config(
+            s3={"addressing_style": "auto" if self.location.is_aws else "path"},
+            connect_timeout=self._timeouts[0], read_timeout=self._timeouts[1],
+            retries={"max_attempts": 3, "mode": "standard"},
+        )
+        return self.session.client("s3", endpoint_url=self.location.endpoint, config=config)
+
+    def credentials_env(self) -> dict[str, str]:
+        """Resolve credentials through boto3's chain (profile, env, SSO, role) for restic's env."""
+        creds = self.session.get_credentials()
+        if creds is None:
+            raise errors.S3Error(f"no AWS credentials found for {self.location.endpoint}",
+                                 hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or repository.aws_profile")
+        frozen = creds.get_frozen_credentials()
+        env = {"AWS_ACCESS_KEY_ID": frozen.access_key, "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+               "AWS_DEFAULT_REGION": self.location.region}
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = frozen.token
+        return env
+
+    # --- errors ----------------------------------------------------------------------------
+
+    def _call(self, what: str, func, **kwargs):
+        try:
+            return func(**kwargs)
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+                botocore.exceptions.ReadTimeoutError) as exc:
+            raise errors.Unreachable(f"{what}: S3 endpoint {self.location.endpoint} unreachable ({exc})",
+                                     hint="check the endpoint URL and the network") from None
+        except botocore.exceptions.NoCredentialsError:
+            raise errors.S3Error(f"{what}: no AWS credentials found",
+                                 hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or repository.aws_profile") from None
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
+                raise errors.S3Error(f"{what}: S3 refused the request ({code}) for bucket '{self.location.bucket}'",
+                                     hint="check the credentials and bucket policy") from None
+            err = errors.S3Error(f"{what}: {code or exc} (bucket '{self.location.bucket}')")
+            err.code = code
+            raise err from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise errors.S3Error(f"{what}: {exc}") from None
+
+    # --- bucket ----------------------------------------------------------------------------
+
+    def bucket_exists(self) -> bool:
+        try:
+            self._call("check bucket", self.client.head_bucket, Bucket=self.location.bucket)
+            return True
+        except errors.S3Error as exc:
+            if getattr(exc, "code", "") in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+
+    def create_bucket(self, *, object_lock: bool) -> None:
+        kwargs: dict = {"Bucket": self.location.bucket}
+        if self.location.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.location.region}
+        if object_lock:
+            kwargs["ObjectLockEnabledForBucket"] = True
+        self._call("create bucket", self.client.create_bucket, **kwargs)
+
+    def state(self) -> BucketState:
+        bucket = self.location.bucket
+        versioning = self._call("read versioning", self.client.get_bucket_versioning, Bucket=bucket).get("Status", "Off")
+        lock, retention = False, None
+        try:
+            conf = self._call("read Object Lock", self.client.get_object_lock_configuration, Bucket=bucket)
+            conf = conf.get("ObjectLockConfiguration", {})
+            lock = conf.get("ObjectLockEnabled") == "Enabled"
+            rule = conf.get("Rule", {}).get("DefaultRetention")
+            if rule:
+                retention = f"{rule.get('Mode')} {rule.get('Days') or rule.get('Years')}" + (" days" if rule.get("Days") else " years")
+        except errors.S3Error:
+            lock = False  # ObjectLockConfigurationNotFoundError: the bucket has no Object Lock
+        return BucketState(True, versioning, lock, retention)
+
+    # --- objects ---------------------------------------------------------------------------
+
+    def put_bytes(self, key: str, body: bytes, content_type: str = "application/json") -> None:
+        self._call("upload", self.client.put_object, Bucket=self.location.bucket, Key=key, Body=body,
+                   ContentType=content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._call("download", self.client.get_object, Bucket=self.location.bucket, Key=key)["Body"].read()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
+                keys += [obj["Key"] for obj in page.get("Contents", [])]
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as exc:
+            raise errors.Unreachable(f"list {prefix}: S3 endpoint {self.location.endpoint} unreachable ({exc})") from None
+        return keys
+
+    def lock_new_objects(self, since: datetime, until_date: datetime) -> int:
+        """Set COMPLIANCE retention on repository objects written since `since` (restic 0.14 cannot send
+        the Content-MD5 that AWS requires with default retention; see restic-notes.md)."""
+        prefix = (self.location.prefix + "/") if self.location.prefix else ""
+        count = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if obj["LastModified"] < since or "/locks/" in obj["Key"]:
+                    continue
+                self._call("set retention", self.client.put_object_retention, Bucket=self.location.bucket,
+                           Key=obj["Key"], Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until_date})
+                count += 1
+        return count
+
+    @property
+    def evidence_root(self) -> str:
+        """`drkit-evidence/` beside the repository directory (bucket root for a one-level prefix)."""
+        base = (self.location.prefix.rsplit("/", 1)[0] + "/") if "/" in self.location.prefix else ""
+        return f"{base}{EVIDENCE_PREFIX}/"
+
+    def evidence_prefix(self, policy: str) -> str:
+        return f"{self.evidence_root}{policy}/"
+
+    def keys_prefix(self) -> str:
+        return f"{self.evidence_root}keys/"

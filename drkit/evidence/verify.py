@@ -1,0 +1,243 @@
+"""`drkit evidence verify`: is every evidence record authentic and is every chain complete?
+
+Authentic: its Ed25519 signature holds under the public key it names (this host's key, keys a
+`catalog rebuild` imported, or the `.pem` keys other hosts uploaded to `drkit-evidence/keys/`).
+Complete: each policy's records link by `prev` (sha256 of the previous record), so an edited,
+removed or reordered record shows as a break. Three sources of records: the local catalog, record
+files given by hand (as stored in the bucket), and the bucket copies themselves (`--remote`),
+which are also compared with the local catalog: a record uploaded from here but no longer in the
+bucket was deleted, even when it was the newest one and no later record points at it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
+
+from drkit.core import errors
+from drkit.core.policy import Policy
+from drkit.engines.workspace import Workspace
+from drkit.evidence.records import Record, chain_problems, load_public_key, order_chain, signature_problem, utc_text
+
+# object_name(): <UTC stamp>-<kind>-<first 12 hex of the record digest>.json
+_OBJECT_DIGEST = re.compile(r"-([0-9a-f]{12})\.json$")
+FETCH_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record to check, named the way a person finds it again (catalog row, file, S3 key)."""
+
+    name: str
+    record: Record | None
+    problem: str | None = None  # why it is unusable as found (does not parse, digest mismatch)
+
+
+@dataclass
+class VerifyReport:
+    records: int
+    policies: int
+    problems: list[str] = field(default_factory=list)
+    source: str = "catalog"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"{self.records} records, {self.policies} policies: signatures ok, chains intact"
+        return f"{len(self.problems)} problem(s) in {self.records} records, {self.policies} policies"
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "source": self.source, "records": self.records, "policies": self.policies,
+                "problems": self.problems, "summary": self.summary()}
+
+
+class KeyRing:
+    """Public keys by key id. Remote sources are read only when a record names an unknown key."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Ed25519PublicKey] = {}
+        self._sources: list[Callable[[], Iterable[tuple[str, bytes]]]] = []
+        self.problems: list[str] = []
+
+    def add_pem(self, pem: bytes, where: str) -> None:
+        try:
+            key_id, key = load_public_key(pem)
+        except ValueError as exc:
+            self.problems.append(f"{where}: not an Ed25519 public key ({exc})")
+            return
+        self.keys[key_id] = key  # the id is derived from the key itself, never from a file name
+
+    def add_source(self, source: Callable[[], Iterable[tuple[str, bytes]]]) -> None:
+        self._sources.append(source)
+
+    def cover(self, key_ids: Iterable[str | None]) -> None:
+        """Make sure every given key id is known, if any source has it (reads sources at most once)."""
+        if any(k and k not in self.keys for k in key_ids):
+            self.load_all()
+
+    def load_all(self) -> None:
+        sources, self._sources = self._sources, []
+        for source in sources:
+            for where, pem in source():
+                self.add_pem(pem, where)
+
+
+# --- checking (pure given keys) ------------------------------------------------------------------
+
+def check_items(items: list[Item], keys: dict[str, Ed25519PublicKey], *, open_start: bool = False,
+                source: str = "catalog") -> VerifyReport:
+    """Signatures of every record, then each policy's chain in time order."""
+    problems: list[str] = []
+    by_policy: dict[str, dict[str, Item]] = defaultdict(dict)
+    for item in items:
+        if item.problem:
+            problems.append(f"{item.name}: {item.problem}")
+        if item.record is None:
+            continue
+        problem = signature_problem(item.record, keys)
+        if problem:
+            problems.append(f"{item.name}: {problem}")
+        by_policy[item.record.policy].setdefault(item.record.digest(), item)  # same record twice counts once
+    for policy in sorted(by_policy):
+        name_of = {id(i.record): i.name for i in by_policy[policy].values()}
+        records = order_chain([i.record for i in by_policy[policy].values()])  # type: ignore[misc]
+        names = [name_of[id(r)] for r in records]
+        problems += chain_problems(records, names, open_start=open_start)
+    count = sum(len(v) for v in by_policy.values()) + sum(1 for i in items if i.record is None)
+    return VerifyReport(count, len(by_policy), problems, source)
+
+
+def parse_item(name: str, body: bytes | str) -> Item:
+    try:
+        return Item(name, Record.model_validate_json(body))
+    except ValidationError as exc:
+        return Item(name, None, f"not a valid evidence record ({exc.errors()[0]['msg']})")
+    except ValueError as exc:
+        return Item(name, None, f"not a valid evidence record ({exc})")
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+def catalog_items(ws: Workspace) -> list[Item]:
+    items = []
+    for digest, policy, _uploaded, text in ws.catalog.stored_records():
+        item = parse_item(f"catalog {policy} row {digest[:12]}", text)
+        if item.record is not None:
+            name = f"catalog {policy} {item.record.kind} {utc_text(item.record.finished_at)}"
+            actual = item.record.digest()
+            item = Item(name, item.record, None if actual == digest else
+                        f"content no longer matches its stored digest {digest[:12]}… (edited in the catalog?)")
+        items.append(item)
+    return items
+
+
+def file_items(paths: list[Path]) -> list[Item]:
+    items = []
+    for path in paths:
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise errors.UsageError(f"{path}: cannot read ({exc.strerror})") from None
+        items.append(parse_item(str(path), body))
+    return items
+
+
+def remote_items(ws: Workspace, policies: list[Policy]) -> tuple[list[Item], list[str]]:
+    """Every record object under each policy's evidence prefix, plus problems found by comparing
+    the bucket with the local catalog (uploaded records missing from the bucket)."""
+    items: list[Item] = []
+    problems: list[str] = []
+    for policy in policies:
+        s3 = ws.s3(policy)
+        if s3 is None:
+            continue
+        prefix = s3.evidence_prefix(policy.name)
+        keys = [k for k in s3.list_keys(prefix) if k.endswith(".json")]
+        with ThreadPoolExecutor(FETCH_WORKERS) as pool:
+            bodies = list(pool.map(s3.get_bytes, keys))
+        seen: set[str] = set()
+        for key, body in zip(keys, bodies):
+            item = _remote_item(f"s3://{s3.location.bucket}/{key}", key, body, policy.name)
+            if item.record is not None:
+                seen.add(item.record.digest())
+            items.append(item)
+        for digest, _policy, uploaded, text in ws.catalog.stored_records(policy.name):
+            if uploaded and digest not in seen:
+                parsed = parse_item("", text).record
+                what = f"{parsed.kind} record finished {utc_text(parsed.finished_at)}" if parsed else "record"
+                problems.append(f"s3://{s3.location.bucket}/{prefix}: {what} (digest {digest[:12]}…) was uploaded "
+                                "from this host but is missing from the bucket (deleted?)")
+    return items, problems
+
+
+def _remote_item(name: str, key: str, body: bytes, policy: str) -> Item:
+    item = parse_item(name, body)
+    if item.record is None:
+        return item
+    if item.record.policy != policy:
+        return Item(name, item.record, f"record of policy '{item.record.policy}' under the prefix of '{policy}'")
+    match = _OBJECT_DIGEST.search(key)
+    if match and not item.record.digest().startswith(match.group(1)):
+        return Item(name, item.record, f"object name says digest {match.group(1)}…, content hashes to "
+                                       f"{item.record.digest()[:12]}… (edited after upload?)")
+    return item
+
+
+def key_ring(ws: Workspace, policies: list[Policy]) -> KeyRing:
+    """This host's key, keys a rebuild imported, and (on demand) every bucket's uploaded keys."""
+    ring = KeyRing()
+    local = ws.state_dir / "keys" / "evidence-ed25519.pem"
+    if local.exists():
+        ring.keys[ws.key.key_id] = ws.key.private.public_key()
+    for key_id, pem in ws.catalog.public_keys().items():
+        ring.add_pem(pem, f"catalog key {key_id}")
+    seen: set[tuple[str, str, str]] = set()
+    for policy in policies:
+        s3 = ws.s3(policy)
+        if s3 is None:
+            continue
+        where = (s3.location.endpoint, s3.location.bucket, s3.keys_prefix())
+        if where in seen:
+            continue
+        seen.add(where)
+        ring.add_source(lambda s3=s3: _bucket_keys(s3))
+    return ring
+
+
+def _bucket_keys(s3) -> list[tuple[str, bytes]]:  # noqa: ANN001 - drkit.engines.s3.S3
+    return [(f"s3://{s3.location.bucket}/{k}", s3.get_bytes(k)) for k in s3.list_keys(s3.keys_prefix())
+            if k.endswith(".pem")]
+
+
+# --- entry ---------------------------------------------------------------------------------------
+
+def verify(ws: Workspace, policies: list[Policy], *, files: list[Path] | None = None,
+           remote: bool = False) -> VerifyReport:
+    """Check the catalog (default), the given files, or the bucket copies (`remote`)."""
+    ring = key_ring(ws, policies)
+    extra: list[str] = []
+    if files:
+        items, source, open_start = file_items(files), "files", True
+    elif remote:
+        if not any(ws.s3(p) is not None for p in policies):
+            raise errors.UsageError("--remote: no loaded policy keeps its evidence in an S3 bucket")
+        ring.load_all()  # reading the bucket anyway: take its keys too
+        items, extra = remote_items(ws, policies)
+        source, open_start = "remote", False
+    else:
+        items, source, open_start = catalog_items(ws), "catalog", False
+    ring.cover(i.record.key_id for i in items if i.record is not None)
+    report = check_items(items, ring.keys, open_start=open_start, source=source)
+    report.problems = ring.problems + report.problems + extra
+    return report
+

@@ -1,0 +1,106 @@
+"""Rebuild local state from offsite copies: snapshot listings from the repositories, evidence
+records and public keys from the buckets (`drkit catalog rebuild`, `drkit report --refresh`).
+
+The offsite copy alone must reproduce every report (design section 5), so a new host with an
+empty state directory runs this and gets the same figures as the host that made the backups.
+Records are imported even when their signature does not hold: the report shows each record's
+signature status and leaves unverified drills out of the figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from drkit.core import errors
+from drkit.core.policy import Policy
+from drkit.engines.catalog import SnapshotRow
+from drkit.engines.workspace import Workspace
+from drkit.evidence.records import Record, load_public_key, signature_problem
+
+log = logging.getLogger("drkit")
+
+# object_name(): <UTC stamp>-<kind>-<first 12 hex of the record digest>.json
+_OBJECT_DIGEST = re.compile(r"-([0-9a-f]{12})\.json$")
+
+
+@dataclass
+class RefreshResult:
+    policy: str
+    snapshots: int = 0
+    objects: int = 0  # evidence objects in the bucket
+    added: int = 0  # records new to the catalog
+    keys: int = 0
+    problems: list[str] = field(default_factory=list)  # unreadable objects, failed signatures
+    error: errors.DrkitError | None = None  # the refresh could not complete
+
+    def line(self) -> str:
+        if self.error is not None:
+            return f"FAILED {self.policy}: {self.error}"
+        word = "OK" if not self.problems else "PROBLEMS"
+        return (f"{word} {self.policy}: {self.snapshots} snapshot(s), {self.objects} evidence object(s), "
+                f"{self.added} new record(s)" + (f", {len(self.problems)} problem(s)" if self.problems else ""))
+
+
+def refresh_policy(ws: Workspace, policy: Policy) -> RefreshResult:
+    """List the repository's snapshots and import new evidence of one policy; never raises for
+    S3 or restic failures (they become `error`)."""
+    result = RefreshResult(policy.name)
+    try:
+        snapshots = ws.restic(policy).snapshots()
+        ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
+                                                   for s in snapshots])
+        result.snapshots = len(snapshots)
+        _import_evidence(ws, policy, result)
+    except errors.DrkitError as exc:
+        result.error = exc
+    return result
+
+
+def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> None:
+    s3 = ws.s3(policy)
+    if s3 is None:
+        return  # a local repository keeps no evidence copy
+    catalog = ws.catalog
+    keys = {}
+    for key in s3.list_keys(s3.keys_prefix()):
+        if not key.endswith(".pem"):
+            continue
+        pem = s3.get_bytes(key)
+        try:
+            key_id, public = load_public_key(pem)
+        except ValueError:
+            result.problems.append(f"{key}: not an Ed25519 public key")
+            continue
+        catalog.add_public_key(key_id, pem)
+        keys[key_id] = public
+        result.keys += 1
+    for key in s3.list_keys(s3.evidence_prefix(policy.name)):
+        if not key.endswith(".json"):
+            continue
+        result.objects += 1
+        match = _OBJECT_DIGEST.search(key)
+        if match and catalog.has_digest_prefix(policy.name, match.group(1)):
+            continue  # already imported (names carry the digest; an edited copy would not match)
+        problem = _import_record(ws, policy, key, s3.get_bytes(key), keys, result)
+        if problem:
+            result.problems.append(f"{key}: {problem}")
+
+
+def _import_record(ws: Workspace, policy: Policy, key: str, body: bytes, keys: dict, result: RefreshResult) -> str | None:
+    try:
+        record = Record.model_validate_json(body)
+    except ValidationError as exc:
+        return f"not an evidence record ({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']})"
+    if record.policy != policy.name:
+        return f"record of policy '{record.policy}' under the prefix of '{policy.name}': skipped"
+    if ws.catalog.add_record(record, uploaded=True):
+        result.added += 1
+    return signature_problem(record, keys)
+
+
+def rebuild(ws: Workspace, policies: list[Policy]) -> list[RefreshResult]:
+    return [refresh_policy(ws, p) for p in policies]

@@ -1,0 +1,61 @@
+"""The report as CSV: one row per policy, the JSON fields flattened with dotted names.
+
+Lists become one cell (`start/end` pairs and caveats joined with ` | `) so a spreadsheet row
+holds the whole policy.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from drkit.views.report.as_json import report_dict
+
+LIST_SEPARATOR = " | "
+KINDS = ("backup", "drill", "check", "forget")  # fixed columns, whatever a period holds
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        elif isinstance(value, list):
+            flat[name] = LIST_SEPARATOR.join(_cell(v) for v in value)
+        else:
+            flat[name] = "" if value is None else value
+    return flat
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"start", "end"}:
+        return f"{value['start']}/{value['end']}"
+    return str(value)
+
+
+def rows(report) -> list[dict[str, Any]]:
+    data = report_dict(report)
+    period = {"period.since": data["period"]["since"], "period.until": data["period"]["until"],
+              "generated_at": data["generated_at"]}
+    out = []
+    for policy in data["policies"]:
+        kinds = {f"evidence.by_kind.{k}": policy["evidence"]["by_kind"].get(k, 0) for k in KINDS}
+        flat = {k: v for k, v in flatten(policy).items() if not k.startswith("evidence.by_kind.")}
+        out.append(period | flat | kinds)
+    return out
+
+
+def render(report) -> str:
+    table = rows(report)
+    header: list[str] = []
+    for row in table:
+        header += [k for k in row if k not in header]
+    if not table:
+        header = ["period.since", "period.until", "generated_at", "name"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table)
+    return buffer.getvalue()

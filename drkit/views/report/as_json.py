@@ -1,0 +1,90 @@
+"""The report as JSON: fractions 0..1, seconds as numbers, times ISO 8601 UTC, null when undefined.
+
+The shape is documented in docs/reports.md; consumers rely on it, so add keys, never rename.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from drkit.evidence.records import utc_text
+from drkit.views.report.model import PolicyReport, Report, RpoFigures
+
+
+def when(moment: datetime | None) -> str | None:
+    return utc_text(moment) if moment is not None else None
+
+
+def number(value: float | None) -> float | None:
+    """JSON has no infinity: an unbounded figure is null (its caveat says why)."""
+    if value is None or math.isinf(value) or math.isnan(value):
+        return None
+    return value
+
+
+def rpo_dict(rpo: RpoFigures) -> dict[str, Any]:
+    return {
+        "target_s": rpo.target_s,
+        "attainment": rpo.attainment,
+        "breach_seconds": rpo.breach_seconds,
+        "worst_exposure_s": number(rpo.worst_exposure_s),
+        "current_exposure_s": number(rpo.current_exposure_s),
+        "breach_windows": [{"start": when(w.start), "end": when(w.end)} for w in rpo.breach_windows],
+    }
+
+
+def policy_dict(p: PolicyReport) -> dict[str, Any]:
+    rto, growth = p.rto, p.growth
+    return {
+        "name": p.name,
+        "tier": p.tier,
+        "owner": p.owner,
+        "rpo": rpo_dict(p.rpo),
+        "verified_rpo": rpo_dict(p.verified_rpo),
+        "rto": {
+            "target_s": rto.target_s,
+            "attainment": rto.attainment,
+            "slots_counted": rto.slots_counted,
+            "slots_met": rto.slots_met,
+            "rta_p50_s": number(rto.rta_p50_s),
+            "rta_p95_s": number(rto.rta_p95_s),
+            "rta_max_s": number(rto.rta_max_s),
+            "last_pass_at": when(rto.last_pass_at),
+            "last_pass_age_s": number(rto.last_pass_age_s),
+            "projected_full_rto_s": number(rto.projected_full_rto_s),
+            "projected_exceeds_rto": rto.projected_exceeds_rto,
+        },
+        "growth": {
+            "bytes_per_day": number(growth.bytes_per_day),
+            "latest_bytes": growth.latest_bytes,
+            "latest_at": when(growth.latest_at),
+            "samples": growth.samples,
+            "rto_crossing_at": when(growth.rto_crossing_at),
+        },
+        "evidence": {
+            "records": p.evidence.records,
+            "verified": p.evidence.verified,
+            "first_at": when(p.evidence.first_at),
+            "by_kind": p.evidence.by_kind,
+        },
+        "caveats": p.caveats,
+        "sources": p.sources,
+        "not_shown": p.not_shown,
+    }
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    return {
+        "period": {"since": when(report.period.since), "until": when(report.period.until)},
+        "generated_at": when(report.generated_at),
+        "policies": [policy_dict(p) for p in report.policies],
+        "notes": report.notes,
+        "not_shown": report.not_shown,
+    }
+
+
+def render(report: Report) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,128 @@
+"""Read what a report needs from the catalog and the policy files (the I/O edge of `model.py`).
+
+Reads are bounded by the period (plus the few rows before it that still matter), so a report
+costs the same with ten years of history as with one month (design section 10).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from drkit.core.compliance import Period
+from drkit.core.policy import Policy
+from drkit.engines.catalog import Catalog, PointRow
+from drkit.engines.s3 import S3, parse_location
+from drkit.evidence.records import Record, SigningKey, load_public_key, signature_problem
+from drkit.views.report.model import EvidenceItem, PolicyFacts, Report, build_report
+
+LOCAL_KEY = Path("keys") / "evidence-ed25519.pem"
+
+
+def known_keys(catalog: Catalog, state_dir: Path) -> dict[str, Ed25519PublicKey]:
+    """Public keys that may have signed evidence: this host's own and every key imported from a
+    bucket (`drkit catalog rebuild`, `drkit report --refresh`)."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    for pem in catalog.public_keys().values():
+        try:
+            key_id, key = load_public_key(pem)
+        except ValueError:
+            continue
+        keys[key_id] = key
+    local = state_dir / LOCAL_KEY
+    if local.exists():
+        own = SigningKey.load_or_create(local)
+        keys[own.key_id] = own.private.public_key()
+    return keys
+
+
+def checked_rows(catalog: Catalog, rows: list[tuple[str, str, str]],
+                 keys: dict[str, Ed25519PublicKey]) -> list[EvidenceItem]:
+    """Signature status of stored records, each verified once: a record whose text still hashes to
+    its digest and whose digest a known key verified before needs no new Ed25519 check (an edit
+    changes the hash, so it is checked again, and fails)."""
+    cached = catalog.verified_keys(digest for digest, _, _ in rows)
+    items: list[EvidenceItem] = []
+    newly: list[tuple[str, str]] = []
+    for digest, kind, text in rows:
+        intact = hashlib.sha256(text.encode("utf-8")).hexdigest() == digest
+        if intact and cached.get(digest) in keys:
+            items.append(EvidenceItem(None, None, kind=kind, text=text))
+            continue
+        record = Record.model_validate_json(text)
+        problem = signature_problem(record, keys)
+        if problem is None and intact and record.key_id:
+            newly.append((digest, record.key_id))
+        items.append(EvidenceItem(record, problem, kind=kind, text=text))
+    if newly:
+        catalog.mark_verified(newly)
+    return items
+
+
+def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[str, Ed25519PublicKey]) -> PolicyFacts:
+    name = policy.name
+    return PolicyFacts(
+        name=name, tier=policy.business.tier, owner=policy.business.owner,
+        rpo_s=policy.objectives.rpo.total_seconds(), rto_s=policy.objectives.rto.total_seconds(),
+        repository=public_url(policy.repository.url), evidence_location=evidence_location(policy),
+        drill_schedule=policy.schedule.drill.text if policy.schedule.drill else None,
+        drill_occurrences=tuple(drill_occurrences(policy, period)),
+        points=tuple(recovery_points(catalog, name, period, keys)),
+        snapshot_count=catalog.snapshot_count(name), listed_at=catalog.listed_at(name),
+        drills=tuple(checked_rows(catalog, catalog.evidence_rows(name, until=period.until, kind="drill"), keys)),
+        records=tuple(checked_rows(catalog, catalog.evidence_rows(name, period.since, period.until), keys)),
+        sizes=tuple(catalog.backup_sizes(name, period.since, period.until)),
+        latest_size=catalog.latest_backup_size(name, period.until),
+        first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
+    )
+
+
+def recovery_points(catalog: Catalog, name: str, period: Period,
+                    keys: dict[str, Ed25519PublicKey]) -> list[PointRow]:
+    """Snapshots from the repository listing, plus those known only from backup evidence whose
+    signature holds: a forged record must not invent a recovery point the repository never had."""
+    rows = catalog.recovery_point_rows(name, period.since)
+    unlisted = {r.id for r in rows if not r.listed}
+    if not unlisted:
+        return rows
+    items = checked_rows(catalog, catalog.backup_rows(name, unlisted), keys)
+    vouched = {i.record.snapshot_id for i in items if i.verified}
+    return [r for r in rows if r.listed or r.id in vouched]
+
+
+def drill_occurrences(policy: Policy, period: Period) -> list[datetime]:
+    """Drill-schedule times covering the period (one at or before its start, one at or after its
+    end), anchored at the period start; [] without a drill schedule."""
+    phrase = policy.schedule.drill
+    if phrase is None:
+        return []
+    margin = phrase.nominal_interval + timedelta(days=2)
+    return phrase.occurrences(period.since - margin, period.until + margin, anchor=period.since)
+
+
+def evidence_location(policy: Policy) -> str | None:
+    if parse_location(policy.repository) is None:
+        return None
+    s3 = S3(policy.repository)  # builds no client: only the key layout is wanted
+    return f"s3://{s3.location.bucket}/{s3.evidence_prefix(policy.name)}"
+
+
+def public_url(url: str) -> str:
+    """The repository URL without any user:password part (reports never carry secrets)."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or "@" not in rest:
+        return url
+    parts = urlsplit(rest)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"
+
+
+def collect_report(catalog: Catalog, state_dir: Path, policies: list[Policy], period: Period, now: datetime,
+                   notes: list[str] | None = None) -> Report:
+    """The report for `policies` over `period`, from the catalog alone (no network)."""
+    keys = known_keys(catalog, state_dir)
+    return build_report([policy_facts(catalog, p, period, keys) for p in policies], period, now, notes)

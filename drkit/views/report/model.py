@@ -1,0 +1,407 @@
+"""The compliance report as data: per-policy RPO/RTO figures, caveats, sources and what is not shown.
+
+`build_report` is pure: facts (read from the catalog by `gather.py`), the period and the
+generation time in, a `Report` out. Every renderer (table, JSON, CSV, HTML, Prometheus) reads
+this one model, so the formats can never disagree about a number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
+
+from drkit.core.compliance import (
+    DrillRun,
+    Period,
+    RecoveryPoint,
+    RpoResult,
+    RtoResult,
+    Trend,
+    Window,
+    growth_trend,
+    rpo_analysis,
+    rto_analysis,
+    rto_crossing_date,
+    verified_points,
+)
+from drkit.core.durations import format_duration
+from drkit.engines.catalog import PointRow
+from drkit.evidence.records import Record, utc_text
+
+FALLBACK_DRILL_DAYS = 30  # slot length, and drill interval for `drkit status`, without a drill schedule
+MAX_LISTED = 5  # snapshot ids named in one caveat
+MIN_TREND_SPAN = timedelta(days=1)  # backups closer together than this give no growth trend
+
+NOT_SHOWN = (
+    "Whether restored data is correct beyond what each drill checked (every file present with its "
+    "size and type, content hashes against the backup-time manifest, the policy's application checks).",
+    "Time to replace hosts, networks or applications: recovery times are measured restoring into a "
+    "sandbox on the drill host.",
+    "Manual restic snapshots removed from a repository before its last listing: drkit keeps evidence "
+    "only of the snapshots it made.",
+    "A snapshot deleted while it was the newest one: a recovery point counts from its completion on.",
+    "Data outside the policies' targets, and policies not in the policies directory.",
+)
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """A record with the outcome of its signature check (`problem` None: the signature holds).
+
+    Built from a parsed record or from its stored text, parsed only when a renderer needs fields
+    beyond the kind: a JSON report over 100 policies then parses only the drills.
+    """
+
+    parsed: Record | None = None
+    problem: str | None = None
+    kind: str = ""
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.parsed is not None and not self.kind:
+            object.__setattr__(self, "kind", self.parsed.kind)
+
+    @cached_property
+    def record(self) -> Record:
+        return self.parsed if self.parsed is not None else Record.model_validate_json(self.text)
+
+    @property
+    def verified(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class PolicyFacts:
+    """Everything the report needs about one policy, as read from the catalog and policy file."""
+
+    name: str
+    tier: int
+    owner: str | None
+    rpo_s: float
+    rto_s: float
+    repository: str
+    evidence_location: str | None = None
+    drill_schedule: str | None = None
+    drill_occurrences: tuple[datetime, ...] = ()  # covering the period; empty: no drill schedule
+    points: tuple[PointRow, ...] = ()
+    snapshot_count: int = 0
+    listed_at: datetime | None = None
+    drills: tuple[EvidenceItem, ...] = ()  # every drill record the catalog holds
+    records: tuple[EvidenceItem, ...] = ()  # every record finished in the period
+    sizes: tuple[tuple[datetime, int], ...] = ()  # successful backups finished in the period
+    latest_size: tuple[datetime, int] | None = None  # newest successful backup before the period end
+    first_evidence_at: datetime | None = None
+    first_drill_at: datetime | None = None
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RpoFigures:
+    target_s: float
+    attainment: float
+    breach_seconds: float
+    worst_exposure_s: float | None  # None: unbounded (no restorable point at some moment)
+    current_exposure_s: float | None
+    breach_windows: list[Window]
+
+
+@dataclass(frozen=True)
+class GrowthFigures:
+    bytes_per_day: float | None
+    latest_bytes: int | None
+    latest_at: datetime | None
+    samples: int
+    rto_crossing_at: datetime | None  # when the projected full RTO exceeds the RTO at this trend
+
+
+@dataclass(frozen=True)
+class EvidenceFigures:
+    records: int
+    verified: int
+    first_at: datetime | None
+    by_kind: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DrillPoint:
+    """One drill as charts and lists show it."""
+
+    started_at: datetime
+    rta_s: float
+    result: str
+    snapshot_id: str
+
+
+@dataclass
+class PolicyReport:
+    name: str
+    tier: int
+    owner: str | None
+    rpo: RpoFigures
+    verified_rpo: RpoFigures
+    rto: RtoResult
+    growth: GrowthFigures
+    evidence: EvidenceFigures
+    caveats: list[str]
+    sources: list[str]
+    not_shown: list[str]
+    points: list[RecoveryPoint] = field(default_factory=list, repr=False)
+    drills: list[DrillPoint] = field(default_factory=list, repr=False)
+    items: list[EvidenceItem] = field(default_factory=list, repr=False)
+
+    @property
+    def rpo_met(self) -> bool:
+        return self.rpo.attainment >= 1.0
+
+    @property
+    def rto_met(self) -> bool:
+        return self.rto.attainment == 1.0 and not self.rto.projected_exceeds_rto
+
+
+@dataclass
+class Report:
+    period: Period
+    generated_at: datetime
+    policies: list[PolicyReport]
+    notes: list[str] = field(default_factory=list)
+    not_shown: list[str] = field(default_factory=lambda: list(NOT_SHOWN))
+
+
+# --- period ---------------------------------------------------------------------------------
+
+
+def parse_moment(text: str) -> datetime:
+    """ISO date or datetime; naive means UTC. A bare date is its midnight (UTC)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time(0), tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"'{text}' is not an ISO date or datetime (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def report_period(since: datetime | None, until: datetime | None, now: datetime,
+                  default_days: int = 30) -> tuple[Period, list[str]]:
+    """The period [since, until): default the last `default_days` up to now. An end in the future
+    is moved to `now`: the report measures, it does not forecast."""
+    notes: list[str] = []
+    end = until or now
+    if end > now:
+        notes.append(f"the requested period end {utc_text(end)} lies in the future; the report ends at "
+                     f"its generation time {utc_text(now)}")
+        end = now
+    start = since or end - timedelta(days=default_days)
+    if start >= end:
+        raise ValueError(f"empty period: --since {utc_text(start)} is not before the period end {utc_text(end)}")
+    return Period(start, end), notes
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def build_report(facts: list[PolicyFacts], period: Period, generated_at: datetime,
+                 notes: list[str] | None = None) -> Report:
+    return Report(period=period, generated_at=generated_at,
+                  policies=[build_policy(f, period, generated_at) for f in facts], notes=list(notes or []))
+
+
+def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyReport:
+    """Figures for one policy. Measured at the period end, so a report over a past period is the
+    same whenever (and on whichever host) it is generated."""
+    caveats: list[str] = []
+    points = _recovery_points(facts, now, caveats)
+    if facts.listed_at is not None and facts.listed_at < period.until:
+        caveats.append(f"the repository was last listed at {utc_text(facts.listed_at)}: snapshots made outside drkit "
+                       "after that are not counted (run: drkit report --refresh)")
+    rpo = _rpo_figures(rpo_analysis(points, period, facts.rpo_s, now=period.until), "RPO", caveats)
+
+    usable = [d for d in facts.drills if d.record.finished_at <= period.until]
+    unsigned = [d for d in usable if not d.verified]
+    if unsigned:
+        caveats.append(f"{len(unsigned)} drill record(s) fail signature verification and are not counted "
+                       f"(first: {unsigned[0].problem})")
+    trusted = [d for d in usable if d.verified]
+    runs = [drill_run(d.record) for d in trusted]
+    verified = _rpo_figures(rpo_analysis(verified_points(runs), period, facts.rpo_s, now=period.until),
+                            "verified RPO", None)
+
+    repo_bytes = facts.latest_size[1] if facts.latest_size else None
+    rto = rto_analysis(runs, period, facts.rto_s, list(facts.drill_occurrences), now=period.until,
+                       repo_bytes=repo_bytes)
+    _rto_caveats(facts, rto, runs, period, caveats)
+
+    growth = _growth(facts, runs, period, caveats)
+    evidence = _evidence(facts, caveats)
+    drills = [DrillPoint(r.started_at, r.rta_s, d.record.result, r.snapshot_id)
+              for d, r in zip(trusted, runs) if period.since <= r.started_at < period.until]
+    return PolicyReport(
+        name=facts.name, tier=facts.tier, owner=facts.owner, rpo=rpo, verified_rpo=verified, rto=rto,
+        growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
+        not_shown=_not_shown(facts, period), points=points, drills=drills, items=list(facts.records))
+
+
+def drill_run(record: Record) -> DrillRun:
+    """A drill record as the compliance math sees it: passed = data restored and checked (pass or
+    breach); throughput from the measured restore+verify phase."""
+    measured = record.measured or {}
+    bytes_restored = measured.get("bytes_restored") or record.bytes or 0
+    return DrillRun(
+        started_at=record.started_at, finished_at=record.finished_at, passed=record.result in ("pass", "breach"),
+        bytes_restored=int(bytes_restored), restore_verify_s=float(measured.get("restore_verify_s") or 0.0),
+        snapshot_id=record.snapshot_id or "", snapshot_time=record.snapshot_time)
+
+
+def _recovery_points(facts: PolicyFacts, now: datetime, caveats: list[str]) -> list[RecoveryPoint]:
+    """Every snapshot as a recovery point; ones captured after `now` are clock skew, not data."""
+    if facts.listed_at is None:
+        caveats.append("the repository's snapshots were never listed on this host; only snapshots known from "
+                       "drkit evidence count (run: drkit report --refresh)")
+    future = sorted((p for p in facts.points if p.time > now), key=lambda p: p.time)
+    if future:
+        named = ", ".join(f"{p.id[:8]} at {utc_text(p.time)}" for p in future[:MAX_LISTED])
+        caveats.append(f"clock skew: {len(future)} snapshot(s) captured in the future of the report time are "
+                       f"ignored: {named}" + (" …" if len(future) > MAX_LISTED else ""))
+    kept = [p for p in facts.points if p.time <= now]
+    manual = [p for p in kept if p.completion is None]
+    if manual:
+        caveats.append(f"{len(manual)} snapshot(s) have no drkit backup evidence (made with plain restic or "
+                       "elsewhere): each counts from its snapshot time")
+    gone = [p for p in kept if not p.listed and facts.listed_at is not None]
+    if gone:
+        caveats.append(f"{len(gone)} snapshot(s) known from drkit evidence are no longer in the repository "
+                       "(removed by retention?): each counts as a recovery point from its completion on")
+    return [RecoveryPoint(capture=p.time, completion=p.completion, snapshot_id=p.id) for p in kept]
+
+
+def _rpo_figures(result: RpoResult, label: str, caveats: list[str] | None) -> RpoFigures:
+    """Infinite exposures become None; the caveat says why."""
+    worst = None if math.isinf(result.worst_exposure_s) else result.worst_exposure_s
+    current = None if math.isinf(result.current_exposure_s) else result.current_exposure_s
+    if caveats is not None:
+        if worst is None:
+            caveats.append(f"{label}: no recovery point was restorable during part of the period: worst exposure "
+                           "is unbounded (null); that time counts as breach")
+        if current is None:
+            caveats.append(f"{label}: no recovery point restorable at the period end: current exposure is "
+                           "unbounded (null)")
+    return RpoFigures(target_s=result.target_s, attainment=result.attainment, breach_seconds=result.breach_seconds,
+                      worst_exposure_s=worst, current_exposure_s=current, breach_windows=list(result.breach_windows))
+
+
+def _rto_caveats(facts: PolicyFacts, rto: RtoResult, runs: list[DrillRun], period: Period,
+                 caveats: list[str]) -> None:
+    if not facts.drill_schedule:
+        caveats.append(f"no drill schedule: RTO attainment uses {FALLBACK_DRILL_DAYS}-day slots from the period start")
+    if rto.attainment is None:
+        caveats.append("no drill slot closed within the period and none was met: RTO attainment is undefined (null)")
+    if not any(r.passed and period.since <= r.started_at < period.until for r in runs):
+        caveats.append("no passing drill started in the period: recovery time percentiles are null")
+    if rto.last_pass_at is None:
+        caveats.append("no drill has ever passed: recovery within the RTO is not demonstrated")
+    elif rto.projected_full_rto_s is None:
+        caveats.append("projected full RTO unknown: the last passing drill measured no restore throughput, "
+                       "or no backup evidence gives the repository size")
+    elif rto.projected_exceeds_rto:
+        caveats.append(f"projected full RTO {format_duration(rto.projected_full_rto_s)} exceeds the RTO "
+                       f"{format_duration(rto.target_s)}: restoring the whole current data set would take too long, "
+                       "whatever the last drill measured")
+
+
+def _growth(facts: PolicyFacts, runs: list[DrillRun], period: Period, caveats: list[str]) -> GrowthFigures:
+    sizes = list(facts.sizes)
+    spread = (sizes[-1][0] - sizes[0][0]) if sizes else timedelta(0)
+    trend: Trend | None = growth_trend(sizes) if spread >= MIN_TREND_SPAN else None
+    crossing = None
+    passes = [r for r in runs if r.passed]
+    last = max(passes, key=lambda r: r.finished_at, default=None)
+    if trend is None:
+        caveats.append("growth trend unknown: it needs successful drkit backups in the period spread over at "
+                       "least a day (a slope from minutes apart would be noise)")
+    elif last is not None and facts.latest_size is not None:
+        crossing = rto_crossing_date(last, trend, facts.latest_size, facts.rto_s)
+    latest_at, latest_bytes = facts.latest_size if facts.latest_size else (None, None)
+    return GrowthFigures(bytes_per_day=trend.bytes_per_day if trend else None, latest_bytes=latest_bytes,
+                         latest_at=latest_at, samples=len(facts.sizes), rto_crossing_at=crossing)
+
+
+def _evidence(facts: PolicyFacts, caveats: list[str]) -> EvidenceFigures:
+    bad = [i for i in facts.records if not i.verified]
+    if bad:
+        caveats.append(f"{len(bad)} of {len(facts.records)} evidence record(s) in the period fail signature "
+                       f"verification (first: {bad[0].problem})")
+    return EvidenceFigures(records=len(facts.records), verified=len(facts.records) - len(bad),
+                           first_at=facts.first_evidence_at, by_kind=_by_kind(facts.records))
+
+
+def _by_kind(items: tuple[EvidenceItem, ...]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _sources(facts: PolicyFacts) -> list[str]:
+    sources = [f"restic repository {facts.repository}: {facts.snapshot_count} snapshot(s) in the local listing"]
+    offsite = f"; offsite copy {facts.evidence_location}" if facts.evidence_location else ""
+    sources.append(f"drkit evidence records in the local catalog{offsite}")
+    if facts.drill_schedule:
+        sources.append(f"drill schedule '{facts.drill_schedule}' (drill slots)")
+    return sources
+
+
+def _not_shown(facts: PolicyFacts, period: Period) -> list[str]:
+    lines = []
+    if facts.first_evidence_at is None:
+        lines.append("no drkit evidence at all: completion times are snapshot times")
+    elif facts.first_evidence_at > period.since:
+        lines.append(f"no drkit evidence before {utc_text(facts.first_evidence_at)}")
+    if facts.first_drill_at is None:
+        lines.append("no drill evidence at all")
+    elif facts.first_drill_at > period.since:
+        lines.append(f"no drill evidence before {utc_text(facts.first_drill_at)}")
+    return lines
+
+
+# --- exposure over time (charts) --------------------------------------------------------------
+
+
+def exposure_series(points: list[RecoveryPoint], period: Period) -> list[tuple[datetime, float | None]]:
+    """E(t) as a polyline over the period: (t, seconds) vertices, None where nothing is restorable.
+
+    E grows with slope 1 between completions and drops when a newer capture completes, so the
+    vertices are the period ends and both sides of each drop.
+    """
+    events = sorted((p.completed_at, p.capture) for p in points)
+    newest: datetime | None = None
+    series: list[tuple[datetime, float | None]] = []
+
+    def value(t: datetime) -> float | None:
+        return None if newest is None else (t - newest).total_seconds()
+
+    for completed, capture in events:
+        if completed > period.since:
+            break
+        newest = capture if newest is None else max(newest, capture)
+    series.append((period.since, value(period.since)))
+    for completed, capture in events:
+        if completed <= period.since or completed >= period.until:
+            continue
+        if newest is not None and capture <= newest:
+            continue
+        series.append((completed, value(completed)))
+        newest = capture
+        series.append((completed, value(completed)))
+    series.append((period.until, value(period.until)))
+    return series

@@ -1,0 +1,107 @@
+"""The report on a terminal: one rich table, figures coloured against their targets, then caveats."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from drkit.core.durations import format_duration
+from drkit.evidence.records import utc_text
+from drkit.views.report.model import Report
+
+LEFT = ("last pass", "last drill", "drill due", "status")
+
+
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.2f}%"
+
+
+def _mark(text: str, ok: bool | None) -> Text:
+    style = "" if ok is None else ("green" if ok else "red")
+    return Text(text, style=style)
+
+
+def _stamp(moment) -> str:
+    return utc_text(moment)[:16].replace("T", " ") if moment is not None else "never"
+
+
+def _table(title: str, columns: list[str], rows: list[list]) -> Table:
+    """Figures keep their full width (never "90.2…"); only the policy name folds when space is short."""
+    table = Table(title=title or None, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, column in enumerate(columns):
+        if column == "policy":
+            table.add_column(column, overflow="fold", min_width=6)
+            continue
+        width = max([len(str(row[i])) for row in rows] + [len(word) for word in column.split()])
+        table.add_column(column, justify="left" if column in LEFT else "right", min_width=width, no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def rpo_table(report: Report) -> Table:
+    """Two narrow tables read better than one wide one on an 80-column terminal or in a log."""
+    period = report.period
+    rows = []
+    for p in report.policies:
+        rpo = p.rpo
+        rows.append([
+            p.name, str(p.tier), format_duration(rpo.target_s),
+            _mark(percent(rpo.attainment), rpo.attainment >= 1.0),
+            format_duration(rpo.breach_seconds) if rpo.breach_seconds else "-",
+            _mark(format_duration(rpo.worst_exposure_s),
+                  rpo.worst_exposure_s is not None and rpo.worst_exposure_s <= rpo.target_s),
+            _mark(format_duration(rpo.current_exposure_s),
+                  rpo.current_exposure_s is not None and rpo.current_exposure_s <= rpo.target_s),
+            str(len(p.caveats))])
+    return _table(f"RPO {_stamp(period.since)} – {_stamp(period.until)} UTC",
+                  ["policy", "tier", "RPO", "attained", "breach", "worst", "now", "caveats"], rows)
+
+
+def rto_table(report: Report) -> Table:
+    rows = []
+    for p in report.policies:
+        rto = p.rto
+        rows.append([
+            p.name, format_duration(rto.target_s),
+            _mark(percent(rto.attainment), None if rto.attainment is None else rto.attainment >= 1.0),
+            f"{rto.slots_met}/{rto.slots_counted}",
+            _mark(_duration(rto.rta_p95_s), None if rto.rta_p95_s is None else rto.rta_p95_s <= rto.target_s),
+            _duration(rto.rta_max_s),
+            utc_text(rto.last_pass_at)[:10] if rto.last_pass_at else "never",
+            _mark(_duration(rto.projected_full_rto_s),
+                  None if rto.projected_exceeds_rto is None else not rto.projected_exceeds_rto)])
+    return _table("RTO (drill slots; recovery time actual, RTA)",
+                  ["policy", "RTO", "attained", "slots", "RTA p95", "max", "last pass", "full RTO"], rows)
+
+
+def _duration(seconds: float | None) -> str:
+    return "n/a" if seconds is None else format_duration(seconds)
+
+
+def render(report: Report) -> Group:
+    parts: list = [rpo_table(report), rto_table(report)]
+    for note in report.notes:
+        parts.append(Text(f"note: {note}", style="yellow"))
+    for p in report.policies:
+        for caveat in p.caveats:
+            parts.append(Text(f"{p.name}: {caveat}"))
+    return Group(*parts)
+
+
+def status_table(rows) -> Table:
+    """`drkit status`: one line per policy that fits 80 columns, problems in red."""
+    lines = []
+    for r in rows:
+        drill = r.last_drill
+        problems = ", ".join(r.problems)
+        lines.append([
+            r.policy, _mark(format_duration(r.exposure_s), not r.rpo_breached), format_duration(r.rpo_s),
+            f"{_stamp(drill.finished_at)[:10]} {drill.result}" if drill else "never",
+            _mark(_duration(r.last_drill_rta_s), None if drill is None else r.last_drill_ok),
+            format_duration(r.rto_s),
+            _mark(_stamp(r.due_by)[:10] if r.due_by else "-", None if r.due_by is None else not r.drill_overdue),
+            _mark(problems or "OK", not problems)])
+    return _table("", ["policy", "exposure", "RPO", "last drill", "RTA", "RTO", "drill due", "status"], lines)

@@ -1,0 +1,80 @@
+"""`drkit runbook NAME`: a recovery runbook in Markdown, from the policy and the measured figures.
+
+Written for the person restoring at 3 a.m. without drkit's author at hand: who to call, which
+snapshot to take, the exact restic commands, where each target's data sits in the restore, how
+long it took in drills and how long the full data set should take. Secrets are referenced by
+where they live (password file, environment variable, command), never copied in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from drkit.core.display import format_when
+from drkit.core.durations import format_duration
+from drkit.core.policy import CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
+from drkit.engines.catalog import SnapshotRow
+from drkit.targets import command, postgres, sqlite
+from drkit.views.report.gather import public_url
+from drkit.views.status import PolicyStatus
+
+TEMPLATES = Path(__file__).parent / "report" / "templates"
+SNAPSHOTS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class TargetStep:
+    """Where one target's data is in a restore under RESTORE, and how to put it back."""
+
+    label: str
+    restored: str  # path relative to the restore directory
+    instructions: str
+
+
+def target_steps(policy: Policy, staging: Path) -> list[TargetStep]:
+    steps = []
+    for target in policy.targets:
+        if isinstance(target, PathTarget):
+            where = str(target.path).lstrip("/")
+            steps.append(TargetStep(target.label, where, f"compare, then copy back: `rsync -a \"$RESTORE/{where}/\" "
+                                    f"\"{target.path}/\"` (add `--delete` only once you are sure)"))
+        elif isinstance(target, PostgresTarget):
+            dump = str(postgres.staged_path(target, staging)).lstrip("/")
+            steps.append(TargetStep(target.label, dump, "a `pg_dump -Fc` archive: `pg_restore --clean --if-exists "
+                                    f"--dbname \"<target database>\" \"$RESTORE/{dump}\"`"))
+        elif isinstance(target, SqliteTarget):
+            copy = str(sqlite.staged_path(target, staging)).lstrip("/")
+            steps.append(TargetStep(target.label, copy, f"a consistent copy of the database: stop the application, "
+                                    f"then `cp \"$RESTORE/{copy}\" \"{target.sqlite}\"` and run "
+                                    f"`sqlite3 \"{target.sqlite}\" 'pragma integrity_check'`"))
+        elif isinstance(target, CommandTarget):
+            out = str(command.staged_path(target, staging)).lstrip("/")
+            steps.append(TargetStep(target.label, out, f"the output of `{' '.join(target.command.run)}`: load it "
+                                    "with the matching import tool"))
+    return steps
+
+
+def password_hint(policy: Policy) -> str:
+    repo = policy.repository
+    if repo.password_file:
+        return f"export RESTIC_PASSWORD_FILE={repo.password_file}"
+    if repo.password_env:
+        return f"export RESTIC_PASSWORD=\"${repo.password_env}\"   # the variable must be set in your shell"
+    return f"export RESTIC_PASSWORD_COMMAND='{' '.join(repo.password_command or [])}'"
+
+
+def render(policy: Policy, file: Path, status: PolicyStatus, snapshots: list[SnapshotRow], staging: Path,
+           generated_at: datetime) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
+                      lstrip_blocks=True, autoescape=False)  # Markdown, not HTML
+    env.filters["duration"] = lambda s: "unknown" if s is None else format_duration(s)
+    env.filters["when"] = lambda t: "never" if t is None else format_when(t) + " UTC"
+    newest = sorted(snapshots, key=lambda s: s.time, reverse=True)[:SNAPSHOTS_SHOWN]
+    return env.get_template("runbook.md.j2").render(
+        policy=policy, file=file, s=status, r=status.report, snapshots=newest, generated_at=generated_at,
+        repository=public_url(policy.repository.url), password=password_hint(policy),
+        steps=target_steps(policy, staging), tag=f"drkit-policy={policy.name}")

@@ -1,0 +1,143 @@
+"""`drkit status`: each policy's exposure now against its RPO and its last drill against its RTO
+and drill interval, from the local catalog (no network).
+
+Built on the report model over the last 30 days, so status, reports and Prometheus agree on
+every number. A policy is in trouble (exit 3) when its exposure exceeds the RPO, its last
+completed drill failed or took longer than the RTO, or its drill is overdue.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from drkit.core.compliance import Period
+from drkit.core.policy import Policy
+from drkit.engines.catalog import Catalog
+from drkit.evidence.records import Record, utc_text
+from drkit.views.report.gather import known_keys, policy_facts
+from drkit.views.report.model import FALLBACK_DRILL_DAYS, PolicyFacts, PolicyReport, build_policy
+
+WINDOW = timedelta(days=30)  # the attainment window of status and of Prometheus' window="30d"
+OVERDUE_FACTOR = 1.5  # a drill is overdue 1.5 drill intervals after the last passing one
+
+
+@dataclass(frozen=True)
+class PolicyStatus:
+    policy: str
+    rpo_s: float
+    rto_s: float
+    now: datetime
+    exposure_s: float  # math.inf when nothing is restorable
+    last_backup: Record | None  # newest successful drkit backup
+    last_run: Record | None  # newest backup run of any result
+    last_drill: Record | None  # newest completed drill (interrupted ones are skipped), signature valid
+    last_pass_at: datetime | None
+    drill_interval_s: float
+    due_by: datetime | None  # None: nothing to drill yet (no recovery point)
+    report: PolicyReport  # the last 30 days
+
+    @property
+    def rpo_breached(self) -> bool:
+        return self.exposure_s > self.rpo_s
+
+    @property
+    def last_drill_rta_s(self) -> float | None:
+        return self.last_drill.duration_s if self.last_drill else None
+
+    @property
+    def last_drill_ok(self) -> bool:
+        d = self.last_drill
+        return d is not None and d.result == "pass" and d.duration_s <= self.rto_s
+
+    @property
+    def rto_breached(self) -> bool:
+        """The last drill that ran to the end failed, or restored too slowly."""
+        return self.last_drill is not None and not self.last_drill_ok
+
+    @property
+    def drill_overdue(self) -> bool:
+        return self.due_by is not None and self.now > self.due_by
+
+    @property
+    def problems(self) -> list[str]:
+        found = []
+        if self.rpo_breached:
+            found.append("RPO")
+        if self.rto_breached:
+            found.append("RTO")
+        if self.drill_overdue:
+            found.append("DRILL OVERDUE")
+        return found
+
+    @property
+    def breached(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def verdict(self) -> str:
+        return "BREACH" if self.problems else "OK"
+
+    def as_dict(self) -> dict:
+        """`drkit status --json`: seconds as numbers, times ISO 8601 UTC, null when unknown."""
+        d = self.last_drill
+        return {
+            "policy": self.policy, "verdict": self.verdict, "problems": self.problems,
+            "rpo_s": self.rpo_s, "exposure_s": None if math.isinf(self.exposure_s) else self.exposure_s,
+            "last_backup_at": utc_text(self.last_backup.finished_at) if self.last_backup else None,
+            "last_snapshot_id": self.last_backup.snapshot_id if self.last_backup else None,
+            "last_run_result": self.last_run.result if self.last_run else None,
+            "rto_s": self.rto_s,
+            "last_drill_at": utc_text(d.finished_at) if d else None,
+            "last_drill_result": d.result if d else None,
+            "last_drill_rta_s": self.last_drill_rta_s,
+            "last_pass_at": utc_text(self.last_pass_at) if self.last_pass_at else None,
+            "drill_interval_s": self.drill_interval_s,
+            "drill_due_by": utc_text(self.due_by) if self.due_by else None,
+            "drill_overdue": self.drill_overdue,
+            "rpo_attainment_30d": self.report.rpo.attainment,
+            "rto_attainment_30d": self.report.rto.attainment,
+            "projected_full_rto_s": self.report.rto.projected_full_rto_s,
+        }
+
+
+def drill_interval(policy: Policy) -> timedelta:
+    phrase = policy.schedule.drill
+    return phrase.nominal_interval if phrase is not None else timedelta(days=FALLBACK_DRILL_DAYS)
+
+
+def due_by(facts: PolicyFacts, last_pass_at: datetime | None, first_point_at: datetime | None,
+           interval: timedelta) -> datetime | None:
+    """When the next passing drill is due at the latest: 1.5 intervals after the last passing drill,
+    or after the first recovery point for a policy never drilled (nothing could be drilled before)."""
+    start = last_pass_at or min((t for t in (first_point_at, facts.first_evidence_at) if t is not None),
+                                default=None)
+    return None if start is None else start + interval * OVERDUE_FACTOR
+
+
+def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: datetime, keys=None) -> PolicyStatus:
+    keys = keys if keys is not None else known_keys(catalog, state_dir)
+    period = Period(now - WINDOW, now)
+    facts = policy_facts(catalog, policy, period, keys)
+    report = build_policy(facts, period, now)
+    completed = [d for d in facts.drills if d.verified and d.record.result not in ("interrupted", "missed")]
+    last_drill = max(completed, key=lambda d: d.record.finished_at).record if completed else None
+    interval = drill_interval(policy)
+    current = report.rpo.current_exposure_s
+    return PolicyStatus(
+        policy=policy.name, rpo_s=report.rpo.target_s, rto_s=report.rto.target_s, now=now,
+        exposure_s=math.inf if current is None else current,
+        last_backup=catalog.last_record(policy.name, "backup", ["pass", "partial"]),
+        last_run=catalog.last_record(policy.name, "backup"),
+        last_drill=last_drill, last_pass_at=report.rto.last_pass_at,
+        drill_interval_s=interval.total_seconds(),
+        due_by=due_by(facts, report.rto.last_pass_at, catalog.first_snapshot_at(policy.name), interval),
+        report=report,
+    )
+
+
+def statuses(catalog: Catalog, state_dir: Path, policies: list[Policy], now: datetime) -> list[PolicyStatus]:
+    keys = known_keys(catalog, state_dir)
+    return [policy_status(catalog, state_dir, p, now, keys) for p in policies]
