@@ -43,6 +43,10 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Fields added after records were first signed: left out of the canonical JSON while empty.
+_ADDED_LATER = ("repository",)
+
+
 class Record(BaseModel):
     """One evidence record. Field names are the on-disk format; do not rename."""
 
@@ -65,6 +69,7 @@ class Record(BaseModel):
     objectives: dict[str, float] = {}
     measured: dict[str, Any] = {}
     errors: list[str] = []
+    repository: str | None = None  # the policy's repository the run used (docs/evidence.md)
     prev: str | None = None
     key_id: str | None = None
     signature: str | None = None
@@ -84,6 +89,9 @@ class Record(BaseModel):
 
     def body(self, *, with_signature: bool) -> dict[str, Any]:
         data = self.model_dump(by_alias=True)
+        for name in _ADDED_LATER:  # absent, not null: records signed before the field existed still verify
+            if data.get(name) is None:
+                data.pop(name, None)
         if not with_signature:
             data.pop("signature", None)
         return data
