@@ -21,26 +21,27 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from drkit import __version__
+from drkit.core.outcome import RunStatus, event
 from drkit.core.policy import EmailNotify, EmailSpec, HealthcheckNotify, Notify, Policy, WebhookNotify
 from drkit.evidence.records import Record, now_utc, utc_text
 
 log = logging.getLogger("drkit")
 
 TIMEOUT_S = 10.0
-# Status (design 6b, plus the drill's `error`) -> notification event. Everything that is not a
-# clean success or a measured breach is a failure: silence is the failure mode to avoid.
-_EVENTS = {"ok": "success", "breach": "breach"}
 _HC_SUFFIX = {"start": "/start", "success": "", "failure": "/fail", "breach": "/fail"}
 
 
 class RunOutcome(Protocol):
-    """What every job outcome (backup, drill, check, forget) has in common."""
+    """What notifications need of a run's outcome (drkit/jobs/lifecycle.py RunOutcome)."""
 
-    status: str
+    status: RunStatus
     record: Record | None
 
     @property
     def exit_code(self) -> int: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Message:
 
 
 def event_for(status: str) -> str:
-    return _EVENTS.get(status, "failure")
+    return event(status)  # type: ignore[arg-type] - a RunStatus is its string
 
 
 def notify_start(policy: Policy, job: str) -> list[str]:
@@ -94,26 +95,10 @@ def notify_outcome(policy: Policy, job: str, outcome: RunOutcome) -> list[str]:
 
 def outcome_message(policy: str, job: str, outcome: RunOutcome) -> Message:
     record = outcome.record
-    error = getattr(outcome, "error", None)
-    status = "failed" if outcome.status == "error" else outcome.status
-    text = str(error) if error and status != "ok" else describe(job, outcome)
-    return Message(policy, job, event_for(status), status, text, socket.gethostname(), utc_text(now_utc()),
-                   exit_code=outcome.exit_code, evidence_digest=record.digest() if record else None,
+    return Message(policy, job, event(outcome.status), str(outcome.status), outcome.message, socket.gethostname(),
+                   utc_text(now_utc()), exit_code=outcome.exit_code,
+                   evidence_digest=record.digest() if record else None,
                    snapshot_id=record.snapshot_id if record else None)
-
-
-def describe(job: str, outcome: RunOutcome) -> str:
-    """One line on what a run did, for a run without an error."""
-    record = outcome.record
-    if job == "backup" and record is not None and record.snapshot_id:
-        return f"{job} {outcome.status}: snapshot {record.snapshot_id[:8]}, {record.files} files, {record.bytes} bytes"
-    result = getattr(outcome, "result", None)
-    if job == "forget" and result is not None:
-        return f"forget {outcome.status}: kept {len(result.kept)}, removed {len(result.removed)} snapshot(s)"
-    subset = getattr(outcome, "subset", None)
-    if job == "check" and subset is not None:
-        return f"check {outcome.status}: read data subset {subset.arg or 'none'}"
-    return f"{job} {outcome.status}"
 
 
 def send(policy: Policy, message: Message) -> list[str]:

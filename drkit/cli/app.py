@@ -76,3 +76,24 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> None:
+    """The end of every job command (backup, forget, repo check, restore-drill): one result line per
+    run on stdout (or its JSON), warnings and the error once on stderr, exit with the worst code.
+
+    `line(outcome)` is the command's result line; it names the cause itself when it returns a
+    tuple (text, True), so the error is not printed again."""
+    if as_json:
+        runs = [o.to_json() for o in outcomes]
+        emit_json({"schema": "drkit.runs/1", "runs": runs} if many else runs[0])
+    else:
+        for o in outcomes:
+            result = line(o)
+            text, names_cause = result if isinstance(result, tuple) else (result, False)
+            click.echo(text)
+            for warning in o.warnings:
+                err.print(f"warning: {o.policy}: {warning}", markup=False)
+            if o.error is not None and not names_cause:
+                err.print(f"drkit: error: {o.error}", markup=False)
+    raise SystemExit(max((o.exit_code for o in outcomes), default=0))

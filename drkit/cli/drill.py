@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, emit_json, err, json_option, out, pass_app
-from drkit.core import errors
+from drkit.cli.app import App, finish_runs, json_option, out, pass_app
 from drkit.core.display import format_size
 from drkit.core.durations import format_duration
 
@@ -29,28 +27,32 @@ def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep
     Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
     check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
     record per drill."""
-    from drkit.daemon.jobs import DrillResult, run_notified
-    from drkit.jobs.drill.run import DrillRequest, Stopwatch, run_drill
+    from drkit.jobs.drill.run import DrillRequest, Stopwatch, run_drill, verdict_of
 
     clock = Stopwatch()  # the recovery time runs from the request
     item = app.policy(name)
-    request = DrillRequest(item.policy, item.file, snapshot, sandbox, keep)
-    outcome = run_notified(item.policy, "drill", lambda: DrillResult(run_drill(app.workspace, request, clock))).drill
-    if as_json:
-        emit_json(outcome.record.body(with_signature=True))
-    elif outcome.exit_code == errors.ExitCode.USAGE:  # refused before anything ran: one line, like usage errors
-        err.print(f"drkit: error: {outcome.error}", markup=False)
-    else:
-        out.print(_drill_table(outcome.record))
-        click.echo(_drill_line(outcome))
-        if outcome.kept_sandbox:
-            click.echo(f"restored tree kept in {outcome.kept_sandbox}")
-    more = outcome.problems[1:] if outcome.verdict == "FAIL" and not as_json else []
-    for problem in more[:5]:
-        err.print(f"  {problem}", markup=False)
+    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
+    finish_runs([outcome], as_json, lambda o: _drill_lines(o, verdict_of(o)))
+
+
+def _drill_lines(outcome, verdict: str) -> str | tuple[str, bool]:
+    """The phase table and the verdict line; a run refused or locked before it started is one error line."""
+    if outcome.record is None:
+        return f"{outcome.status.upper()} {outcome.policy}: drill did not run"
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, highlight=False, soft_wrap=True, width=out.width).print(_drill_table(outcome.record))
+    lines = [buffer.getvalue().rstrip("\n"), _drill_line(outcome, verdict)]
+    if outcome.detail is not None and outcome.detail.kept_sandbox:
+        lines.append(f"restored tree kept in {outcome.detail.kept_sandbox}")
+    more = outcome.detail.problems[1:] if verdict == "FAIL" and outcome.detail is not None else []
+    lines += [f"  {problem}" for problem in more[:5]]
     if len(more) > 5:
-        err.print(f"  … {len(more) - 5} more in the evidence record (--json)", markup=False)
-    sys.exit(outcome.exit_code)
+        lines.append(f"  … {len(more) - 5} more in the evidence record (--json)")
+    return "\n".join(lines), True
 
 
 def _drill_table(record) -> Table:
@@ -64,14 +66,14 @@ def _drill_table(record) -> Table:
     return table
 
 
-def _drill_line(outcome) -> str:
+def _drill_line(outcome, verdict: str) -> str:
     r = outcome.record
     m = r.measured
     rta, rto = m.get("rta_s", r.duration_s), m.get("rto_s") or r.objectives.get("rto_s", 0)
     took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
-    if outcome.verdict in ("PASS", "BREACH"):
-        return (f"{outcome.verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+    if verdict in ("PASS", "BREACH"):
+        return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
                 + (f"; {m['changed_during_backup']} file(s) changed during backup, verified by restic only"
                    if m.get("changed_during_backup") else ""))
-    return f"{outcome.verdict} {r.policy}: {outcome.error} (after {took})"
+    return f"{verdict} {r.policy}: {outcome.error} (after {took})"

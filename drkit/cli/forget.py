@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, finish_runs, json_option, pass_app
+from drkit.core.outcome import RunStatus
 
 
 @click.command()
@@ -20,28 +19,20 @@ def forget(app: App, name: str, dry_run: bool, as_json: bool) -> None:
     Refuses (exit 3) when the newest backup failed or no snapshot is younger than the RPO,
     and (exit 2) when the policy has no retention section.
     """
-    from drkit.daemon.jobs import run_notified
     from drkit.jobs.forget import run_forget
 
-    item = app.policy(name)
-    if dry_run:
-        outcome = run_forget(app.workspace, item.policy, dry_run=True)
-    else:
-        outcome = run_notified(item.policy, "forget", lambda: run_forget(app.workspace, item.policy))
-    result = outcome.result
-    if as_json:
-        emit_json({"policy": name, "status": outcome.status, "dry_run": dry_run, "exit_code": outcome.exit_code,
-                   "kept": result.kept if result else None, "removed": result.removed if result else None,
-                   "pruned": outcome.pruned, "error": str(outcome.error) if outcome.error else None,
-                   "record": outcome.record.body(with_signature=True) if outcome.record else None})
-    elif result is not None:
-        verb = ("would keep", "would remove") if dry_run else ("kept", "removed")
-        click.echo(f"{'DRY RUN' if dry_run else 'OK'} {name}: {verb[0]} {len(result.kept)}, {verb[1]} "
-                   f"{len(result.removed)} snapshot(s)" + ("" if dry_run else "; pruned"))
-        for sid in result.removed:
-            click.echo(f"  {verb[1]} {sid[:8]}")
-    else:
-        click.echo(f"{'REFUSED' if outcome.status == 'breach' else outcome.status.upper()} {name}: forget did not run")
-    if outcome.error and not as_json:
-        err.print(f"drkit: error: {outcome.error}", markup=False)
-    sys.exit(outcome.exit_code)
+    outcome = run_forget(app.workspace, app.policy(name).policy, dry_run=dry_run)
+    finish_runs([outcome], as_json, _forget_line)
+
+
+def _forget_line(o) -> str:
+    detail = o.detail
+    result = detail.result if detail is not None else None
+    if result is None or (o.status is not RunStatus.OK):
+        word = "REFUSED" if o.status is RunStatus.BREACH else o.status.upper()
+        return f"{word} {o.policy}: forget did not run"
+    verb = ("would keep", "would remove") if detail.dry_run else ("kept", "removed")
+    lines = [f"{'DRY RUN' if detail.dry_run else 'OK'} {o.policy}: {verb[0]} {len(result.kept)}, {verb[1]} "
+             f"{len(result.removed)} snapshot(s)" + ("" if detail.dry_run else "; pruned")]
+    lines += [f"  {verb[1]} {sid[:8]}" for sid in result.removed]
+    return "\n".join(lines)

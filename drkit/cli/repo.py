@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, emit_json, finish_runs, json_option, pass_app
 from drkit.core import errors
+from drkit.core.outcome import RunStatus
 
 
 @click.group()
@@ -43,26 +42,20 @@ def repo_init(app: App, name: str, as_json: bool) -> None:
 @pass_app
 def repo_check(app: App, name: str, subset: str | None, as_json: bool) -> None:
     """Check the repository's structure and read a subset of its pack data. Damage exits 4."""
-    from drkit.daemon.jobs import run_notified
     from drkit.jobs.repo_check import parse_subset, run_check
 
     try:
         chosen = parse_subset(subset) if subset is not None else None
     except ValueError as exc:
         raise errors.UsageError(str(exc)) from None
-    item = app.policy(name)
-    outcome = run_notified(item.policy, "check", lambda: run_check(app.workspace, item.policy, subset=chosen))
-    read = outcome.subset.arg or "none" if outcome.subset else None
-    if as_json:
-        emit_json({"policy": name, "status": outcome.status, "exit_code": outcome.exit_code, "read_data_subset": read,
-                   "problems": outcome.problems or [], "error": str(outcome.error) if outcome.error else None,
-                   "record": outcome.record.body(with_signature=True) if outcome.record else None})
-    elif outcome.status == "ok":
-        click.echo(f"OK {name}: repository check passed (read data subset {read})")
-    else:
-        click.echo(f"{outcome.status.upper()} {name}: repository check" + (f" (read data subset {read})" if read else ""))
-        for problem in (outcome.problems or [])[:20]:
-            click.echo(f"  {problem}")
-    if outcome.error and not as_json:
-        err.print(f"drkit: error: {outcome.error}", markup=False)
-    sys.exit(outcome.exit_code)
+    outcome = run_check(app.workspace, app.policy(name).policy, subset=chosen)
+    finish_runs([outcome], as_json, _check_line)
+
+
+def _check_line(o) -> str:
+    read = (o.detail.subset.arg or "none") if o.detail is not None else None
+    if o.status is RunStatus.OK:
+        return f"OK {o.policy}: repository check passed (read data subset {read})"
+    problems = o.detail.problems[:20] if o.detail is not None else []
+    return "\n".join([f"{o.status.upper()} {o.policy}: repository check" + (f" (read data subset {read})" if read else ""),
+                      *(f"  {p}" for p in problems)])

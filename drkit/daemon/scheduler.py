@@ -28,11 +28,13 @@ import schedule
 from drkit.core import errors
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.schedules import SchedulePhrase
-from drkit.daemon.jobs import JOB_KINDS, JobOutcome, record_missed, run_job
 from drkit.engines import restic
 from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
 from drkit.evidence.records import RAN, now_utc, parse_utc, utc_text
+from drkit.jobs import backup, forget, repo_check  # noqa: F401 - registers the job kinds the daemon runs
+from drkit.jobs.drill import run as drill  # noqa: F401
+from drkit.jobs.lifecycle import CATCH_UP_ORDER, RunOutcome, record_missed, run_job
 
 WAKE_S = 5.0            # longest idle sleep: bounds the reaction to clock changes
 AFTER_STOP_S = 30.0     # after restic was stopped: time left for recording evidence
@@ -54,7 +56,7 @@ class JobSpec:
 
 def job_specs(policies: list[Policy]) -> list[JobSpec]:
     """Every scheduled job, per policy in catch-up order (backup, forget, check, drill)."""
-    return [JobSpec(p.name, job, phrase) for p in policies for job in JOB_KINDS
+    return [JobSpec(p.name, job, phrase) for p in policies for job in CATCH_UP_ORDER
             if (phrase := getattr(p.schedule, job)) is not None]
 
 
@@ -232,12 +234,12 @@ class Daemon:
     load: Callable[[], list[LoadedPolicy]]       # raises PolicyError on an invalid set
     options: Options = field(default_factory=Options)
     log: EventLog = field(default_factory=EventLog)
-    runner: Callable[..., JobOutcome] = run_job
+    runner: Callable[..., RunOutcome] = run_job
 
     def __post_init__(self) -> None:
         self.scheduler = schedule.Scheduler()
         self.queue = RunQueue()
-        self.results: list[JobOutcome] = []
+        self.results: list[RunOutcome] = []
         self.policies: list[LoadedPolicy] = []
         self._signals: list[int] = []
         self._wake_r, self._wake_w = socket.socketpair()

@@ -40,6 +40,11 @@ class Workspace:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return Catalog(self.state_dir / "catalog.sqlite")
 
+    def close(self) -> None:
+        """Close the catalog if this workspace opened it (SQLite connections belong to one thread)."""
+        if "catalog" in self.__dict__:
+            self.catalog.close()
+
     @cached_property
     def key(self) -> SigningKey:
         return SigningKey.load_or_create(self.state_dir / "keys" / "evidence-ed25519.pem")

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from drkit.core import errors
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
+from drkit.evidence.payloads import validate_payload
 from drkit.evidence.records import Record, chain_problems, load_public_key, order_chain, signature_problem, utc_text
 
 # object_name(): <UTC stamp>-<kind>-<first 12 hex of the record digest>.json
@@ -104,7 +105,7 @@ def check_items(items: list[Item], keys: dict[str, Ed25519PublicKey], *, open_st
             problems.append(f"{item.name}: {item.problem}")
         if item.record is None:
             continue
-        problem = signature_problem(item.record, keys)
+        problem = signature_problem(item.record, keys) or validate_payload(item.record)
         if problem:
             problems.append(f"{item.name}: {problem}")
         by_policy[item.record.policy].setdefault(item.record.digest(), item)  # same record twice counts once

@@ -7,20 +7,21 @@ new snapshots are not arriving is how a backup set quietly ages into nothing.
 
 from __future__ import annotations
 
-import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from drkit.core import errors
 from drkit.core.durations import format_duration
+from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.core.policy import Policy, Retention
 from drkit.engines.catalog import SnapshotRow
 from drkit.engines.workspace import Workspace
+from drkit.evidence.payloads import ForgetMeasured
 from drkit.evidence.records import Record, now_utc, utc_text
 from drkit.jobs.backup import policy_tag
-
-log = logging.getLogger("drkit")
+from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
 # restic groups by host and paths by default: a policy whose targets changed would then keep
 # `keep_last` snapshots per old path set. The tag filter already selects exactly one policy.
@@ -50,7 +51,7 @@ def restic_duration(span: timedelta) -> str:
 
 def refusal(last_backup: Record | None, newest_snapshot: datetime | None, rpo: timedelta, now: datetime) -> str | None:
     """Why forgetting would be unsafe right now, or None when it may run."""
-    if last_backup is not None and last_backup.result not in ("pass", "partial"):
+    if last_backup is not None and last_backup.result not in SNAPSHOT_RESULTS:
         return (f"the newest backup ({utc_text(last_backup.finished_at)[:19]}Z) ended '{last_backup.result}'; "
                 f"fix the backup before thinning out older snapshots")
     if newest_snapshot is None:
@@ -76,84 +77,57 @@ class ForgetResult:
 
 
 @dataclass
-class ForgetOutcome:
-    policy: str
-    status: str  # ok | breach | failed | interrupted | locked
-    dry_run: bool = False
-    record: Record | None = None
-    error: errors.DrkitError | None = None
+class ForgetDetail:
+    """What forget adds to its outcome (also for a refusal or a dry run, where result may be None)."""
+
+    dry_run: bool
     result: ForgetResult | None = None
     pruned: bool = False
-    warnings: list[str] = field(default_factory=list)
 
-    @property
-    def exit_code(self) -> int:
-        if self.status == "ok":
-            return 0
-        return int(self.error.exit_code) if self.error is not None else 1
+    def to_json(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "kept": self.result.kept if self.result else None,
+                "removed": self.result.removed if self.result else None, "pruned": self.pruned}
 
 
-def run_forget(ws: Workspace, policy: Policy, *, dry_run: bool = False) -> ForgetOutcome:
-    """Apply retention under the policy lock; UsageError (exit 2) when the policy has no retention."""
+def run_forget(ws: Workspace, policy: Policy, *, dry_run: bool = False) -> RunOutcome:
+    """Apply retention under the policy lock; UsageError (exit 2) when the policy has no retention.
+    A dry run records and notifies nothing."""
     if policy.retention.is_empty():
         raise errors.UsageError(f"{policy.name}: the policy has no retention section; nothing to forget by",
                                 hint="add e.g. retention: {keep_daily: 7, keep_weekly: 4}")
-    try:
-        lock = ws.lock(policy.name, "forget").acquire()
-    except errors.LockedError as exc:
-        return ForgetOutcome(policy.name, "locked", dry_run, error=exc)
-    try:
-        return _forget_locked(ws, policy, dry_run)
-    finally:
-        lock.release()
+    return run_locked(ws, policy, "forget", lambda ctx: _forget(ctx, dry_run), record=not dry_run,
+                      notify=not dry_run)
 
 
-def _forget_locked(ws: Workspace, policy: Policy, dry_run: bool) -> ForgetOutcome:
-    started = now_utc()
-    phases: dict[str, float] = {}
-    restic_version = ""
+def _forget(ctx: RunContext, dry_run: bool) -> None:
+    ws, policy = ctx.ws, ctx.policy
     tags = [policy_tag(policy.name)]
-    try:
-        restic = ws.restic(policy)
-        restic_version = ".".join(map(str, restic.version()))
-        snapshots = restic.snapshots(tags=tags)
-        reason = refusal(ws.catalog.last_record(policy.name, "backup"), snapshots[-1].time if snapshots else None,
-                         policy.objectives.rpo, now_utc())
-        if reason is not None:
-            exc = errors.BreachError(f"{policy.name}: forget refused: {reason}")
-            record = None if dry_run else _record(ws, policy, started, "breach", restic_version, phases, problems=[str(exc)])
-            return ForgetOutcome(policy.name, "breach", dry_run, record=record, error=exc)
-        mark = now_utc()
-        result = ForgetResult.from_groups(restic.forget(forget_args(policy.retention), tags=tags, dry_run=dry_run))
-        phases["forget"] = (now_utc() - mark).total_seconds()
-        if dry_run:
-            return ForgetOutcome(policy.name, "ok", True, result=result)
-        mark = now_utc()
+    ctx.detail = detail = ForgetDetail(dry_run)
+    restic = ctx.restic()
+    snapshots = restic.snapshots(tags=tags)
+    reason = refusal(ws.catalog.last_record(policy.name, "backup"), snapshots[-1].time if snapshots else None,
+                     policy.objectives.rpo, now_utc())
+    if reason is not None:
+        raise errors.BreachError(f"{policy.name}: forget refused: {reason}")
+    with ctx.phase("forget"):
+        detail.result = ForgetResult.from_groups(restic.forget(forget_args(policy.retention), tags=tags,
+                                                               dry_run=dry_run))
+    if dry_run:
+        return
+    with ctx.phase("prune"):
         restic.prune()
-        phases["prune"] = (now_utc() - mark).total_seconds()
-        ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
-                                                   for s in restic.snapshots()])
-    except errors.DrkitError as exc:
-        if dry_run:
-            status = "interrupted" if isinstance(exc, errors.Interrupted) else "failed"
-            return ForgetOutcome(policy.name, status, True, error=exc)
-        interrupted = isinstance(exc, errors.Interrupted)
-        record = _record(ws, policy, started, "interrupted" if interrupted else "error", restic_version, phases,
-                         problems=[str(exc)])
-        return ForgetOutcome(policy.name, "interrupted" if interrupted else "failed", record=record, error=exc)
-    record = _record(ws, policy, started, "pass", restic_version, phases,
-                     measured={"kept": result.kept, "removed": result.removed, "pruned": True,
-                               "retention": policy.retention.model_dump(mode="json", exclude_none=True)})
-    return ForgetOutcome(policy.name, "ok", record=record, result=result, pruned=True)
+    detail.pruned = True
+    ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
+                                               for s in restic.snapshots()])
+    ctx.measured = ForgetMeasured(kept=detail.result.kept, removed=detail.result.removed, pruned=True,
+                                  retention=policy.retention.model_dump(mode="json", exclude_none=True))
 
 
-def _record(ws: Workspace, policy: Policy, started: datetime, result: str, restic_version: str,
-            phases: dict[str, float], *, measured: dict | None = None,
-            problems: list[str] | None = None) -> Record | None:
-    record = Record(kind="forget", policy=policy.name, started_at=started, finished_at=now_utc(), result=result,
-                    restic_version=restic_version, phases=phases, measured=measured or {}, errors=problems or [])
-    try:
-        return ws.record(policy, record)
-    except Exception as exc:  # noqa: BLE001 - the run's own outcome must still be reported
-        log.warning("could not record evidence for %s: %s", policy.name, exc)
-        return None
+def describe(outcome: RunOutcome) -> str:
+    result = outcome.detail.result if isinstance(outcome.detail, ForgetDetail) else None
+    if result is not None:
+        return f"forget {outcome.status}: kept {len(result.kept)}, removed {len(result.removed)} snapshot(s)"
+    return f"forget {outcome.status}"
+
+
+register_job("forget", lambda ws, policy, _file: run_forget(ws, policy), describe)

@@ -7,16 +7,15 @@ m subsets (n = the last check's n + 1) reads every pack once per m checks at 1/m
 
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from drkit.core import errors
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
-from drkit.evidence.records import Record, now_utc
-
-log = logging.getLogger("drkit")
+from drkit.evidence.payloads import CheckMeasured, measured_of
+from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
 ROTATION = 12
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")
@@ -31,8 +30,8 @@ class Subset:
     n: int | None = None
     m: int | None = None
 
-    def as_measured(self) -> dict:
-        return {"read_data_subset": self.arg or "none", "subset_n": self.n, "subset_m": self.m}
+    def as_measured(self) -> CheckMeasured:
+        return CheckMeasured(read_data_subset=self.arg or "none", subset_n=self.n, subset_m=self.m)
 
 
 def parse_subset(text: str) -> Subset:
@@ -53,80 +52,53 @@ def parse_subset(text: str) -> Subset:
     raise ValueError(f"--read-data-subset {text!r}: use n/m (1 <= n <= m, e.g. 3/12), a percentage (5%), all or none")
 
 
-def next_subset(last_measured: dict | None, m: int = ROTATION) -> Subset:
+def next_subset(last: CheckMeasured | None, m: int = ROTATION) -> Subset:
     """The rotation step after the last check's: 1/m, 2/m, …, m/m, 1/m, …"""
     n = 0
-    if last_measured and last_measured.get("subset_m") == m and isinstance(last_measured.get("subset_n"), int):
-        n = last_measured["subset_n"]
+    if last is not None and last.subset_m == m and last.subset_n is not None:
+        n = last.subset_n
     n = n % m + 1
     return Subset(f"{n}/{m}", n, m)
 
 
 @dataclass
-class CheckOutcome:
-    policy: str
-    status: str  # ok | failed | interrupted | locked
-    subset: Subset | None = None
-    record: Record | None = None
-    error: errors.DrkitError | None = None
-    problems: list[str] | None = None
+class CheckDetail:
+    subset: Subset
+    problems: list[str] = field(default_factory=list)
 
-    @property
-    def exit_code(self) -> int:
-        if self.status == "ok":
-            return 0
-        return int(self.error.exit_code) if self.error is not None else 1
+    def to_json(self) -> dict[str, Any]:
+        return {"read_data_subset": self.subset.arg or "none", "problems": self.problems}
 
 
-def run_check(ws: Workspace, policy: Policy, *, subset: Subset | None = None) -> CheckOutcome:
+def run_check(ws: Workspace, policy: Policy, *, subset: Subset | None = None) -> RunOutcome:
     """Check the policy's repository under its lock; damage is exit 4, failing to check is exit 1."""
-    try:
-        lock = ws.lock(policy.name, "check").acquire()
-    except errors.LockedError as exc:
-        return CheckOutcome(policy.name, "locked", error=exc)
-    try:
-        return _check_locked(ws, policy, subset or _rotation(ws, policy.name))
-    finally:
-        lock.release()
+    return run_locked(ws, policy, "check", lambda ctx: _check(ctx, subset))
 
 
 def _rotation(ws: Workspace, policy: str) -> Subset:
     """Continue from the last check that actually read its subset (pass or fail, not an error)."""
     last = ws.catalog.last_record(policy, "check", ["pass", "fail"])
-    return next_subset(last.measured if last else None)
+    return next_subset(measured_of(last, CheckMeasured) if last else None)
 
 
-def _check_locked(ws: Workspace, policy: Policy, subset: Subset) -> CheckOutcome:
-    started = now_utc()
-    restic_version = ""
-    try:
-        restic = ws.restic(policy)
-        restic_version = ".".join(map(str, restic.version()))
+def _check(ctx: RunContext, subset: Subset | None) -> None:
+    subset = subset or _rotation(ctx.ws, ctx.policy.name)
+    ctx.detail, ctx.measured = CheckDetail(subset), subset.as_measured()
+    restic = ctx.restic()
+    with ctx.phase("check"):
         report = restic.check(read_data_subset=subset.arg)
-    except errors.DrkitError as exc:
-        interrupted = isinstance(exc, errors.Interrupted)
-        record = _record(ws, policy, started, "interrupted" if interrupted else "error", restic_version, subset,
-                         [str(exc)])
-        return CheckOutcome(policy.name, "interrupted" if interrupted else "failed", subset, record, exc)
-    phases = {"check": (now_utc() - started).total_seconds()}
     if report.damaged:
-        exc = errors.RepositoryDamaged(f"{policy.name}: repository damaged (read subset {subset.arg or 'none'}): "
+        ctx.problems = ctx.detail.problems = report.problems[:100]
+        raise errors.RepositoryDamaged(f"{ctx.policy.name}: repository damaged (read subset {subset.arg or 'none'}): "
                                        f"{report.problems[0]}" + (f" (+{len(report.problems) - 1} more)"
                                                                   if len(report.problems) > 1 else ""),
                                        hint="see `restic check` output; restore from another copy or repair")
-        record = _record(ws, policy, started, "fail", restic_version, subset, report.problems, phases)
-        return CheckOutcome(policy.name, "failed", subset, record, exc, report.problems)
-    record = _record(ws, policy, started, "pass", restic_version, subset, [], phases)
-    return CheckOutcome(policy.name, "ok", subset, record)
 
 
-def _record(ws: Workspace, policy: Policy, started, result: str, restic_version: str, subset: Subset,
-            problems: list[str], phases: dict[str, float] | None = None) -> Record | None:
-    record = Record(kind="check", policy=policy.name, started_at=started, finished_at=now_utc(), result=result,
-                    restic_version=restic_version, phases=phases or {}, measured=subset.as_measured(),
-                    errors=problems[:100])
-    try:
-        return ws.record(policy, record)
-    except Exception as exc:  # noqa: BLE001 - the check's own outcome must still be reported
-        log.warning("could not record evidence for %s: %s", policy.name, exc)
-        return None
+def describe(outcome: RunOutcome) -> str:
+    if isinstance(outcome.detail, CheckDetail):
+        return f"check {outcome.status}: read data subset {outcome.detail.subset.arg or 'none'}"
+    return f"check {outcome.status}"
+
+
+register_job("check", lambda ws, policy, _file: run_check(ws, policy), describe)

@@ -70,7 +70,7 @@ def test_backup_rebackup_list_and_plain_restic_restore_is_byte_identical(env, so
 def test_backup_json_record_has_full_snapshot_id_and_figures(env, source):
     env.write_policy("site", [source])
     env.drkit("repo", "init", "site", check=0)
-    [result] = json.loads(env.drkit("backup", "site", "--json", check=0).stdout)
+    [result] = json.loads(env.drkit("backup", "site", "--json", check=0).stdout)["runs"]
     record = result["record"]
     assert result["status"] == "ok" and record["result"] == "pass"
     assert len(record["snapshot_id"]) == 64

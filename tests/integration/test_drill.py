@@ -24,12 +24,12 @@ def backed_up(env, source, name="shop", **sections) -> dict:
     """A policy with one backup; returns the backup's evidence record."""
     env.write_policy(name, [source], **sections)
     env.drkit("repo", "init", name, check=0)
-    return json.loads(env.drkit("backup", name, "--json", check=0).stdout)[0]["record"]
+    return json.loads(env.drkit("backup", name, "--json", check=0).stdout)["runs"][0]["record"]
 
 
 def drill(env, *args, check: int) -> dict:
     proc = env.drkit("restore-drill", *args, "--json", check=check)
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout)["record"]
 
 
 def tree_listing(root: Path) -> list[tuple[str, int]]:
@@ -144,7 +144,7 @@ def test_damaged_pack_fails_and_leaves_no_sandbox(env, source):
     biggest = max(packs, key=lambda o: o["Size"])
     s3.put_object(Bucket=env.bucket, Key=biggest["Key"], Body=os.urandom(biggest["Size"]))
     proc = env.drkit("restore-drill", "shop", "--json", check=4)
-    record = json.loads(proc.stdout)
+    record = json.loads(proc.stdout)["record"]
     assert record["result"] == "fail" and record["snapshot_id"] == backup["snapshot_id"]
     assert "ciphertext verification failed" in record["errors"][0], record["errors"]
     assert "repository may be damaged" in record["errors"][0]
@@ -157,7 +157,7 @@ def test_a_failing_check_fails_the_drill(env, source):
     proc = env.drkit("restore-drill", "shop", "--keep", check=4)
     assert "FAIL shop: check failed: file_exists no/such/file: not in the restored tree" in proc.stdout
     assert not any(drills_dir(env).iterdir())  # --keep never keeps a failed drill
-    record = json.loads(env.drkit("restore-drill", "shop", "--json", check=4).stdout)
+    record = json.loads(env.drkit("restore-drill", "shop", "--json", check=4).stdout)["record"]
     assert record["result"] == "fail" and [c["passed"] for c in record["measured"]["checks"]] == [False, True]
 
 
@@ -230,7 +230,7 @@ def test_random_picks_among_the_policy_snapshots(env, source):
     ids = {backed_up(env, source)["snapshot_id"]}
     for i in range(2):
         (source / f"extra{i}").write_text(str(i))
-        ids.add(json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)[0]["record"]["snapshot_id"])
+        ids.add(json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"][0]["record"]["snapshot_id"])
     newest = json.loads(env.restic("shop", "snapshots", "--json", "--latest", "1").stdout)[0]["id"]
     picked = set()
     for _ in range(12):  # P(only the newest in 12 draws) = (1/3)^12
@@ -245,7 +245,7 @@ def test_random_picks_among_the_policy_snapshots(env, source):
 def test_latest_follows_the_repository_even_when_the_catalog_is_stale(env, source):
     backed_up(env, source)
     (source / "new.txt").write_text("new")
-    newest = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)[0]["record"]["snapshot_id"]
+    newest = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"][0]["record"]["snapshot_id"]
     db = sqlite3.connect(env.state / "catalog.sqlite")
     db.execute("delete from snapshots where id = ?", (newest,))
     db.commit()

@@ -79,9 +79,9 @@ def test_plain_restic_snapshots_give_design_section_6_figures_to_the_second(env,
 def test_drkit_backups_count_from_their_completion_time(env, source):
     env.write_policy("shop", [source], objectives={"rpo": "1h", "rto": "4h"})
     env.drkit("repo", "init", "shop", check=0)
-    first = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)[0]["record"]
+    first = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"][0]["record"]
     (source / "more.txt").write_text("changed")
-    second = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)[0]["record"]
+    second = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"][0]["record"]
     c1, f1 = parse_utc(first["snapshot_time"]), parse_utc(first["finished_at"])
     c2, f2 = parse_utc(second["snapshot_time"]), parse_utc(second["finished_at"])
     until = f2 + timedelta(seconds=0.5)

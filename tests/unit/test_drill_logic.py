@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from drkit.core import errors
+from drkit.core.outcome import VERDICT, RunStatus, evidence_result, exit_code
 from drkit.core.policy import Policy
 from drkit.engines.manifest import Entry, Manifest
 from drkit.engines.restic import Node
-from drkit.jobs.drill.run import EXIT, RESULT, Stopwatch, select_verdict
+from drkit.jobs.drill.run import Stopwatch, select_verdict
 from drkit.jobs.drill.sandbox import Protected, Sandbox, default_path, overlap_reason, protected_paths, space_reason
 from drkit.jobs.drill.verification import (
     HashJob,
@@ -236,8 +237,13 @@ def test_verdicts(failed, errored, rta, verdict):
 
 
 def test_verdicts_map_to_results_and_exit_codes():
-    assert RESULT == {"PASS": "pass", "BREACH": "breach", "FAIL": "fail", "ERROR": "error"}
-    assert EXIT == {"PASS": 0, "BREACH": 3, "FAIL": 4, "ERROR": 1}
+    ends = {"PASS": (RunStatus.OK, None), "BREACH": (RunStatus.BREACH, errors.BreachError("slow")),
+            "FAIL": (RunStatus.FAILED, errors.VerificationError("wrong")),
+            "ERROR": (RunStatus.FAILED, errors.Unreachable("S3 down"))}
+    assert {v: evidence_result(*end) for v, end in ends.items()} == {
+        "PASS": "pass", "BREACH": "breach", "FAIL": "fail", "ERROR": "error"}
+    assert {v: exit_code(*end) for v, end in ends.items()} == {"PASS": 0, "BREACH": 3, "FAIL": 4, "ERROR": 1}
+    assert all(VERDICT[evidence_result(*end)] == v for v, end in ends.items())
 
 
 def test_phases_add_up_to_the_total_with_other_for_the_gaps():

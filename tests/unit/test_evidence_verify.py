@@ -7,7 +7,9 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from drkit.core import errors
 from drkit.engines.catalog import Catalog
 from drkit.engines.workspace import Workspace
 from drkit.evidence.records import Record, SigningKey
@@ -21,11 +23,21 @@ def key(tmp_path) -> SigningKey:
     return SigningKey.load_or_create(tmp_path / "k.pem")
 
 
+# what real records of each kind carry (drkit/evidence/payloads.py)
+MEASURED = {
+    "backup": {"data_added": 1, "files_new": 1, "files_changed": 0, "paths": ["/srv"], "manifest": "/m.json",
+               "manifest_files": 1, "manifest_sha256": "ab" * 32, "hashed_bytes": 1, "restic_duration_s": 0.5},
+    "drill": {"snapshot_selector": "latest", "verify": "full", "rto_s": 14400.0, "rta_s": 12.5},
+}
+
+
 def chain(key: SigningKey, policy: str = "shop", n: int = 4, start: int = 0) -> list[Record]:
     records, prev = [], None
     for i in range(start, start + n):
-        rec = Record(kind="backup" if i % 2 else "drill", policy=policy, started_at=T0 + timedelta(hours=i),
-                     finished_at=T0 + timedelta(hours=i, minutes=5), result="pass", prev=prev, bytes=i)
+        kind = "backup" if i % 2 else "drill"
+        rec = Record(kind=kind, policy=policy, started_at=T0 + timedelta(hours=i),
+                     finished_at=T0 + timedelta(hours=i, minutes=5), result="pass", prev=prev, bytes=i,
+                     measured=MEASURED[kind])
         rec = key.sign(rec)
         prev = rec.digest()
         records.append(rec)
@@ -138,3 +150,23 @@ def test_catalog_source_without_any_key_reports_unknown_keys(tmp_path, key):
     report = verify(ws, [])
     assert not report.ok and all("unknown signing key" in p for p in report.problems)
     assert not (ws.state_dir / "keys").exists()  # verifying never creates a signing key
+
+
+def test_a_signed_backup_record_without_its_manifest_digest_fails_verification() -> None:
+    from datetime import datetime, timezone
+
+    from drkit.evidence.payloads import BackupMeasured, measured_of
+    from drkit.evidence.verify import Item, check_items
+
+    key = SigningKey(Ed25519PrivateKey.generate())
+    t0 = datetime(2026, 3, 4, 1, 30, tzinfo=timezone.utc)
+    fields = {k: v for k, v in MEASURED["backup"].items() if k != "manifest_sha256"}
+    good = key.sign(Record(kind="backup", policy="p", started_at=t0, finished_at=t0, result="pass",
+                           measured={**fields, "manifest_sha256": "ab" * 32}))
+    renamed = key.sign(Record(kind="backup", policy="p", started_at=t0, finished_at=t0, result="pass",
+                              measured={**fields, "manifest_digest": "ab" * 32}, prev=good.digest()))
+    assert measured_of(good, BackupMeasured).manifest_sha256 == "ab" * 32
+    with pytest.raises(errors.VerificationError, match="manifest_sha256"):
+        measured_of(renamed, BackupMeasured)
+    report = check_items([Item("good", good), Item("renamed", renamed)], {key.key_id: key.private.public_key()})
+    assert [p.split(":")[0] for p in report.problems] == ["renamed"]

@@ -41,5 +41,5 @@ def test_the_rotation_restarts_after_a_check_with_another_divisor_or_none() -> N
 
 
 def test_measured_fields_recorded_in_the_evidence() -> None:
-    assert Subset("3/12", 3, 12).as_measured() == {"read_data_subset": "3/12", "subset_n": 3, "subset_m": 12}
-    assert Subset(None).as_measured() == {"read_data_subset": "none", "subset_n": None, "subset_m": None}
+    assert Subset("3/12", 3, 12).as_measured().to_measured() == {"read_data_subset": "3/12", "subset_n": 3, "subset_m": 12}
+    assert Subset(None).as_measured().to_measured() == {"read_data_subset": "none", "subset_n": None, "subset_m": None}

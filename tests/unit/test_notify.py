@@ -13,10 +13,11 @@ from receivers import HttpReceiver, SmtpReceiver, closed_port
 
 from drkit import notify
 from drkit.core import errors
+from drkit.core.outcome import RunStatus
 from drkit.core.policy import Policy
-from drkit.daemon.jobs import run_notified
+from drkit.engines.workspace import Workspace
 from drkit.evidence.records import Record
-from drkit.jobs.backup import BackupOutcome
+from drkit.jobs.lifecycle import RunOutcome, run_locked
 from drkit.notify import event_for, notify_outcome, notify_start
 
 T0 = datetime(2026, 3, 4, 1, 30, tzinfo=timezone.utc)
@@ -31,12 +32,12 @@ def policy_with(*targets: dict) -> Policy:
     })
 
 
-def backup_outcome(status: str = "ok") -> BackupOutcome:
+def backup_outcome(status: str = "ok") -> RunOutcome:
     record = Record(kind="backup", policy="shop-db", started_at=T0, finished_at=T0 + timedelta(seconds=42),
                     result="pass" if status == "ok" else "error", snapshot_id=SNAPSHOT if status == "ok" else None,
                     files=12)
     error = None if status == "ok" else errors.ResticError("backup: restic exited 1: connection refused")
-    return BackupOutcome("shop-db", status, record=record, error=error)
+    return RunOutcome("shop-db", "backup", RunStatus(status), error, record, T0, T0 + timedelta(seconds=42))
 
 
 @pytest.mark.parametrize("status, event", [
@@ -70,7 +71,7 @@ def test_healthcheck_pings_start_success_and_fail_paths() -> None:
         notify_start(policy, "backup")
         notify_outcome(policy, "backup", backup_outcome("ok"))
         notify_outcome(policy, "backup", backup_outcome("failed"))
-        breach = BackupOutcome("shop-db", "breach", error=errors.BreachError("drill slower than RTO"))
+        breach = RunOutcome("shop-db", "drill", RunStatus.BREACH, errors.BreachError("drill slower than RTO"), None, T0, T0)
         notify_outcome(policy, "drill", breach)
         assert hc.paths() == ["/ping/5f7e/start", "/ping/5f7e", "/ping/5f7e/fail", "/ping/5f7e/fail"]
         assert b"snapshot: " + SNAPSHOT.encode() in hc.requests[1].body
@@ -137,16 +138,17 @@ def test_email_host_and_port_in_the_policy_win_over_the_environment(monkeypatch:
         assert "SUCCESS" not in smtp.mails[0].data and "drkit shop-db backup OK" in smtp.mails[0].data
 
 
-def test_run_notified_reports_a_run_that_raised_and_re_raises_it() -> None:
+def test_a_locked_run_notifies_start_and_failure_and_a_good_one_success(tmp_path) -> None:
     with HttpReceiver() as hc:
         policy = policy_with({"healthcheck": hc.url + "/p"})
-
-        def locked():
-            raise errors.LockedError("shop-db: already running (backup, pid 42 since 2026-03-04T01:30:00Z)")
-
-        with pytest.raises(errors.LockedError):
-            run_notified(policy, "backup", locked)
+        ws = Workspace(tmp_path / "state")
+        holder = ws.lock(policy.name, "backup").acquire()
+        try:
+            locked = run_locked(ws, policy, "backup", lambda ctx: None)
+        finally:
+            holder.release()
+        assert (locked.status, locked.exit_code, locked.record) == ("locked", 5, None)
         assert hc.paths() == ["/p/start", "/p/fail"]
         assert b"already running" in hc.requests[1].body
-        assert run_notified(policy, "backup", lambda: backup_outcome("ok")).status == "ok"
+        assert run_locked(ws, policy, "backup", lambda ctx: None).status == "ok"
         assert hc.paths()[2:] == ["/p/start", "/p"]

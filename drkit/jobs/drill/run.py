@@ -28,10 +28,13 @@ from typing import Any, Literal
 
 from drkit.checks import CheckContext, CheckResult, run_checks
 from drkit.core import errors
+from drkit.core.durations import format_duration
+from drkit.core.outcome import VERDICT, evidence_result
 from drkit.core.policy import Policy
 from drkit.engines.manifest import Manifest
 from drkit.engines.restic import Listing, Restic, Snapshot, terminate_running
 from drkit.engines.workspace import Workspace
+from drkit.evidence.payloads import BackupMeasured, DrillMeasured, measured_of
 from drkit.evidence.records import Record, now_utc, signature_problem
 from drkit.jobs.backup import policy_tag
 from drkit.jobs.drill.sandbox import Sandbox, protected_paths
@@ -48,12 +51,11 @@ from drkit.jobs.drill.verification import (
     plan_hashes,
     submit_hashes,
 )
+from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
 log = logging.getLogger("drkit")
 
 Verdict = Literal["PASS", "BREACH", "FAIL", "ERROR"]
-RESULT: dict[str, str] = {"PASS": "pass", "BREACH": "breach", "FAIL": "fail", "ERROR": "error"}
-EXIT: dict[str, int] = {"PASS": 0, "BREACH": 3, "FAIL": 4, "ERROR": 1}
 HASH_WORKERS = min(4, os.cpu_count() or 2)
 SNAPSHOT_ID_RE = re.compile(r"^[0-9a-f]{4,64}$")
 PHASES = ("preflight", "restore", "verify", "checks")
@@ -123,19 +125,20 @@ class DrillRequest:
 
 
 @dataclass
-class DrillOutcome:
-    policy: str
-    verdict: Verdict
-    record: Record  # signed, unless recording itself failed
-    error: errors.DrkitError | None = None
+class DrillDetail:
+    """What a drill adds to its outcome."""
+
     problems: list[str] = field(default_factory=list)
     kept_sandbox: Path | None = None
 
-    @property
-    def exit_code(self) -> int:
-        if self.verdict == "ERROR" and self.error is not None:
-            return int(self.error.exit_code)
-        return EXIT[self.verdict]
+    def to_json(self) -> dict[str, Any]:
+        return {"problems": self.problems, "kept_sandbox": str(self.kept_sandbox) if self.kept_sandbox else None}
+
+
+def verdict_of(outcome: RunOutcome) -> str:
+    """PASS, BREACH, FAIL or ERROR: the drill's word for how the run ended (drkit/core/outcome.py)."""
+    result = evidence_result(outcome.status, outcome.error)
+    return VERDICT.get(result, "ERROR") if result else "ERROR"
 
 
 @dataclass(frozen=True)
@@ -148,25 +151,30 @@ class _Choice:
     listing: Listing | None = None  # already listed (serial path)
 
 
-def run_drill(ws: Workspace, request: DrillRequest, clock: Stopwatch | None = None) -> DrillOutcome:
-    """One drill under the policy lock. Raises LockedError (exit 5) when the policy is busy;
-    every other outcome, failures included, comes back as a DrillOutcome with signed evidence."""
+def run_drill(ws: Workspace, request: DrillRequest, clock: Stopwatch | None = None, *,
+              notify: bool = True) -> RunOutcome:
+    """One drill under the policy lock; every outcome, failures included, comes back as a
+    RunOutcome with signed evidence (a refused sandbox or snapshot id records nothing)."""
     clock = clock or Stopwatch()
-    lock = ws.lock(request.policy.name, "drill").acquire()
-    try:
-        return _Drill(ws, request, clock).run()
-    finally:
-        lock.release()
+    return run_locked(ws, request.policy, "drill", lambda ctx: _Drill(ctx, request, clock).run(),
+                      started_at=clock.started_at, notify=notify)
+
+
+def describe(outcome: RunOutcome) -> str:
+    return f"drill {outcome.status}"
+
+
+register_job("drill", lambda ws, policy, policy_file: run_drill(ws, DrillRequest(policy, policy_file)), describe)
 
 
 class _Drill:
-    def __init__(self, ws: Workspace, request: DrillRequest, clock: Stopwatch):
-        self.ws = ws
+    def __init__(self, ctx: RunContext, request: DrillRequest, clock: Stopwatch):
+        self.ctx = ctx
+        self.ws = ctx.ws
         self.request = request
         self.policy = request.policy
         self.clock = clock
         self.restic: Restic | None = None
-        self.restic_version = ""
         self.sandbox: Sandbox | None = None
         self.snapshot: Snapshot | None = None
         self.listing: Listing | None = None
@@ -179,7 +187,8 @@ class _Drill:
 
     # --- the run -----------------------------------------------------------------------------
 
-    def run(self) -> DrillOutcome:
+    def run(self) -> None:
+        """Run the phases; hand the lifecycle what was measured, then raise what the verdict says."""
         try:
             failed, error = self._execute()
             phases, rta = self.clock.finish()
@@ -189,16 +198,21 @@ class _Drill:
             if self.sandbox is not None:  # interrupted: never leave a half-restored tree behind
                 self.sandbox.discard()
             raise
-        record = self._record(verdict, phases, rta, error, kept)
-        # The clock has stopped: remove the tree while the evidence is signed and uploaded.
-        remover = threading.Thread(target=self._remove_sandbox, name="drill-cleanup") if kept is None else None
-        if remover is not None:
-            remover.start()
-        try:
-            return self._store(verdict, record, error, kept)
-        finally:
-            if remover is not None:
-                remover.join()
+        ctx = self.ctx
+        ctx.phases, ctx.finished_at = phases, self.clock.started_at + timedelta(seconds=rta)
+        if self.snapshot is not None:
+            ctx.snapshot_id, ctx.snapshot_time = self.snapshot.id, self.snapshot.time
+        ctx.bytes, ctx.files = self.counts.bytes, self.counts.files
+        ctx.measured = DrillMeasured.model_validate(self._measured(phases, rta, kept))
+        ctx.problems = self.problems[:MAX_LISTED]
+        ctx.detail = DrillDetail(self.problems, kept)
+        if kept is None:  # the clock has stopped: remove the tree while the evidence is signed and uploaded
+            ctx.background = self._remove_sandbox
+        if error is None and verdict == "BREACH":
+            error = errors.BreachError(f"{self.policy.name}: recovery took {format_duration(rta)}, over the RTO "
+                                       f"{format_duration(self.policy.objectives.rto.total_seconds())}")
+        if error is not None:
+            raise error
 
     def _execute(self) -> tuple[bool, errors.DrkitError | None]:
         """Run the phases; (verification failed?, what stopped the drill)."""
@@ -207,8 +221,8 @@ class _Drill:
             self._restore_and_verify(choice)
             self._run_checks()
             return False, None
-        except DrillFailed as exc:
-            self.problems = exc.problems or [exc.message]
+        except errors.VerificationError as exc:  # DrillFailed, or signed evidence lacking a promised field
+            self.problems = getattr(exc, "problems", None) or [exc.message]
             return True, exc
         except errors.DrkitError as exc:
             return False, exc
@@ -238,8 +252,7 @@ class _Drill:
         self.sandbox = Sandbox.choose(self.request.sandbox, parent=policy.drill.sandbox, policy=policy.name,
                                       protected=protected_paths(policy, self.ws.state_dir), now=self.clock.started_at)
         self.measured["sandbox"] = str(self.sandbox.path)
-        self.restic = self.ws.restic(policy)
-        self.restic_version = ".".join(map(str, self.restic.version()))
+        self.restic = self.ctx.restic()
         choice = self._choose()
         size = self._known_size(choice.expected_id)
         if size is None:
@@ -314,7 +327,7 @@ class _Drill:
         if self.backup is not None:
             self.measured["backup_record"] = self.backup.digest()
             self._authenticate_backup(self.backup)
-        known = self.backup.measured.get("manifest") if self.backup else None
+        known = measured_of(self.backup, BackupMeasured).manifest if self.backup else None
         self.manifest_path = find_manifest(listing.nodes, self.policy.name, known)
         if self.manifest_path is None:
             raise DrillFailed(f"cannot verify: snapshot {listing.snapshot.short_id} has no drkit manifest "
@@ -410,7 +423,7 @@ class _Drill:
         except OSError as exc:
             raise DrillFailed(f"manifest {self.manifest_path} was not restored ({exc.strerror})") from None
         digest = hashlib.sha256(data).hexdigest()
-        expected = self.backup.measured.get("manifest_sha256") if self.backup else None
+        expected = measured_of(self.backup, BackupMeasured).manifest_sha256 if self.backup else None
         self.measured.update(manifest=self.manifest_path, manifest_sha256=digest,
                              manifest_authenticated=expected is not None)
         if expected is not None and expected != digest:
@@ -501,37 +514,12 @@ class _Drill:
             self.problems.append(f"could not remove sandbox {self.sandbox.path}: {exc}")
             log.warning("could not remove sandbox %s: %s", self.sandbox.path, exc)
 
-    def _record(self, verdict: Verdict, phases: dict[str, float], rta: float, error: errors.DrkitError | None,
-                kept: Path | None) -> Record:
-        rto = self.policy.objectives.rto.total_seconds()
-        measured = dict(self.measured)
-        measured.update(
-            bytes_restored=self.counts.bytes, files_restored=self.counts.files, dirs_restored=self.counts.dirs,
-            symlinks_restored=self.counts.symlinks, other_restored=self.counts.other,
-            restore_verify_s=phases.get("restore", 0.0) + phases.get("verify", 0.0),
-            rto_s=rto, rta_s=rta, checks=[c.as_dict() for c in self.checks], sandbox_kept=kept is not None,
-            hash_workers=HASH_WORKERS)
-        messages = ([str(error)] if error is not None else []) + [p for p in self.problems if p != str(error)]
-        result = "interrupted" if isinstance(error, errors.Interrupted) else RESULT[verdict]
-        return Record(kind="drill", policy=self.policy.name, started_at=self.clock.started_at,
-                      finished_at=self.clock.started_at + timedelta(seconds=rta), result=result,  # type: ignore[arg-type]
-                      restic_version=self.restic_version,
-                      snapshot_id=self.snapshot.id if self.snapshot else None,
-                      snapshot_time=self.snapshot.time if self.snapshot else None,
-                      bytes=self.counts.bytes, files=self.counts.files, phases=phases, measured=measured,
-                      errors=messages[:MAX_LISTED + 1])
-
-    def _store(self, verdict: Verdict, record: Record, error: errors.DrkitError | None,
-               kept: Path | None) -> DrillOutcome:
-        """Sign, chain and upload. Evidence that cannot be stored turns a drill into an ERROR:
-        a drill nobody can prove happened did not pass."""
-        try:
-            signed = self.ws.record(self.policy, record)
-        except Exception as exc:  # noqa: BLE001 - report the drill's own result with the reason
-            failure = errors.DrkitError(f"drill evidence could not be recorded: {exc}")
-            log.warning("%s", failure)
-            if verdict in ("PASS", "BREACH"):
-                return DrillOutcome(self.policy.name, "ERROR", record, failure, self.problems, kept)
-            return DrillOutcome(self.policy.name, verdict, record, error or failure, self.problems, kept)
-        return DrillOutcome(self.policy.name, verdict, signed, error, self.problems, kept)
-
+    def _measured(self, phases: dict[str, float], rta: float, kept: Path | None) -> dict[str, Any]:
+        return {**self.measured,
+                "bytes_restored": self.counts.bytes, "files_restored": self.counts.files,
+                "dirs_restored": self.counts.dirs, "symlinks_restored": self.counts.symlinks,
+                "other_restored": self.counts.other,
+                "restore_verify_s": phases.get("restore", 0.0) + phases.get("verify", 0.0),
+                "rto_s": self.policy.objectives.rto.total_seconds(), "rta_s": rta,
+                "checks": [c.as_dict() for c in self.checks], "sandbox_kept": kept is not None,
+                "hash_workers": HASH_WORKERS}

@@ -1,0 +1,122 @@
+"""Typed `measured` payloads of evidence records, one model per record kind (docs/evidence.md).
+
+On disk `measured` stays a plain JSON object inside the signed record (its canonical bytes are
+what the signature covers, so records written by earlier versions must read back unchanged).
+Writers build a model and store `to_measured()`; readers go through `measured_of(record, Model)`,
+which validates: a signed record whose result promises a field (a passing backup's
+`manifest_sha256`) but lacks it is a verification failure, never "not authenticated, carry on".
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from drkit.core.errors import VerificationError
+from drkit.evidence.records import Record
+
+SCHEMA_VERSION = 1  # of every payload below; bump with a migration note in docs/evidence.md
+
+
+class Measured(BaseModel):
+    """Base of every payload: unknown keys are kept (a newer drkit may have written them)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def to_measured(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class BackupMeasured(Measured):
+    """A backup that made a snapshot (result pass or partial)."""
+
+    data_added: int
+    files_new: int
+    files_changed: int
+    paths: list[str]
+    manifest: str                  # where the manifest sits inside the snapshot (absolute path)
+    manifest_files: int
+    manifest_sha256: str           # what a drill compares the manifest restored from the snapshot with
+    hashed_bytes: int
+    restic_duration_s: float
+
+
+class CheckMeasured(Measured):
+    """A repository check: which pack subset it read."""
+
+    read_data_subset: str
+    subset_n: int | None = None
+    subset_m: int | None = None
+
+
+class ForgetMeasured(Measured):
+    kept: list[str]
+    removed: list[str]
+    pruned: bool
+    retention: dict[str, Any]
+
+
+class DrillMeasured(Measured):
+    """A drill; most fields exist only when the drill got that far (a refused sandbox has none)."""
+
+    snapshot_selector: str
+    verify: str
+    rto_s: float
+    rta_s: float
+    sandbox: str | None = None
+    size_estimate: int | None = None
+    bytes_restored: int = 0
+    files_restored: int = 0
+    dirs_restored: int = 0
+    symlinks_restored: int = 0
+    other_restored: int = 0
+    restore_verify_s: float = 0.0
+    checks: list[dict[str, Any]] = []
+    sandbox_kept: bool = False
+    manifest: str | None = None
+    manifest_sha256: str | None = None
+    manifest_authenticated: bool | None = None
+    changed_during_backup: int = 0
+
+
+class RunMeasured(Measured):
+    """A run that ended before it measured anything (failed, interrupted, missed)."""
+
+
+# (kind, results) -> the payload a record of that kind and result must carry
+_PAYLOADS: dict[tuple[str, str], type[Measured]] = {
+    **{("backup", r): BackupMeasured for r in ("pass", "partial")},
+    **{("check", r): CheckMeasured for r in ("pass", "fail")},
+    ("forget", "pass"): ForgetMeasured,
+    **{("drill", r): DrillMeasured for r in ("pass", "breach", "fail", "error")},
+}
+
+M = TypeVar("M", bound=Measured)
+
+
+def payload_type(record: Record) -> type[Measured]:
+    return _PAYLOADS.get((record.kind, record.result), RunMeasured)
+
+
+def measured_of(record: Record, model: type[M]) -> M:
+    """The record's payload as `model`; VerificationError naming the record when it does not fit."""
+    expected = payload_type(record)
+    if expected is not model and not issubclass(model, expected):
+        raise ValueError(f"a {record.kind} record with result {record.result} carries {expected.__name__}, "
+                         f"not {model.__name__}")
+    try:
+        return model.model_validate(record.measured)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in exc.errors()}))
+        raise VerificationError(f"{record.kind} evidence of {record.policy} from {record.finished_at:%Y-%m-%d %H:%M}Z "
+                                f"({record.digest()[:12]}…) lacks or garbles {fields}") from None
+
+
+def validate_payload(record: Record) -> str | None:
+    """None when the record's payload fits its kind and result; else the problem (evidence verify)."""
+    try:
+        measured_of(record, payload_type(record))
+    except VerificationError as exc:
+        return str(exc)
+    return None
