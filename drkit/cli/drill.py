@@ -10,6 +10,7 @@ from rich.table import Table
 from drkit.cli.app import App, finish_runs, json_option, out, pass_app
 from drkit.core.display import format_size
 from drkit.core.durations import format_duration
+from drkit.evidence.payloads import DrillMeasured, measured_if
 
 
 @click.command("restore-drill")
@@ -58,8 +59,9 @@ def _drill_lines(outcome, verdict: str) -> str | tuple[str, bool]:
 def _drill_table(record) -> Table:
     table = Table("phase", "seconds", "MB/s", title=f"drill {record.policy}"
                   + (f" snapshot {record.snapshot_id[:8]}" if record.snapshot_id else ""))
-    size = record.measured.get("bytes_restored", 0) if record.result in ("pass", "breach") else 0
-    total = record.measured.get("rta_s", record.duration_s)
+    figures = measured_if(record, DrillMeasured)
+    size = figures.bytes_restored if figures is not None and record.result in ("pass", "breach") else 0
+    total = figures.rta_s if figures is not None else record.duration_s
     for phase, seconds in [*record.phases.items(), ("total", total)]:
         rate = f"{size / 1e6 / seconds:,.1f}" if phase in ("restore", "verify", "total") and seconds > 0 and size else ""
         table.add_row(phase, f"{seconds:.2f}", rate)
@@ -68,12 +70,12 @@ def _drill_table(record) -> Table:
 
 def _drill_line(outcome, verdict: str) -> str:
     r = outcome.record
-    m = r.measured
-    rta, rto = m.get("rta_s", r.duration_s), m.get("rto_s") or r.objectives.get("rto_s", 0)
+    m = measured_if(r, DrillMeasured)
+    rta, rto = (m.rta_s, m.rto_s) if m is not None else (r.duration_s, r.objectives.get("rto_s", 0))
     took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
     if verdict in ("PASS", "BREACH"):
         return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
-                + (f"; {m['changed_during_backup']} file(s) changed during backup, verified by restic only"
-                   if m.get("changed_during_backup") else ""))
+                + (f"; {m.changed_during_backup} file(s) changed during backup, verified by restic only"
+                   if m is not None and m.changed_during_backup else ""))
     return f"{verdict} {r.policy}: {outcome.error} (after {took})"

@@ -8,6 +8,7 @@ import click
 
 from drkit.cli.app import App, pass_app
 from drkit.core.atomic import write_text_atomically
+from drkit.evidence.payloads import BackupMeasured, measured_of
 from drkit.evidence.records import now_utc
 
 
@@ -25,7 +26,7 @@ def runbook(app: App, name: str, output: Path | None) -> None:
     now = now_utc()
     catalog = app.workspace.catalog
     state = policy_status(catalog, app.workspace.state_dir, item.policy, now)
-    manifest = state.last_backup.measured.get("manifest") if state.last_backup else None
+    manifest = measured_of(state.last_backup, BackupMeasured).manifest if state.last_backup else None
     staging = Path(manifest).parent if manifest else app.workspace.state_dir / "staging" / name
     text = render(item.policy, item.file, state, catalog.snapshots(name), staging, now)
     if output is None:

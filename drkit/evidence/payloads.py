@@ -113,6 +113,11 @@ def measured_of(record: Record, model: type[M]) -> M:
                                 f"({record.digest()[:12]}…) lacks or garbles {fields}") from None
 
 
+def measured_if(record: Record, model: type[M]) -> M | None:
+    """The payload as `model` when the record's kind and result carry it (else None: a failed run)."""
+    return measured_of(record, model) if payload_type(record) is model else None
+
+
 def validate_payload(record: Record) -> str | None:
     """None when the record's payload fits its kind and result; else the problem (evidence verify)."""
     try:

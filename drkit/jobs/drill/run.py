@@ -16,15 +16,13 @@ import logging
 import os
 import posixpath
 import random
-import re
 import threading
-import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from drkit.checks import CheckContext, CheckResult, run_checks
 from drkit.core import errors
@@ -35,9 +33,11 @@ from drkit.engines.manifest import Manifest
 from drkit.engines.restic import Listing, Restic, Snapshot, terminate_running
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DrillMeasured, measured_of
-from drkit.evidence.records import Record, now_utc, signature_problem
-from drkit.jobs.backup import policy_tag
+from drkit.evidence.records import Record, signature_problem
+from drkit.jobs.drill.clock import Stopwatch
 from drkit.jobs.drill.sandbox import Sandbox, protected_paths
+from drkit.jobs.drill.selection import Choice, SnapshotChooser
+from drkit.jobs.drill.verdict import DrillFailed, Verdict, damage_or, restore_failure, select_verdict
 from drkit.jobs.drill.verification import (
     MAX_LISTED,
     HashCheck,
@@ -55,64 +55,8 @@ from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locke
 
 log = logging.getLogger("drkit")
 
-Verdict = Literal["PASS", "BREACH", "FAIL", "ERROR"]
 HASH_WORKERS = min(4, os.cpu_count() or 2)
-SNAPSHOT_ID_RE = re.compile(r"^[0-9a-f]{4,64}$")
 PHASES = ("preflight", "restore", "verify", "checks")
-
-
-class DrillFailed(errors.VerificationError):
-    """Restored data is wrong or unverifiable: the verdict is FAIL."""
-
-    def __init__(self, message: str, problems: list[str] | None = None):
-        super().__init__(message)
-        self.problems = problems or []
-
-
-def select_verdict(*, failed: bool, errored: bool, rta_s: float, rto_s: float) -> Verdict:
-    """Wrong data outranks everything; a drill that could not finish is never a PASS; only a fully
-    verified drill is measured against the RTO."""
-    if failed:
-        return "FAIL"
-    if errored:
-        return "ERROR"
-    return "BREACH" if rta_s > rto_s else "PASS"
-
-
-class Stopwatch:
-    """The drill's clock, started when the drill is requested (the RTA starts there too).
-
-    Phases are disjoint spans; whatever lies outside them (policy loading, lock) is `other`, so
-    the phases always add up to the total.
-    """
-
-    def __init__(self) -> None:
-        self.started_at = now_utc()
-        self._t0 = time.monotonic_ns()
-        self._spans: dict[str, int] = {}
-        self._open: tuple[str, int] | None = None
-
-    @property
-    def current(self) -> str | None:
-        return self._open[0] if self._open else None
-
-    def begin(self, phase: str) -> None:
-        self.end()
-        self._open = (phase, time.monotonic_ns())
-
-    def end(self) -> None:
-        if self._open:
-            name, start = self._open
-            self._spans[name] = self._spans.get(name, 0) + time.monotonic_ns() - start
-            self._open = None
-
-    def finish(self) -> tuple[dict[str, float], float]:
-        """Close the clock: (phases incl. `other`, total seconds)."""
-        self.end()
-        total = time.monotonic_ns() - self._t0
-        phases = {name: ns / 1e9 for name, ns in self._spans.items()}
-        phases["other"] = (total - sum(self._spans.values())) / 1e9
-        return phases, total / 1e9
 
 
 @dataclass(frozen=True)
@@ -139,16 +83,6 @@ def verdict_of(outcome: RunOutcome) -> str:
     """PASS, BREACH, FAIL or ERROR: the drill's word for how the run ended (drkit/core/outcome.py)."""
     result = evidence_result(outcome.status, outcome.error)
     return VERDICT.get(result, "ERROR") if result else "ERROR"
-
-
-@dataclass(frozen=True)
-class _Choice:
-    """Which snapshot to restore. `selector` is what restic gets: a full id, or "latest" with `tags`."""
-
-    selector: str
-    tags: tuple[str, ...] = ()
-    expected_id: str | None = None  # the catalog's idea of it, for the size estimate
-    listing: Listing | None = None  # already listed (serial path)
 
 
 def run_drill(ws: Workspace, request: DrillRequest, clock: Stopwatch | None = None, *,
@@ -246,79 +180,42 @@ class _Drill:
 
     # --- preflight -------------------------------------------------------------------------------
 
-    def _preflight(self) -> _Choice:
+    def _preflight(self) -> Choice:
         self.clock.begin("preflight")
         policy = self.policy
         self.sandbox = Sandbox.choose(self.request.sandbox, parent=policy.drill.sandbox, policy=policy.name,
                                       protected=protected_paths(policy, self.ws.state_dir), now=self.clock.started_at)
         self.measured["sandbox"] = str(self.sandbox.path)
         self.restic = self.ctx.restic()
-        choice = self._choose()
-        size = self._known_size(choice.expected_id)
+        self.chooser = SnapshotChooser(policy, self.request.snapshot, self.ws.catalog, self.restic,
+                                       self.clock.started_at)
+        choice = self.chooser.choose()
+        self.measured.update(self.chooser.measured)
+        self.ctx.warnings += self.chooser.warnings
+        size = self.chooser.known_size(choice.expected_id)
         if size is None:
             # Nothing recorded about this snapshot (plain restic, or another host's): list it
             # first, so free space is checked before anything is written.
             listing = self._list(choice)
             self._adopt(listing, choice)
-            choice = _Choice(listing.snapshot.id, (), listing.snapshot.id, listing)  # type: ignore[union-attr]
+            choice = Choice(listing.snapshot.id, (), listing.snapshot.id, listing)  # type: ignore[union-attr]
             size = self.counts.bytes
         self.measured["size_estimate"] = size
         self.sandbox.check_space(size)
         self.sandbox.open()
         return choice
 
-    def _choose(self) -> _Choice:
-        spec = self.request.snapshot.strip().lower()
-        tag = policy_tag(self.policy.name)
-        if spec == "latest":
-            tagged = [row for row in self.ws.catalog.snapshots(self.policy.name) if tag in row.tags]
-            return _Choice("latest", (tag,), tagged[-1].id if tagged else None)
-        if spec == "random":
-            assert self.restic is not None
-            candidates = self.restic.snapshots(tags=[tag])
-            if not candidates:
-                raise self._none_yet()
-            pick = random.SystemRandom().choice(candidates)
-            self.measured["random_among"] = len(candidates)
-            return _Choice(pick.id, (), pick.id)
-        if not SNAPSHOT_ID_RE.match(spec):
-            raise errors.UsageError(f"--snapshot: expected latest, random or a snapshot id (4 to 64 hex digits), "
-                                    f"got '{self.request.snapshot}'")
-        matches = [row.id for row in self.ws.catalog.snapshots(self.policy.name) if row.id.startswith(spec)]
-        if len(set(matches)) == 1:
-            return _Choice(matches[0], (), matches[0])
-        return _Choice(spec, ())  # unknown to the catalog: restic resolves (and vets) the prefix
-
-    def _known_size(self, snapshot_id: str | None) -> int | None:
-        if not snapshot_id:
-            return None
-        record = self.ws.catalog.backup_record(self.policy.name, snapshot_id)
-        return record.bytes if record is not None and record.bytes > 0 else None
-
-    def _none_yet(self) -> errors.DrkitError:
-        return errors.DrkitError(f"{self.policy.name}: no drkit snapshot to drill yet",
-                                 hint=f"run: drkit backup {self.policy.name}")
-
-    def _not_found(self, notes: list[str]) -> errors.DrkitError:
-        if self.request.snapshot.strip().lower() in ("latest", "random"):
-            return self._none_yet()
-        text = " ".join(notes).lower()
-        if "multiple" in text or "ambiguous" in text:
-            return errors.UsageError(f"snapshot id '{self.request.snapshot}' is ambiguous", hint="give more digits")
-        return errors.UsageError(f"no snapshot '{self.request.snapshot}' in the repository of {self.policy.name}",
-                                 hint=f"list them: drkit snapshots {self.policy.name}")
-
-    def _list(self, choice: _Choice) -> Listing:
+    def _list(self, choice: Choice) -> Listing:
         assert self.restic is not None
         try:
             return self.restic.list_snapshot(choice.selector, tags=choice.tags)
         except errors.DrkitError as exc:
-            raise self._damage_or(exc, [], what="restic ls") from None
+            raise damage_or(exc, [], what="restic ls", policy=self.policy.name) from None
 
-    def _adopt(self, listing: Listing, choice: _Choice) -> None:
+    def _adopt(self, listing: Listing, choice: Choice) -> None:
         """Take the listed snapshot as the drill's: counts, its backup evidence, its manifest."""
         if listing.snapshot is None:
-            raise self._not_found(listing.notes)
+            raise self.chooser.not_found(listing.notes)
         self.listing, self.snapshot = listing, listing.snapshot
         self.counts = count_nodes(listing.nodes)
         if choice.expected_id and choice.expected_id != listing.snapshot.id:
@@ -343,7 +240,7 @@ class _Drill:
 
     # --- restore + verify -------------------------------------------------------------------------
 
-    def _restore_and_verify(self, choice: _Choice) -> None:
+    def _restore_and_verify(self, choice: Choice) -> None:
         """restore --verify and ls side by side; hash restored files while restic reads them back."""
         assert self.restic is not None and self.sandbox is not None
         self.clock.begin("restore")
@@ -368,7 +265,7 @@ class _Drill:
             readback.wait()
             if restoring.done() and restoring.exception() is not None:
                 self._adopt_quietly(listed, choice)
-                raise self._restore_failure(restoring.exception(), stderr)  # type: ignore[arg-type]
+                raise self._restore_failure(restoring.exception(), stderr)
             pending = self._start_hashing(listed, choice, hashers)
             try:
                 restoring.result()
@@ -387,13 +284,13 @@ class _Drill:
             runners.shutdown(wait=True)  # a failed drill still waits for restic before discarding
         self._compare(tree, hashes)
 
-    def _start_hashing(self, listed: Future | None, choice: _Choice, hashers: ThreadPoolExecutor) -> list:
+    def _start_hashing(self, listed: Future | None, choice: Choice, hashers: ThreadPoolExecutor) -> list:
         """Every file is written: take the listing and the restored manifest, start hashing."""
         if listed is not None:
             try:
                 listing = listed.result()
             except errors.DrkitError as exc:
-                raise self._damage_or(exc, [], what="restic ls") from None
+                raise damage_or(exc, [], what="restic ls", policy=self.policy.name) from None
             self._adopt(listing, choice)
         plan = self._plan(self._load_manifest())
         return submit_hashes(hashers, self.sandbox.path, plan)  # type: ignore[union-attr]
@@ -406,7 +303,7 @@ class _Drill:
             raise DrillFailed(f"{count} restored item(s) do not match the snapshot: {problems[0]}"
                               + (f" (and {count - 1} more)" if count > 1 else ""), problems[:MAX_LISTED])
 
-    def _adopt_quietly(self, listed: Future | None, choice: _Choice) -> None:
+    def _adopt_quietly(self, listed: Future | None, choice: Choice) -> None:
         """After a failed restore, still name the snapshot in the evidence when ls got it."""
         if listed is None or self.snapshot is not None:
             return
@@ -455,29 +352,10 @@ class _Drill:
             raise errors.DrkitError(f"restic restored snapshot {restored_ids[0]} but listed {self.snapshot.short_id} "
                                     "(a snapshot was added meanwhile); run the drill again")
 
-    def _restore_failure(self, exc: BaseException, stderr: deque[str]) -> errors.DrkitError:
-        lines = list(stderr)
-        text = "\n".join(lines).lower()
-        if "no space left on device" in text:
-            return errors.UsageError(f"sandbox {self.sandbox.path if self.sandbox else ''}: its filesystem ran out of "
-                                     "space during the restore", hint="free space or pass --sandbox elsewhere")
-        if any(s in text for s in ("no matching id", "criteria not found", "invalid id", "multiple ids")):
-            return self._not_found(lines)
-        if not isinstance(exc, errors.DrkitError):
-            return errors.DrkitError(f"restore: {type(exc).__name__}: {exc}")
-        return self._damage_or(exc, lines, what="restic restore --verify")
-
-    def _damage_or(self, exc: errors.DrkitError, stderr: list[str], *, what: str) -> errors.DrkitError:
-        """restic exits 1 for damage as for everything: a failure it could not blame on the
-        network, password, lock or a timeout means the repository could not give the data back."""
-        if type(exc) not in (errors.ResticError, errors.RepositoryDamaged):
-            return exc
-        damage = [ln.strip() for ln in stderr if "verification failed" in ln or "ignoring error" in ln
-                  or "fatal:" in ln.lower()]
-        detail = damage[0] if damage else exc.message
-        return DrillFailed(f"{what} failed: {detail}; the repository may be damaged "
-                           f"(run: drkit repo check {self.policy.name} --read-data-subset 100%)",
-                           [f"{what} failed: {ln}" for ln in (damage or [exc.message])][:MAX_LISTED])
+    def _restore_failure(self, exc: BaseException | None, stderr: deque[str]) -> errors.DrkitError:
+        return restore_failure(exc or errors.DrkitError("restore failed"), list(stderr), policy=self.policy.name,
+                               sandbox=str(self.sandbox.path if self.sandbox else ""),
+                               not_found=self.chooser.not_found)
 
     # --- checks ----------------------------------------------------------------------------------
 

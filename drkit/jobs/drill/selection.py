@@ -1,0 +1,93 @@
+"""Which snapshot a drill restores: `latest`, `random` or an id (short or full).
+
+`latest` and `random` choose among the policy's tagged snapshots as the repository lists them
+now (manual restic snapshots of other policies never count). A snapshot dated after "now" (a host
+with a wrong clock) is skipped with a warning, as reports ignore it (docs/drill.md): restic's own
+`latest` would pick it and every drill would restore the wrong thing.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from drkit.core import errors
+from drkit.core.policy import Policy
+from drkit.engines.catalog import Catalog
+from drkit.engines.restic import Listing, Restic, Snapshot
+from drkit.jobs.backup import policy_tag
+
+SNAPSHOT_ID_RE = re.compile(r"^[0-9a-f]{4,64}$")
+CLOCK_SKEW = timedelta(minutes=5)  # a snapshot this far ahead of our clock is still "now"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which snapshot to restore. `selector` is what restic gets: a full id, or a prefix to resolve."""
+
+    selector: str
+    tags: tuple[str, ...] = ()
+    expected_id: str | None = None  # the catalog's idea of it, for the size estimate
+    listing: Listing | None = None  # already listed (serial path)
+
+
+@dataclass
+class SnapshotChooser:
+    policy: Policy
+    spec: str  # as the user gave it
+    catalog: Catalog
+    restic: Restic
+    now: datetime
+    measured: dict[str, Any] = field(default_factory=dict)  # what the choice adds to the evidence
+    warnings: list[str] = field(default_factory=list)
+
+    def choose(self) -> Choice:
+        spec = self.spec.strip().lower()
+        if spec in ("latest", "random"):
+            candidates = self._current()
+            if not candidates:
+                raise self.none_yet()
+            if spec == "latest":
+                return Choice(candidates[-1].id, (), candidates[-1].id)
+            self.measured["random_among"] = len(candidates)
+            pick = random.SystemRandom().choice(candidates)
+            return Choice(pick.id, (), pick.id)
+        if not SNAPSHOT_ID_RE.match(spec):
+            raise errors.UsageError(f"--snapshot: expected latest, random or a snapshot id (4 to 64 hex digits), "
+                                    f"got '{self.spec}'")
+        matches = [row.id for row in self.catalog.snapshots(self.policy.name) if row.id.startswith(spec)]
+        if len(set(matches)) == 1:
+            return Choice(matches[0], (), matches[0])
+        return Choice(spec, ())  # unknown to the catalog: restic resolves (and vets) the prefix
+
+    def _current(self) -> list[Snapshot]:
+        """The policy's snapshots, oldest first, without those dated in the future."""
+        snapshots = sorted(self.restic.snapshots(tags=[policy_tag(self.policy.name)]), key=lambda s: s.time)
+        future = [s for s in snapshots if s.time > self.now + CLOCK_SKEW]
+        if future:
+            self.measured["skipped_future_snapshots"] = [s.short_id for s in future]
+            self.warnings.append(f"skipped {len(future)} snapshot(s) dated in the future (clock skew on the host "
+                                 f"that made them?): {', '.join(s.short_id for s in future[:5])}")
+        return [s for s in snapshots if s.time <= self.now + CLOCK_SKEW]
+
+    def known_size(self, snapshot_id: str | None) -> int | None:
+        if not snapshot_id:
+            return None
+        record = self.catalog.backup_record(self.policy.name, snapshot_id)
+        return record.bytes if record is not None and record.bytes > 0 else None
+
+    def none_yet(self) -> errors.DrkitError:
+        return errors.DrkitError(f"{self.policy.name}: no drkit snapshot to drill yet",
+                                 hint=f"run: drkit backup {self.policy.name}")
+
+    def not_found(self, notes: list[str]) -> errors.DrkitError:
+        if self.spec.strip().lower() in ("latest", "random"):
+            return self.none_yet()
+        text = " ".join(notes).lower()
+        if "multiple" in text or "ambiguous" in text:
+            return errors.UsageError(f"snapshot id '{self.spec}' is ambiguous", hint="give more digits")
+        return errors.UsageError(f"no snapshot '{self.spec}' in the repository of {self.policy.name}",
+                                 hint=f"list them: drkit snapshots {self.policy.name}")
