@@ -364,7 +364,7 @@ class Daemon:
             new = self.load()
         except errors.PolicyError as exc:
             self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: "
-                                                + "; ".join(exc.problems))
+                                                + "; ".join(map(str, exc.problems)))
             return
         except errors.DrkitError as exc:
             self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: {exc}")
