@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from drkit.core import errors
+from drkit.core.jsonshape import JsonDocument, dumps
 from drkit.core.policy import LoadedPolicy, find_policy, load_policies
 from drkit.engines.workspace import Workspace
 
@@ -75,4 +76,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def emit_json(data: Any) -> None:
+    """Plain JSON that is not a result document (the policy JSON Schema, job results)."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def emit_document(result: JsonDocument) -> None:
+    """A read command's `--json` output: the result's own document, schema id first (docs/json.md)."""
+    click.echo(dumps(result), nl=False)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, emit_document, emit_json, err, json_option, pass_app
 from drkit.core import errors
 
 
@@ -25,7 +25,7 @@ def repo_init(app: App, name: str, as_json: bool) -> None:
 
     result = init_repository(app.workspace, app.policy(name).policy)
     if as_json:
-        emit_json(result.as_dict())
+        emit_document(result)
     else:
         for line in result.lines():
             click.echo(line)

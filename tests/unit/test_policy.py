@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drkit.core.errors import PolicyError
+from drkit.core.errors import PolicyError, Problem
 from drkit.core.policy import (
     CommandTarget,
     PathTarget,
@@ -182,3 +182,24 @@ def test_any_unknown_top_level_key_is_reported_with_its_line(tmp_path_factory, k
     found = problems(tmp, text)
     assert found == [f"{tmp / 'p.yaml'}:{len(text.splitlines())}: {key}: unknown key '{key}' "
                      f"(check the spelling; see `drkit policy schema`)"]
+
+
+def test_problem_lines_round_trip():
+    lines = ["/p/a.yaml:3: retension: unknown key 'retension'", "/p/a.yaml:1: (top level): expected a mapping",
+             "/p/a.yaml:1: cannot read file: Permission denied", "/p/a.yaml:7: targets[0].path: 'x': must be absolute",
+             "C:/odd:name.yaml:2: name: clash", "no location at all"]
+    assert [str(p) for p in PolicyError(lines).problems] == lines
+    assert Problem.parse(lines[3]) == Problem("/p/a.yaml", 7, "targets[0].path", "'x': must be absolute")
+    assert Problem.parse(lines[2]).path is None and Problem.parse(lines[5]).file is None
+
+
+def test_policy_error_text_is_every_line():
+    problem = Problem("/p/a.yaml", 2, "name", "clash")
+    assert str(PolicyError([problem, "/p/b.yaml:1: (file): gone"])) == "/p/a.yaml:2: name: clash\n/p/b.yaml:1: (file): gone"
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("ab/.:[]0129 ()-_x\n"), max_size=40))
+def test_any_problem_line_given_as_text_prints_unchanged(text):
+    assert str(Problem.parse(text)) == text
