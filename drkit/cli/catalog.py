@@ -30,7 +30,11 @@ def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
         emit_document(result)
     else:
         for r in result.policies:
-            click.echo(r.line())
+            # a policy that could not be refreshed is an error: its line goes to stderr, once
+            if r.error is not None:
+                err.print(r.line(), markup=False)
+            else:
+                click.echo(r.line())
             for problem in r.problems:
                 err.print(f"  {problem}", markup=False)
     if result.failed:
