@@ -108,3 +108,13 @@ def test_report_refresh_imports_evidence_another_host_wrote(env, source, tmp_pat
     evidence = again["policies"][0]["evidence"]
     assert evidence["records"] == 2 and evidence["verified"] == 2
     assert again["policies"][0]["sources"][0].endswith("2 snapshot(s) in the local listing")
+
+
+def test_report_refresh_failure_is_printed_once_on_stderr(env, source, tmp_path):
+    env.write_policy("shop", [source], repository={"url": str(tmp_path / "no-repository"),
+                                                  "password_file": str(env.password_file)})
+    proc = env.drkit("report", "--refresh", check=1)
+    assert proc.stderr.count("no restic repository") == 1 and "no restic repository" not in proc.stdout
+    assert "refresh of shop failed; its figures come from the local catalog" in proc.stdout
+    data = json.loads(env.drkit("report", "--refresh", "--format", "json", check=1).stdout)
+    assert data["notes"] == ["refresh of shop failed; its figures come from the local catalog"]
