@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except errors.PolicyError as exc:
         for problem in exc.problems:
-            err.print(problem, markup=False)
+            err.print(str(problem), markup=False)
         sys.exit(int(exc.exit_code))
     except errors.DrkitError as exc:
         err.print(f"drkit: error: {exc}", markup=False)

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from drkit.core import errors
+from drkit.core.jsonshape import JsonDocument, dumps
 from drkit.core.policy import LoadedPolicy, find_policy, load_policies
 from drkit.engines.workspace import Workspace
 
@@ -75,6 +76,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def emit_json(data: Any) -> None:
+    """Plain JSON that is not a result document (the policy JSON Schema, job results)."""
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
@@ -85,8 +87,9 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
     `line(outcome)` is the command's result line; it names the cause itself when it returns a
     tuple (text, True), so the error is not printed again."""
     if as_json:
-        runs = [o.to_json() for o in outcomes]
-        emit_json({"schema": "drkit.runs/1", "runs": runs} if many else runs[0])
+        from drkit.jobs.lifecycle import RunList
+
+        emit_document(RunList(tuple(outcomes)) if many else outcomes[0])
     else:
         for o in outcomes:
             result = line(o)
@@ -97,3 +100,8 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
             if o.error is not None and not names_cause:
                 err.print(f"drkit: error: {o.error}", markup=False)
     raise SystemExit(max((o.exit_code for o in outcomes), default=0))
+
+
+def emit_document(result: JsonDocument) -> None:
+    """A read command's `--json` output: the result's own document, schema id first (docs/json.md)."""
+    click.echo(dumps(result), nl=False)

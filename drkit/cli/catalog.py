@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, pass_app
 from drkit.core import errors
 
 
@@ -25,17 +25,19 @@ def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
     from drkit.jobs.rebuild import rebuild
 
     items = [app.policy(n) for n in names] if names else app.policies
-    results = rebuild(app.workspace, [i.policy for i in items])
+    result = rebuild(app.workspace, [i.policy for i in items])
     if as_json:
-        emit_json([{"policy": r.policy, "snapshots": r.snapshots, "evidence_objects": r.objects,
-                    "records_added": r.added, "keys": r.keys, "problems": r.problems,
-                    "error": str(r.error) if r.error else None} for r in results])
+        emit_document(result)
     else:
-        for r in results:
-            click.echo(r.line())
+        for r in result.policies:
+            # a policy that could not be refreshed is an error: its line goes to stderr, once
+            if r.error is not None:
+                err.print(r.line(), markup=False)
+            else:
+                click.echo(r.line())
             for problem in r.problems:
                 err.print(f"  {problem}", markup=False)
-    if any(r.error is not None for r in results):
+    if result.failed:
         sys.exit(int(errors.ExitCode.ERROR))
-    if any(r.problems for r in results):
+    if result.has_problems:
         sys.exit(int(errors.ExitCode.VERIFY_FAILED))

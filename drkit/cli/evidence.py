@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, pass_app
 from drkit.core import errors
 
 
@@ -33,7 +33,7 @@ def evidence_verify(app: App, files: tuple[Path, ...], all_: bool, remote: bool,
     policies = [p.policy for p in app.policies] if (remote or app.policies_dir.is_dir()) else []
     report = verify(app.workspace, policies, files=list(files) or None, remote=remote)
     if as_json:
-        emit_json(report.as_dict())
+        emit_document(report)
     else:
         for problem in report.problems:
             err.print(problem, markup=False)

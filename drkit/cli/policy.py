@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, emit_document, emit_json, err, json_option, pass_app
 from drkit.core import errors
-from drkit.core.policy import LoadedPolicy, json_schema, load_policies
+from drkit.core.policy import json_schema
 
 
 @click.group()
@@ -20,13 +20,24 @@ def policy() -> None:
 @policy.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Warnings (a schedule that cannot meet the RPO) are errors: exit 2.")
+@json_option
 @pass_app
-def policy_validate(app: App, paths: tuple[Path, ...], strict: bool) -> None:
+def policy_validate(app: App, paths: tuple[Path, ...], strict: bool, as_json: bool) -> None:
     """Check policy files (default: the policies directory); every problem as FILE:LINE: field: message."""
-    loaded = load_policies(list(paths) or [app.policies_dir])
-    for item in loaded:
-        click.echo(f"{item.file}: ok ({item.name})")
-    _schedule_warnings(app, loaded, strict)
+    from drkit.views.validation import validate_policies
+
+    result = validate_policies(list(paths) or [app.policies_dir], app.state_dir, strict=strict)
+    if as_json:
+        emit_document(result)
+    elif result.problems:
+        raise errors.PolicyError(result.problems)
+    else:
+        for item in result.valid:
+            click.echo(f"{item.file}: ok ({item.name})")
+        for warning in result.warnings:
+            err.print(f"{'error' if strict else 'warning'}: {warning}", markup=False)
+    if not result.ok:
+        sys.exit(int(errors.ExitCode.USAGE))
 
 
 @policy.command("schema")
@@ -41,33 +52,13 @@ def policy_schema() -> None:
 @pass_app
 def policy_explain(app: App, name: str, as_json: bool) -> None:
     """Show the resolved policy and whether its backup schedule can meet the RPO at all."""
-    from drkit.core.feasibility import rpo_feasibility
+    from drkit.views.explain import explain_policy
 
-    item = app.policy(name)
-    durations = [r.duration_s for r in app.workspace.catalog.records(name, "backup") if r.result == "pass"]
-    feas = rpo_feasibility(item.policy, durations)
+    explanation = explain_policy(app.workspace.catalog, app.policy(name))
     if as_json:
-        emit_json({"file": str(item.file), "policy": item.policy.model_dump(mode="json"), "rpo_feasibility": feas.as_dict()})
+        emit_document(explanation)
         return
     import yaml
-    click.echo(f"# {item.file}")
-    click.echo(yaml.safe_dump(item.policy.model_dump(mode="json"), sort_keys=False).rstrip())
-    click.echo(f"\nRPO feasibility: {feas.message}")
-
-
-def _schedule_warnings(app: App, loaded: list[LoadedPolicy], strict: bool) -> None:
-    """RPO feasibility (interval + p95 measured backup duration vs RPO): a warning, or exit 2 with --strict."""
-    from drkit.daemon.scheduler import feasibility_problems
-    from drkit.engines.catalog import Catalog
-
-    path = app.state_dir / "catalog.sqlite"
-    catalog = Catalog(path) if path.exists() else None  # validating must not create a state directory
-    try:
-        problems = feasibility_problems(loaded, catalog)
-    finally:
-        if catalog is not None:
-            catalog.close()
-    for problem in problems:
-        err.print(f"{'error' if strict else 'warning'}: {problem}", markup=False)
-    if problems and strict:
-        sys.exit(int(errors.ExitCode.USAGE))
+    click.echo(f"# {explanation.item.file}")
+    click.echo(yaml.safe_dump(explanation.resolved, sort_keys=False).rstrip())
+    click.echo(f"\nRPO feasibility: {explanation.feasibility.message}")

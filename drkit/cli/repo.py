@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, emit_json, finish_runs, json_option, pass_app
+from drkit.cli.app import App, emit_document, finish_runs, json_option, pass_app
 from drkit.core import errors
 from drkit.core.outcome import RunStatus
 
@@ -24,7 +24,7 @@ def repo_init(app: App, name: str, as_json: bool) -> None:
 
     result = init_repository(app.workspace, app.policy(name).policy)
     if as_json:
-        emit_json(result.as_dict())
+        emit_document(result)
     else:
         for line in result.lines():
             click.echo(line)

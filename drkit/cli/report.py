@@ -25,6 +25,8 @@ def _moment(ctx: click.Context, param: click.Parameter, value: str | None):
 
 
 def _refresh(app: App, items: list[LoadedPolicy]) -> list:
+    """Refresh each policy; its error and problems are printed here, once, on stderr (the report
+    itself only notes that the figures come from the local catalog)."""
     from drkit.jobs.rebuild import refresh_policy
 
     results = [refresh_policy(app.workspace, item.policy) for item in items]
@@ -64,7 +66,7 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
     failed = []
     if refresh:
         failed = [r for r in _refresh(app, items) if r.error is not None]
-        notes += [f"refresh of {r.policy} failed ({r.error}); its figures come from the local catalog" for r in failed]
+        notes += [f"refresh of {r.policy} failed; its figures come from the local catalog" for r in failed]
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
     if output is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, emit_json, err, json_option, out, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
 from drkit.core import errors
 from drkit.core.atomic import write_text_atomically
 from drkit.core.display import format_when
@@ -55,27 +55,18 @@ def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace:
 @pass_app
 def scheduler_plan(app: App, days: float, as_json: bool) -> None:
     """Next runs per policy and job, as the scheduler computes them (a running one's own next runs)."""
-    from datetime import timedelta
+    from drkit.daemon.scheduler import schedule_plan
 
-    from drkit.daemon.scheduler import first_runs_now, job_specs, plan, published_first_runs
-
-    specs = job_specs([item.policy for item in app.policies])
-    firsts = first_runs_now(specs)
-    published = published_first_runs(app.state_dir) or {}
-    firsts.update({key: when for key, when in published.items() if key in firsts})
-    now = now_utc()
-    planned = plan(specs, firsts, now + timedelta(days=days))
-    source = "running scheduler" if published else "a scheduler started now"
-    if not specs and not as_json:
+    planned = schedule_plan([item.policy for item in app.policies], app.state_dir, now_utc(), days)
+    if as_json:
+        emit_document(planned)
+        return
+    if not planned.jobs:
         err.print("no policy has a schedule section; nothing would run")
         return
-    if as_json:
-        emit_json({"generated_at": utc_text(now), "days": days, "source": source,
-                   "jobs": [p.as_dict() for p in planned]})
-        return
     table = Table("policy", "job", "schedule", "next run (UTC)", "then", f"runs in {days:g}d",
-                  title=f"as computed by {source}")
-    for p in planned:
+                  title=f"as computed by {planned.source}")
+    for p in planned.jobs:
         then = ", ".join(utc_text(t)[11:19] if t.date() == p.runs[0].date() else utc_text(t)[:16].replace("T", " ")
                          for t in p.runs[1:3])
         table.add_row(p.policy, p.job, p.phrase, format_when(p.next),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_json, json_option, out, pass_app
+from drkit.cli.app import App, emit_document, json_option, out, pass_app
 from drkit.core import errors
 from drkit.evidence.records import now_utc
 
@@ -23,17 +23,17 @@ def status(app: App, as_json: bool, prom_file: Path | None) -> None:
     Exit 3 when any policy's exposure exceeds its RPO, its last completed drill failed or was slower
     than the RTO, or no drill passed within 1.5 drill intervals (30 days without a drill schedule)."""
     from drkit.views.report.table import status_table
-    from drkit.views.status import statuses
+    from drkit.views.status import status_board
 
     now = now_utc()
-    rows = statuses(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in app.policies], now)
+    board = status_board(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in app.policies], now)
     if prom_file is not None:
         from drkit.views.report.prometheus import render, write_textfile
 
-        write_textfile(prom_file, render(rows, now.timestamp()))
+        write_textfile(prom_file, render(board.policies, now.timestamp()))
     if as_json:
-        emit_json([r.as_dict() for r in rows])
+        emit_document(board)
     else:
-        out.print(status_table(rows))
-    if any(r.breached for r in rows):
+        out.print(status_table(board.policies))
+    if board.breached:
         sys.exit(int(errors.ExitCode.BREACH))

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from drkit.core.durations import parse_duration
-from drkit.core.errors import PolicyError
+from drkit.core.errors import PolicyError, Problem
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -363,8 +363,8 @@ def _fmt_loc(loc: list[Any]) -> str:
     return out or "(top level)"
 
 
-def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path, data: Any) -> list[str]:
-    problems: dict[tuple, tuple[int, str]] = {}
+def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path, data: Any) -> list[Problem]:
+    problems: dict[tuple, Problem] = {}
     for err in exc.errors():
         loc = list(err["loc"])
         member = next((p for p in loc if isinstance(p, str) and p[:1].isupper()), None)
@@ -378,12 +378,14 @@ def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path, data
                 if not any(_member_matches(m, item) for m in _MEMBER_KEY):
                     kinds = ", ".join(_MEMBER_KEYS.get(str(item_loc[-2]) if len(item_loc) > 1 else "", []))
                     line = _line_no(_node_at(root, tuple(item_loc)))
-                    problems[(tuple(item_loc), "kind")] = (line, f"{_fmt_loc(item_loc)}: unknown kind {sorted(item)}; "
-                                                                 f"expected one of the keys {kinds}")
+                    problems[(tuple(item_loc), "kind")] = Problem(str(file), line, _fmt_loc(item_loc),
+                                                                  f"unknown kind {sorted(item)}; "
+                                                                  f"expected one of the keys {kinds}")
                 continue
         msg = _friendly(err, clean)
-        problems.setdefault((tuple(clean), msg), (_line_no(_node_at(root, tuple(clean))), f"{_fmt_loc(clean)}: {msg}"))
-    return [f"{file}:{line}: {text}" for line, text in sorted(problems.values(), key=lambda p: p[0])]
+        problems.setdefault((tuple(clean), msg),
+                            Problem(str(file), _line_no(_node_at(root, tuple(clean))), _fmt_loc(clean), msg))
+    return sorted(problems.values(), key=lambda p: p.line)
 
 
 def _friendly(err: dict, clean: list[Any]) -> str:
@@ -434,7 +436,7 @@ def load_policy_file(file: Path) -> Policy:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError([f"{file}:1: cannot read file: {exc.strerror}"]) from None
+        raise PolicyError([Problem(str(file), 1, None, f"cannot read file: {exc.strerror}")]) from None
     try:
         root = yaml.compose(text, Loader=_LineLoader)
         data = yaml.load(text, Loader=_LineLoader)
@@ -442,9 +444,9 @@ def load_policy_file(file: Path) -> Policy:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyError([f"{file}:{line}: (yaml): {problem}"]) from None
+        raise PolicyError([Problem(str(file), line, "(yaml)", problem)]) from None
     if not isinstance(data, dict):
-        raise PolicyError([f"{file}:1: (top level): expected a mapping with version, name, objectives, …"])
+        raise PolicyError([Problem(str(file), 1, "(top level)", "expected a mapping with version, name, objectives, …")])
     dupes = _duplicate_keys(root, file)
     try:
         policy = Policy.model_validate(data)
@@ -455,15 +457,15 @@ def load_policy_file(file: Path) -> Policy:
     return policy
 
 
-def _duplicate_keys(node: yaml.Node | None, file: Path, path: str = "") -> list[str]:
+def _duplicate_keys(node: yaml.Node | None, file: Path, path: str = "") -> list[Problem]:
     """YAML silently keeps the last of two equal keys; a policy must not."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
             where = f"{path}.{key.value}" if path else str(key.value)
             if key.value in seen:
-                problems.append(f"{file}:{key.start_mark.line + 1}: {where}: duplicate key")
+                problems.append(Problem(str(file), key.start_mark.line + 1, where, "duplicate key"))
             seen.add(key.value)
             problems += _duplicate_keys(value, file, where)
     elif isinstance(node, yaml.SequenceNode):
@@ -485,12 +487,20 @@ def policy_files(paths: list[Path]) -> list[Path]:
 
 def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
     """Load every file; collect every problem of every file, then raise once."""
-    problems: list[str] = []
+    loaded, problems = read_policies(paths)
+    if problems:
+        raise PolicyError(problems)
+    return loaded
+
+
+def read_policies(paths: list[Path]) -> tuple[list[LoadedPolicy], list[Problem]]:
+    """Every file that loads, and every problem of every file (`drkit policy validate` shows both)."""
+    problems: list[Problem] = []
     loaded: list[LoadedPolicy] = []
     files = policy_files(paths)
     for file in files:
         if not file.exists():
-            problems.append(f"{file}:1: (file): no such file or directory")
+            problems.append(Problem(str(file), 1, "(file)", "no such file or directory"))
             continue
         try:
             loaded.append(LoadedPolicy(policy=load_policy_file(file), file=file))
@@ -500,12 +510,11 @@ def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
     for item in loaded:
         if item.name in seen:
             line = _name_line(item.file)
-            problems.append(f"{item.file}:{line}: name: policy name '{item.name}' is also used by {seen[item.name]}")
+            problems.append(Problem(str(item.file), line, "name",
+                                    f"policy name '{item.name}' is also used by {seen[item.name]}"))
         else:
             seen[item.name] = item.file
-    if problems:
-        raise PolicyError(problems)
-    return loaded
+    return loaded, problems
 
 
 def _name_line(file: Path) -> int:

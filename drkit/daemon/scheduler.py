@@ -19,13 +19,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Callable
 
 import schedule
 
 from drkit.core import errors
+from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.schedules import SchedulePhrase
 from drkit.engines import restic
@@ -84,6 +85,30 @@ class PlannedJob:
     def as_dict(self) -> dict:
         return {"policy": self.policy, "job": self.job, "schedule": self.phrase, "total": self.total,
                 "next": utc_text(self.next) if self.next else None, "runs": [utc_text(t) for t in self.runs]}
+
+
+@dataclass(frozen=True)
+class SchedulePlan(JsonDocument, schema="drkit.scheduler-plan/1"):
+    """`drkit scheduler plan`: every job's runs from now to `generated_at + days`."""
+
+    generated_at: datetime
+    days: float
+    source: str  # whose first runs: "running scheduler" or "a scheduler started now"
+    jobs: list[PlannedJob]
+
+    def json_fields(self) -> dict:
+        return {"generated_at": utc_text(self.generated_at), "days": self.days, "source": self.source,
+                "jobs": [p.as_dict() for p in self.jobs]}
+
+
+def schedule_plan(policies: list[Policy], state_dir: Path, now: datetime, days: float) -> SchedulePlan:
+    """The plan of a running scheduler (its published first runs) or else of one started now."""
+    specs = job_specs(policies)
+    firsts = first_runs_now(specs)
+    published = published_first_runs(state_dir) or {}
+    firsts.update({key: when for key, when in published.items() if key in firsts})
+    source = "running scheduler" if published else "a scheduler started now"
+    return SchedulePlan(now, days, source, plan(specs, firsts, now + timedelta(days=days)))
 
 
 def first_runs_now(specs: list[JobSpec]) -> dict[str, datetime]:
@@ -366,7 +391,7 @@ class Daemon:
             new = self.load()
         except errors.PolicyError as exc:
             self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: "
-                                                + "; ".join(exc.problems))
+                                                + "; ".join(map(str, exc.problems)))
             return
         except errors.DrkitError as exc:
             self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: {exc}")
@@ -487,20 +512,3 @@ def published_first_runs(state_dir: Path) -> dict[str, datetime] | None:
     except (OSError, ValueError, AttributeError):
         return None
 
-
-def feasibility_problems(policies: list[LoadedPolicy], catalog: Catalog | None) -> list[str]:
-    """`FILE: message` lines for schedules that cannot meet the RPO or cannot run at all."""
-    from drkit.core.feasibility import rpo_feasibility
-
-    problems = []
-    for item in policies:
-        durations = ([r.duration_s for r in catalog.records(item.name, "backup") if r.result in ("pass", "partial")]
-                     if catalog is not None else [])
-        feasibility = rpo_feasibility(item.policy, durations)
-        if feasibility.feasible is False:
-            problems.append(f"{item.file}: schedule.backup '{item.policy.schedule.backup.text}' "
-                            f"{feasibility.message}")
-        if item.policy.schedule.forget is not None and item.policy.retention.is_empty():
-            problems.append(f"{item.file}: schedule.forget is set but there is no retention section; "
-                            f"every forget run would fail")
-    return problems

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from drkit.core import errors
+from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import validate_payload
@@ -42,7 +43,7 @@ class Item:
 
 
 @dataclass
-class VerifyReport:
+class VerifyReport(JsonDocument, schema="drkit.evidence-verification/1"):
     records: int
     policies: int
     problems: list[str] = field(default_factory=list)
@@ -57,7 +58,7 @@ class VerifyReport:
             return f"{self.records} records, {self.policies} policies: signatures ok, chains intact"
         return f"{len(self.problems)} problem(s) in {self.records} records, {self.policies} policies"
 
-    def as_dict(self) -> dict:
+    def json_fields(self) -> dict:
         return {"ok": self.ok, "source": self.source, "records": self.records, "policies": self.policies,
                 "problems": self.problems, "summary": self.summary()}
 

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from drkit.core import errors
+from drkit.core.jsonshape import JsonDocument
 from drkit.core.outcome import RunStatus, evidence_result, exit_code, status_of_error
 from drkit.core.policy import Policy
 from drkit.engines.restic import Restic
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import Measured
-from drkit.evidence.records import Record, now_utc
+from drkit.evidence.records import Record, now_utc, utc_text
 from drkit.notify import notify_outcome, notify_start
 
 log = logging.getLogger("drkit")
@@ -75,7 +76,7 @@ Body = Callable[[RunContext], None]
 
 
 @dataclass(frozen=True)
-class RunOutcome:
+class RunOutcome(JsonDocument, schema="drkit.run/1"):
     """How one run ended: the same value drives the exit code, the log line and the notification."""
 
     policy: str
@@ -110,17 +111,26 @@ class RunOutcome:
     def message(self) -> str:
         return str(self.error) if self.error is not None and self.status is not RunStatus.OK else self.summary
 
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "schema": "drkit.run/1", "policy": self.policy, "job": self.job, "status": str(self.status),
-            "exit_code": self.exit_code, "error": str(self.error) if self.error is not None else None,
-            "summary": self.summary, "warnings": list(self.warnings),
+    def json_fields(self) -> dict[str, Any]:
+        to_json = getattr(self.detail, "to_json", None)
+        return {
+            "policy": self.policy, "job": self.job, "status": str(self.status),
+            "result": evidence_result(self.status, self.error), "exit_code": self.exit_code,
+            "error": str(self.error) if self.error is not None else None, "summary": self.summary,
+            "warnings": list(self.warnings), "started_at": utc_text(self.started_at),
+            "finished_at": utc_text(self.finished_at), "detail": to_json() if to_json is not None else {},
             "record": self.record.body(with_signature=True) if self.record is not None else None,
         }
-        to_json = getattr(self.detail, "to_json", None)
-        if to_json is not None:
-            data.update(to_json())
-        return data
+
+
+@dataclass(frozen=True)
+class RunList(JsonDocument, schema="drkit.runs/1"):
+    """Several runs of one command (`backup NAME... | --all`)."""
+
+    runs: tuple[RunOutcome, ...]
+
+    def json_fields(self) -> dict[str, Any]:
+        return {"runs": [run.to_json() for run in self.runs]}
 
 
 @dataclass(frozen=True)

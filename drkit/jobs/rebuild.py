@@ -1,5 +1,6 @@
 """Rebuild local state from offsite copies: snapshot listings from the repositories, evidence
-records and public keys from the buckets (`drkit catalog rebuild`, `drkit report --refresh`).
+records and public keys from the buckets (`drkit catalog rebuild`, `drkit report --refresh`;
+`drkit snapshots` refreshes the listing of one policy).
 
 The offsite copy alone must reproduce every report (design section 5), so a new host with an
 empty state directory runs this and gets the same figures as the host that made the backups.
@@ -16,15 +17,38 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from drkit.core import errors
+from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
+from drkit.engines.restic import Snapshot
 from drkit.engines.workspace import Workspace
-from drkit.evidence.records import Record, load_public_key, signature_problem
+from drkit.evidence.records import Record, load_public_key, signature_problem, utc_text
 
 log = logging.getLogger("drkit")
 
 # object_name(): <UTC stamp>-<kind>-<first 12 hex of the record digest>.json
 _OBJECT_DIGEST = re.compile(r"-([0-9a-f]{12})\.json$")
+
+
+@dataclass(frozen=True)
+class SnapshotListing(JsonDocument, schema="drkit.snapshots/1"):
+    """A policy's snapshots as its repository lists them (manual restic ones included)."""
+
+    policy: str
+    snapshots: list[Snapshot]
+
+    def json_fields(self) -> dict:
+        return {"policy": self.policy,
+                "snapshots": [{"id": s.id, "short_id": s.short_id, "time": utc_text(s.time), "hostname": s.hostname,
+                               "paths": s.paths, "tags": s.tags} for s in self.snapshots]}
+
+
+def list_snapshots(ws: Workspace, policy: Policy) -> SnapshotListing:
+    """Ask the repository, and keep the listing in the catalog (reports count snapshots from it)."""
+    snapshots = ws.restic(policy).snapshots()
+    ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
+                                               for s in snapshots])
+    return SnapshotListing(policy.name, snapshots)
 
 
 @dataclass
@@ -44,16 +68,36 @@ class RefreshResult:
         return (f"{word} {self.policy}: {self.snapshots} snapshot(s), {self.objects} evidence object(s), "
                 f"{self.added} new record(s)" + (f", {len(self.problems)} problem(s)" if self.problems else ""))
 
+    def as_dict(self) -> dict:
+        return {"policy": self.policy, "snapshots": self.snapshots, "evidence_objects": self.objects,
+                "records_added": self.added, "keys": self.keys, "problems": self.problems,
+                "error": str(self.error) if self.error else None}
+
+
+@dataclass(frozen=True)
+class CatalogRebuild(JsonDocument, schema="drkit.catalog-rebuild/1"):
+    """`drkit catalog rebuild`: one refresh per policy."""
+
+    policies: list[RefreshResult]
+
+    @property
+    def failed(self) -> list[RefreshResult]:
+        return [r for r in self.policies if r.error is not None]
+
+    @property
+    def has_problems(self) -> bool:
+        return any(r.problems for r in self.policies)
+
+    def json_fields(self) -> dict:
+        return {"policies": [r.as_dict() for r in self.policies]}
+
 
 def refresh_policy(ws: Workspace, policy: Policy) -> RefreshResult:
     """List the repository's snapshots and import new evidence of one policy; never raises for
     S3 or restic failures (they become `error`)."""
     result = RefreshResult(policy.name)
     try:
-        snapshots = ws.restic(policy).snapshots()
-        ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
-                                                   for s in snapshots])
-        result.snapshots = len(snapshots)
+        result.snapshots = len(list_snapshots(ws, policy).snapshots)
         _import_evidence(ws, policy, result)
     except errors.DrkitError as exc:
         result.error = exc
@@ -102,5 +146,5 @@ def _import_record(ws: Workspace, policy: Policy, key: str, body: bytes, keys: d
     return signature_problem(record, keys)
 
 
-def rebuild(ws: Workspace, policies: list[Policy]) -> list[RefreshResult]:
-    return [refresh_policy(ws, p) for p in policies]
+def rebuild(ws: Workspace, policies: list[Policy]) -> CatalogRebuild:
+    return CatalogRebuild([refresh_policy(ws, p) for p in policies])

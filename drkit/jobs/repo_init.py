@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
 
 
 @dataclass
-class InitResult:
+class InitResult(JsonDocument, schema="drkit.repo-init/1"):
     policy: str
     url: str
     bucket: str | None
@@ -25,8 +26,8 @@ class InitResult:
     def object_lock_missing(self) -> bool:
         return self.require_object_lock and not self.object_lock
 
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items()} | {"object_lock_missing": self.object_lock_missing}
+    def json_fields(self) -> dict:
+        return dict(self.__dict__) | {"object_lock_missing": self.object_lock_missing}
 
     def lines(self) -> list[str]:
         lines = []

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from drkit.core.compliance import Period
+from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.evidence.records import Record, utc_text
@@ -103,6 +104,21 @@ class PolicyStatus:
         }
 
 
+@dataclass(frozen=True)
+class StatusBoard(JsonDocument, schema="drkit.status/1"):
+    """Every policy's status at one moment: what `drkit status` shows."""
+
+    generated_at: datetime
+    policies: list[PolicyStatus]
+
+    @property
+    def breached(self) -> bool:
+        return any(p.breached for p in self.policies)
+
+    def json_fields(self) -> dict:
+        return {"generated_at": utc_text(self.generated_at), "policies": [p.as_dict() for p in self.policies]}
+
+
 def drill_interval(policy: Policy) -> timedelta:
     phrase = policy.schedule.drill
     return phrase.nominal_interval if phrase is not None else timedelta(days=FALLBACK_DRILL_DAYS)
@@ -138,6 +154,6 @@ def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: dateti
     )
 
 
-def statuses(catalog: Catalog, state_dir: Path, policies: list[Policy], now: datetime) -> list[PolicyStatus]:
+def status_board(catalog: Catalog, state_dir: Path, policies: list[Policy], now: datetime) -> StatusBoard:
     keys = known_keys(catalog, state_dir)
-    return [policy_status(catalog, state_dir, p, now, keys) for p in policies]
+    return StatusBoard(now, [policy_status(catalog, state_dir, p, now, keys) for p in policies])

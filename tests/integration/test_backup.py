@@ -40,6 +40,7 @@ def test_require_object_lock_creates_a_locked_bucket(env, source, seaweedfs):
         "require_object_lock": True})
     proc = env.drkit("repo", "init", "locked", "--json", check=0)
     data = json.loads(proc.stdout)
+    assert data["schema"] == "drkit.repo-init/1"
     assert data["bucket_created"] and data["object_lock"] is True
 
 
@@ -54,12 +55,15 @@ def test_backup_rebackup_list_and_plain_restic_restore_is_byte_identical(env, so
     (source / "new.txt").write_text("new file\n")
     env.drkit("backup", "site", check=0)
 
-    snaps = json.loads(env.drkit("snapshots", "site", "--json", check=0).stdout)
+    listing = json.loads(env.drkit("snapshots", "site", "--json", check=0).stdout)
+    assert listing["schema"] == "drkit.snapshots/1" and listing["policy"] == "site"
+    snaps = listing["snapshots"]
     assert len(snaps) == 2 and all(len(s["id"]) == 64 for s in snaps)
     assert {"drkit", "drkit-policy=site"} <= set(snaps[-1]["tags"])
 
     status = json.loads(env.drkit("status", "--json", check=0).stdout)
-    [row] = status
+    assert status["schema"] == "drkit.status/1"
+    [row] = status["policies"]
     assert row["verdict"] == "OK" and row["last_snapshot_id"] == snaps[-1]["id"]
 
     # An operator with only restic and the password gets the data back, byte for byte.

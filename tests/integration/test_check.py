@@ -30,7 +30,7 @@ def test_checks_rotate_through_the_read_data_subsets_and_record_evidence(env: En
     env.drkit("backup", "site", check=0)
     first = json.loads(env.drkit("repo", "check", "site", "--json", check=0).stdout)
     second = json.loads(env.drkit("repo", "check", "site", "--json", check=0).stdout)
-    assert (first["read_data_subset"], second["read_data_subset"]) == ("1/12", "2/12")
+    assert (first["detail"]["read_data_subset"], second["detail"]["read_data_subset"]) == ("1/12", "2/12")
     assert first["record"]["kind"] == "check" and first["record"]["result"] == "pass"
     assert first["record"]["measured"] == {"read_data_subset": "1/12", "subset_n": 1, "subset_m": 12}
     assert second["record"]["prev"] == Record.model_validate(first["record"]).digest()  # evidence chain
@@ -54,8 +54,8 @@ def test_a_damaged_data_pack_is_found_by_reading_it_and_exits_4(env: Env, source
     damaged = env.drkit("repo", "check", "site", "--read-data-subset", "all", "--json", check=4)
     data = json.loads(damaged.stdout)
     pack_id = biggest["Key"].rsplit("/", 1)[1]
-    assert data["status"] == "failed" and data["exit_code"] == 4 and data["read_data_subset"] == "100%"
-    assert any(pack_id in problem for problem in data["problems"]), data["problems"]
+    assert data["status"] == "failed" and data["exit_code"] == 4 and data["detail"]["read_data_subset"] == "100%"
+    assert any(pack_id in problem for problem in data["detail"]["problems"]), data["detail"]
     assert data["record"]["result"] == "fail" and any(pack_id in e for e in data["record"]["errors"])
 
     text = env.drkit("repo", "check", "site", "--read-data-subset", "all", check=4)

@@ -45,6 +45,7 @@ def test_catalog_records_verify_and_an_edited_one_is_named(env, source):
     assert f"catalog shop drill {finished}: signature does not match the record" in bad.stderr, bad.stderr
     assert "problem(s) in 3 records" in bad.stdout
     report = json.loads(env.drkit("evidence", "verify", "--json", check=4).stdout)
+    assert report["schema"] == "drkit.evidence-verification/1"
     assert report["ok"] is False and report["records"] == 3 and report["problems"]
 
 

@@ -54,13 +54,13 @@ def test_forget_keeps_exactly_the_snapshots_the_retention_names(env: Env, source
     expected_removed = {ours[k] for k in ("s1", "s2", "s3", "s5")}
 
     dry = json.loads(env.drkit("forget", "shop", "--dry-run", "--json", check=0).stdout)
-    assert (set(dry["kept"]), set(dry["removed"])) == (expected_kept, expected_removed)
-    assert dry["record"] is None and dry["pruned"] is False
+    assert (set(dry["detail"]["kept"]), set(dry["detail"]["removed"])) == (expected_kept, expected_removed)
+    assert dry["record"] is None and dry["detail"]["pruned"] is False
     assert snapshot_ids(env, "shop") == set(ours.values()) | {other, manual}   # a dry run changes nothing
 
     done = json.loads(env.drkit("forget", "shop", "--json", check=0).stdout)
-    assert (set(done["kept"]), set(done["removed"])) == (expected_kept, expected_removed)
-    assert done["pruned"] is True and done["status"] == "ok"
+    assert (set(done["detail"]["kept"]), set(done["detail"]["removed"])) == (expected_kept, expected_removed)
+    assert done["detail"]["pruned"] is True and done["status"] == "ok"
     assert snapshot_ids(env, "shop") == expected_kept | {other, manual}
     record = done["record"]
     assert record["kind"] == "forget" and record["result"] == "pass"
@@ -92,7 +92,7 @@ def test_forget_refuses_after_a_failed_backup_and_leaves_every_snapshot(env: Env
     assert refused.stdout.startswith("REFUSED flaky")
     assert snapshot_ids(env, "flaky") == before
     data = json.loads(env.drkit("forget", "flaky", "--json", check=3).stdout)
-    assert data["status"] == "breach" and data["record"]["result"] == "breach" and data["removed"] is None
+    assert data["status"] == "breach" and data["record"]["result"] == "breach" and data["detail"]["removed"] is None
 
 
 def test_forget_refuses_when_no_snapshot_is_younger_than_the_rpo(env: Env, source: Path) -> None:

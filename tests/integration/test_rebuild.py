@@ -63,7 +63,8 @@ def test_report_after_rebuild_on_a_fresh_host_equals_the_report_before(env, sour
     assert not (fresh / "keys").exists()  # rebuilding verifies with the bucket's keys, it signs nothing
 
     again = env.drkit("catalog", "rebuild", "--json", env=new_host, check=0)
-    assert json.loads(again.stdout)[0]["records_added"] == 0
+    rebuilt = json.loads(again.stdout)
+    assert rebuilt["schema"] == "drkit.catalog-rebuild/1" and rebuilt["policies"][0]["records_added"] == 0
 
 
 def test_rebuild_flags_an_edited_evidence_object_and_the_report_does_not_count_it(env, source, tmp_path, seaweedfs):
@@ -89,7 +90,7 @@ def test_rebuild_against_an_unreachable_bucket_exits_1_without_traceback(env, so
                                                   "password_file": str(env.password_file)})
     proc = env.drkit("catalog", "rebuild", env=env.env(DRKIT_STATE_DIR=str(tmp_path / "s")), check=1,
                      timeout=600)
-    assert "FAILED shop" in proc.stdout
+    assert proc.stderr.count("FAILED shop") == 1 and "FAILED shop" not in proc.stdout  # the error, once
 
 
 def test_report_refresh_imports_evidence_another_host_wrote(env, source, tmp_path):
@@ -107,3 +108,13 @@ def test_report_refresh_imports_evidence_another_host_wrote(env, source, tmp_pat
     evidence = again["policies"][0]["evidence"]
     assert evidence["records"] == 2 and evidence["verified"] == 2
     assert again["policies"][0]["sources"][0].endswith("2 snapshot(s) in the local listing")
+
+
+def test_report_refresh_failure_is_printed_once_on_stderr(env, source, tmp_path):
+    env.write_policy("shop", [source], repository={"url": str(tmp_path / "no-repository"),
+                                                  "password_file": str(env.password_file)})
+    proc = env.drkit("report", "--refresh", check=1)
+    assert proc.stderr.count("no restic repository") == 1 and "no restic repository" not in proc.stdout
+    assert "refresh of shop failed; its figures come from the local catalog" in proc.stdout
+    data = json.loads(env.drkit("report", "--refresh", "--format", "json", check=1).stdout)
+    assert data["notes"] == ["refresh of shop failed; its figures come from the local catalog"]

@@ -26,7 +26,9 @@ def plain_backup(env, name: str, source, when: str) -> None:
 
 def report_json(env, *args: str) -> dict:
     proc = env.drkit("report", "--format", "json", *args, check=0)
-    return json.loads(proc.stdout)
+    data = json.loads(proc.stdout)
+    assert data["schema"] == "drkit.report/1"
+    return data
 
 
 def test_plain_restic_snapshots_give_design_section_6_figures_to_the_second(env, source, monkeypatch):
@@ -130,7 +132,9 @@ def test_status_exports_prometheus_and_exits_3_on_breach(env, source, tmp_path):
     time.sleep(2.5)  # `tight` now exceeds its 2 s RPO
     prom = tmp_path / "textfile" / "drkit.prom"
     proc = env.drkit("status", "--json", "--prometheus", str(prom), check=3)
-    rows = {r["policy"]: r for r in json.loads(proc.stdout)}
+    board = json.loads(proc.stdout)
+    assert board["schema"] == "drkit.status/1"
+    rows = {r["policy"]: r for r in board["policies"]}
     assert rows["shop"]["verdict"] == "OK" and rows["shop"]["last_drill_result"] == "pass"
     assert rows["tight"]["problems"] == ["RPO"]
     values = {(s.name, s.labels["policy"]): s.value for f in text_string_to_metric_families(prom.read_text())

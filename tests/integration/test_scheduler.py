@@ -99,7 +99,7 @@ def snapshot_ids(env: Env, name: str) -> list[str]:
 
 
 def status_of(env: Env, name: str) -> dict:
-    rows = json.loads(env.drkit("status", "--json").stdout)
+    rows = json.loads(env.drkit("status", "--json").stdout)["policies"]
     return next(r for r in rows if r["policy"] == name)
 
 
@@ -136,7 +136,7 @@ def test_every_5_seconds_makes_a_snapshot_every_5_seconds(env: Env, source: Path
     assert {e["snapshot"] for e in ends} <= {s[:8] for s in made}   # the log names real snapshots
     assert status_of(env, "often")["last_run_result"] == "pass"
     # plan, asked while the daemon ran, showed the daemon's own next run and a 5 s grid
-    assert plan["source"] == "running scheduler"
+    assert plan["schema"] == "drkit.scheduler-plan/1" and plan["source"] == "running scheduler"
     [job] = plan["jobs"]
     runs = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in job["runs"]]
     assert timedelta(0) < runs[0] - datetime.fromisoformat(plan["generated_at"].replace("Z", "+00:00")) \

@@ -17,8 +17,8 @@ from drkit.core.policy import Policy
 from drkit.engines.manifest import Entry, Manifest
 from drkit.engines.restic import Node
 from drkit.jobs.drill.clock import Stopwatch
-from drkit.jobs.drill.verdict import select_verdict
 from drkit.jobs.drill.sandbox import Protected, Sandbox, default_path, overlap_reason, protected_paths, space_reason
+from drkit.jobs.drill.verdict import select_verdict
 from drkit.jobs.drill.verification import (
     HashJob,
     check_tree,

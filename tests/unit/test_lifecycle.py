@@ -131,7 +131,7 @@ def test_json_carries_the_schema_and_the_job_detail() -> None:
                        record("check", "fail"), T0, T0, CheckDetail(Subset("3/12", 3, 12), ["pack 1f2e damaged"]))
     data = check.to_json()
     assert data["schema"] == "drkit.run/1" and data["status"] == "failed" and data["exit_code"] == 4
-    assert data["read_data_subset"] == "3/12" and data["problems"] == ["pack 1f2e damaged"]
+    assert data["detail"] == {"read_data_subset": "3/12", "problems": ["pack 1f2e damaged"]}
     assert data["record"]["result"] == "fail" and data["error"] == "pack damaged"
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drkit.core.errors import PolicyError
+from drkit.core.errors import PolicyError, Problem
 from drkit.core.policy import (
     CommandTarget,
     PathTarget,
@@ -66,7 +66,7 @@ def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
 def problems(tmp_path: Path, text: str) -> list[str]:
     with pytest.raises(PolicyError) as exc:
         load_policy_file(write(tmp_path, text))
-    return exc.value.problems
+    return [str(p) for p in exc.value.problems]
 
 
 def test_full_example_parses_into_typed_models(tmp_path):
@@ -136,7 +136,7 @@ def test_every_error_of_every_file_in_one_run(tmp_path):
     write(tmp_path, GOOD.replace("name: shop-db", "name: other").replace("tier: 1", "tier: 9"), "b.yaml")
     with pytest.raises(PolicyError) as exc:
         load_policies([tmp_path])
-    files = {p.split(":")[0] for p in exc.value.problems}
+    files = {str(p).split(":")[0] for p in exc.value.problems}
     assert files == {str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")}
     assert len(exc.value.problems) == 3
 
@@ -147,7 +147,7 @@ def test_duplicate_policy_names_in_a_directory(tmp_path):
     with pytest.raises(PolicyError) as exc:
         load_policies([tmp_path])
     [problem] = exc.value.problems
-    assert problem.startswith(f"{tmp_path / 'b.yaml'}:2: name: policy name 'shop-db' is also used by")
+    assert str(problem).startswith(f"{tmp_path / 'b.yaml'}:2: name: policy name 'shop-db' is also used by")
 
 
 def test_duplicate_yaml_key_is_an_error(tmp_path):
@@ -182,3 +182,24 @@ def test_any_unknown_top_level_key_is_reported_with_its_line(tmp_path_factory, k
     found = problems(tmp, text)
     assert found == [f"{tmp / 'p.yaml'}:{len(text.splitlines())}: {key}: unknown key '{key}' "
                      f"(check the spelling; see `drkit policy schema`)"]
+
+
+def test_problem_lines_round_trip():
+    lines = ["/p/a.yaml:3: retension: unknown key 'retension'", "/p/a.yaml:1: (top level): expected a mapping",
+             "/p/a.yaml:1: cannot read file: Permission denied", "/p/a.yaml:7: targets[0].path: 'x': must be absolute",
+             "C:/odd:name.yaml:2: name: clash", "no location at all"]
+    assert [str(p) for p in PolicyError(lines).problems] == lines
+    assert Problem.parse(lines[3]) == Problem("/p/a.yaml", 7, "targets[0].path", "'x': must be absolute")
+    assert Problem.parse(lines[2]).path is None and Problem.parse(lines[5]).file is None
+
+
+def test_policy_error_text_is_every_line():
+    problem = Problem("/p/a.yaml", 2, "name", "clash")
+    assert str(PolicyError([problem, "/p/b.yaml:1: (file): gone"])) == "/p/a.yaml:2: name: clash\n/p/b.yaml:1: (file): gone"
+
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("ab/.:[]0129 ()-_x\n"), max_size=40))
+def test_any_problem_line_given_as_text_prints_unchanged(text):
+    assert str(Problem.parse(text)) == text

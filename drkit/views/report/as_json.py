@@ -1,15 +1,16 @@
-"""The report as JSON: fractions 0..1, seconds as numbers, times ISO 8601 UTC, null when undefined.
+"""The report as JSON (`drkit.report/1`): fractions 0..1, seconds as numbers, times ISO 8601 UTC,
+null when undefined.
 
-The shape is documented in docs/reports.md; consumers rely on it, so add keys, never rename.
+The shape is documented in docs/json.md; consumers rely on it, so add keys, never rename.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from typing import Any
 
+from drkit.core.jsonshape import dumps
 from drkit.evidence.records import utc_text
 from drkit.views.report.model import PolicyReport, Report, RpoFigures
 
@@ -87,4 +88,4 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return dumps(report)

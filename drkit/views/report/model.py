@@ -27,6 +27,7 @@ from drkit.core.compliance import (
     verified_points,
 )
 from drkit.core.durations import format_duration
+from drkit.core.jsonshape import JsonDocument
 from drkit.engines.catalog import PointRow
 from drkit.evidence.records import Record, utc_text
 
@@ -166,12 +167,17 @@ class PolicyReport:
 
 
 @dataclass
-class Report:
+class Report(JsonDocument, schema="drkit.report/1"):
     period: Period
     generated_at: datetime
     policies: list[PolicyReport]
     notes: list[str] = field(default_factory=list)
     not_shown: list[str] = field(default_factory=lambda: list(NOT_SHOWN))
+
+    def json_fields(self) -> dict:
+        from drkit.views.report.as_json import report_dict  # the JSON renderer owns the shape
+
+        return report_dict(self)
 
 
 # --- period ---------------------------------------------------------------------------------

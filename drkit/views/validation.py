@@ -1,0 +1,79 @@
+"""`drkit policy validate`: which policy files are valid, every problem with its file and line, and
+schedules that cannot keep their promise (warnings; errors with --strict)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from drkit.core.errors import Problem
+from drkit.core.feasibility import rpo_feasibility
+from drkit.core.jsonshape import JsonDocument
+from drkit.core.policy import LoadedPolicy, read_policies
+from drkit.engines.catalog import Catalog
+
+
+@dataclass(frozen=True)
+class ScheduleWarning:
+    """A schedule that cannot meet the RPO or cannot run at all; `str()` is the line printed."""
+
+    file: str
+    policy: str
+    path: str  # the schedule key, e.g. schedule.backup
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path} {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "policy": self.policy, "path": self.path, "message": self.message}
+
+
+@dataclass(frozen=True)
+class PolicyValidation(JsonDocument, schema="drkit.policy-validation/1"):
+    valid: list[LoadedPolicy]  # files without a problem
+    problems: list[Problem]
+    warnings: list[ScheduleWarning]
+    strict: bool = False  # warnings count as errors
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not (self.strict and self.warnings)
+
+    def json_fields(self) -> dict:
+        return {"ok": self.ok, "strict": self.strict,
+                "policies": [{"file": str(item.file), "name": item.name} for item in self.valid],
+                "problems": [p.as_dict() for p in self.problems],
+                "warnings": [w.as_dict() for w in self.warnings]}
+
+
+def schedule_warnings(policies: list[LoadedPolicy], catalog: Catalog | None) -> list[ScheduleWarning]:
+    """Interval + p95 measured backup duration beyond the RPO, or a forget schedule without retention."""
+    found = []
+    for item in policies:
+        durations = ([r.duration_s for r in catalog.records(item.name, "backup") if r.result in ("pass", "partial")]
+                     if catalog is not None else [])
+        feasibility = rpo_feasibility(item.policy, durations)
+        if feasibility.feasible is False:
+            found.append(ScheduleWarning(str(item.file), item.name, "schedule.backup",
+                                         f"'{item.policy.schedule.backup.text}' {feasibility.message}"))
+        if item.policy.schedule.forget is not None and item.policy.retention.is_empty():
+            found.append(ScheduleWarning(str(item.file), item.name, "schedule.forget",
+                                         "is set but there is no retention section; every forget run would fail"))
+    return found
+
+
+def validate_policies(paths: list[Path], state_dir: Path, *, strict: bool = False) -> PolicyValidation:
+    """Load every file, keep every problem; measured backup durations come from the catalog when
+    one exists (validating must not create a state directory)."""
+    loaded, problems = read_policies(paths)
+    broken = {p.file for p in problems}
+    valid = [item for item in loaded if str(item.file) not in broken]
+    path = state_dir / "catalog.sqlite"
+    catalog = Catalog(path) if path.exists() else None
+    try:
+        warnings = schedule_warnings(valid, catalog)
+    finally:
+        if catalog is not None:
+            catalog.close()
+    return PolicyValidation(valid, problems, warnings, strict)
