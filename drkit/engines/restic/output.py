@@ -93,7 +93,19 @@ class CheckReport:
     stdout: list[str]
 
 
-class BackupMessages:
+class JsonMessages:
+    """Feeds each JSON line restic prints on stdout to `message`; plain-text lines are skipped."""
+
+    def stdout(self, line: str) -> None:
+        msg = json_line(line)
+        if msg is not None:
+            self.message(msg)
+
+    def message(self, msg: dict) -> None:
+        raise NotImplementedError
+
+
+class BackupMessages(JsonMessages):
     """Collects what `restic backup --json` prints: one summary, per-file errors and status lines.
 
     restic 0.14 prints per-file errors as JSON on stderr (and on stdout in some versions), so
@@ -104,10 +116,7 @@ class BackupMessages:
         self._summary: dict | None = None
         self.errors: list[str] = []
 
-    def stdout(self, line: str) -> None:
-        msg = json_line(line)
-        if msg is None:
-            return
+    def message(self, msg: dict) -> None:
         kind = msg.get("message_type")
         if kind == "summary":
             self._summary = msg
@@ -127,17 +136,14 @@ class BackupMessages:
         return BackupSummary.from_json(self._summary, self.errors)
 
 
-class ListingMessages:
+class ListingMessages(JsonMessages):
     """Collects `restic ls --json`: the first snapshot line, then one node per line."""
 
     def __init__(self) -> None:
         self.snapshot: Snapshot | None = None
         self.nodes: list[Node] = []
 
-    def stdout(self, line: str) -> None:
-        msg = json_line(line)
-        if msg is None:
-            return
+    def message(self, msg: dict) -> None:
         if msg.get("struct_type") == "node":
             self.nodes.append(Node.from_json(msg))
         elif msg.get("struct_type") == "snapshot" and self.snapshot is None:
