@@ -318,7 +318,8 @@ class Policy(Model):
     retention: Retention = Retention()
     # Two spellings of the repositories (docs/repositories.md); exactly one of the keys is given.
     # `repositories`/`repository` below are what callers read; these fields keep the form the
-    # file used, so a dump of the policy is a valid policy again.
+    # file used, so a dump of the policy is a valid policy again. `single_repository` comes second:
+    # its validator (run even when the key is absent) reads the list validated before it.
     repository_list: list[Repository] | None = Field(
         None, alias="repositories", min_length=1, exclude_if=_absent,
         description="several repositories, each with a unique `name`; give this or `repository`, not both")
