@@ -44,7 +44,7 @@ class Env:
         return env
 
     def write_policy(self, name: str, sources: list[Path] | None = None, **sections) -> Path:
-        """A valid policy; `sections` replace top-level keys (dicts are used as given)."""
+        """A valid policy; `sections` replace top-level keys (dicts are used as given; None drops the key)."""
         data = {
             "version": 1,
             "name": name,
@@ -57,6 +57,7 @@ class Env:
             "drill": {"sandbox": str(self.root / "drills")},
         }
         data.update(sections)
+        data = {key: value for key, value in data.items() if value is not None}
         self.policies.mkdir(parents=True, exist_ok=True)
         path = self.policies / f"{name}.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -20,12 +20,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from drkit.core.durations import parse_duration
-from drkit.core.errors import PolicyError, Problem
+from drkit.core.errors import PolicyError, Problem, UsageError
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -168,6 +170,8 @@ class Retention(Model):
 
 
 class Repository(Model):
+    name: str = Field("primary", pattern=NAME_RE, max_length=63,
+                      description="[a-z0-9-]+, unique within the policy; names the repository in evidence")
     url: str = Field(description="restic repository string, e.g. s3:https://s3.amazonaws.com/bucket/prefix")
     password_file: Path | None = Field(None, description="file holding the repository password (0600)")
     password_env: str | None = Field(None, description="name of an environment variable holding the password")
@@ -288,7 +292,22 @@ Notify = Union[WebhookNotify, HealthcheckNotify, EmailNotify]
 
 # --- the policy ---------------------------------------------------------------------------------
 
+def _absent(value: Any) -> bool:
+    return value is None
+
+
+def _one_repository_key(schema: dict[str, Any]) -> None:
+    """JSON Schema for editors: exactly one of `repository` and `repositories`, neither null."""
+    for key in ("repository", "repositories"):
+        prop = schema["properties"][key]
+        prop.pop("default", None)
+        prop.update(next(branch for branch in prop.pop("anyOf") if branch != {"type": "null"}))
+    schema["oneOf"] = [{"required": ["repository"]}, {"required": ["repositories"]}]
+
+
 class Policy(Model):
+    model_config = ConfigDict(serialize_by_alias=True, json_schema_extra=_one_repository_key)
+
     version: Literal[1] = Field(description="Policy file format version; always 1")
     name: str = Field(pattern=NAME_RE, max_length=63, description="[a-z0-9-]+, unique across the policies directory")
     description: str | None = Field(None, description="What this policy protects, for report readers")
@@ -297,9 +316,65 @@ class Policy(Model):
     targets: list[Target] = Field(min_length=1)
     schedule: Schedule = Schedule()
     retention: Retention = Retention()
-    repository: Repository
+    # Two spellings of the repositories (docs/repositories.md); exactly one of the keys is given.
+    # `repositories`/`repository` below are what callers read; these fields keep the form the
+    # file used, so a dump of the policy is a valid policy again. `single_repository` comes second:
+    # its validator (run even when the key is absent) reads the list validated before it.
+    repository_list: list[Repository] | None = Field(
+        None, alias="repositories", min_length=1, exclude_if=_absent,
+        description="several repositories, each with a unique `name`; give this or `repository`, not both")
+    single_repository: Repository | None = Field(
+        None, alias="repository", validate_default=True, exclude_if=_absent,
+        description="one repository, named `primary` unless `name` says otherwise; give this or `repositories`, not both")
     drill: Drill = Drill()
     notify: list[Notify] = []
+
+    @field_validator("repository_list")
+    @classmethod
+    def _unique_names(cls, repositories: list[Repository]) -> list[Repository]:
+        first: dict[str, int] = {}
+        for index, repo in enumerate(repositories):
+            if repo.name in first:
+                # Raised as a ValidationError so the error sits at the duplicate's own line.
+                raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                    type=PydanticCustomError("duplicate_name", "'{name}' is also the name of repositories[{first}]; "
+                                                               "give each repository its own name",
+                                             {"name": repo.name, "first": first[repo.name]}),
+                    loc=(index, "name"), input=repo.name)])
+            first[repo.name] = index
+        return repositories
+
+    @field_validator("single_repository")
+    @classmethod
+    def _exactly_one_form(cls, single: Repository | None, info: ValidationInfo) -> Repository | None:
+        if "repository_list" not in info.data:  # `repositories` itself is wrong: that error suffices
+            return single
+        listed = info.data["repository_list"] is not None
+        if single is None and not listed:
+            raise ValueError("required field is missing (or list several under `repositories`)")
+        if single is not None and listed:
+            raise ValueError("give either `repository` (one) or `repositories` (a list), not both")
+        return single
+
+    @property
+    def repositories(self) -> list[Repository]:
+        """Every repository of the policy, in the file's order (a `repository:` policy has one)."""
+        return self.repository_list or [self.single_repository]  # type: ignore[list-item]
+
+    @property
+    def repository(self) -> Repository:
+        """The first repository: the one every command uses today (docs/repositories.md)."""
+        return self.repositories[0]
+
+    def repository_named(self, name: str | None) -> Repository:
+        """The repository called `name`; None means the first."""
+        if name is None:
+            return self.repository
+        for repo in self.repositories:
+            if repo.name == name:
+                return repo
+        known = ", ".join(r.name for r in self.repositories)
+        raise UsageError(f"policy '{self.name}' has no repository named '{name}' (known: {known})")
 
     @property
     def paths(self) -> list[Path]:
@@ -352,8 +427,10 @@ def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
-    """Drop pydantic's union-member tags so the path reads like the YAML."""
-    return [p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p.startswith("function-")))]
+    """Drop pydantic's union-member tags so the path reads like the YAML. pydantic names a field
+    validated from its default by the Python name (`single_repository`): put the YAML key back."""
+    parts = [p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p.startswith("function-")))]
+    return [_YAML_KEYS.get(parts[0], parts[0]), *parts[1:]] if parts else parts
 
 
 def _fmt_loc(loc: list[Any]) -> str:
@@ -415,6 +492,7 @@ _MEMBER_KEY = {
     "EmailNotify": "email",
 }
 _ALL_MEMBERS = list(_MEMBER_KEY)
+_YAML_KEYS = {name: field.alias for name, field in Policy.model_fields.items() if field.alias}
 
 
 def _member_matches(member: str, item: dict) -> bool:
@@ -525,8 +603,6 @@ def _name_line(file: Path) -> int:
 
 
 def find_policy(policies: list[LoadedPolicy], name: str) -> LoadedPolicy:
-    from drkit.core.errors import UsageError
-
     for item in policies:
         if item.name == name:
             return item

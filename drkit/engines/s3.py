@@ -186,7 +186,7 @@ class S3:
 
     def lock_new_objects(self, since: datetime, until_date: datetime) -> int:
         """Set COMPLIANCE retention on repository objects written since `since` (restic 0.14 cannot send
-        the Content-MD5 that AWS requires with default retention; see restic-notes.md)."""
+        the Content-MD5 that AWS requires with default retention, which is why `repo init` points at lock_days)."""
         prefix = (self.location.prefix + "/") if self.location.prefix else ""
         count = 0
         paginator = self.client.get_paginator("list_objects_v2")

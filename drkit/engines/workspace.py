@@ -1,8 +1,8 @@
 """The state directory and what lives in it: catalog, evidence key, staging, locks, restic cache.
 
-`Workspace` is what commands open: it hands out a `Restic` and an `S3` per policy and records
-signed evidence (catalog first, then the bucket; an upload that fails stays pending and is
-retried on the next record of that policy).
+`Workspace` is what commands open: it hands out a `Restic` and an `S3` per repository of a
+policy and records signed evidence (catalog first, then the repository's bucket; an upload that
+fails stays pending and is retried on the next record of that policy).
 """
 
 from __future__ import annotations
@@ -57,26 +57,35 @@ class Workspace:
     def lock(self, policy: str, job: str) -> PolicyLock:
         return PolicyLock(self.state_dir / "locks", policy, job)
 
-    def s3(self, policy: Policy) -> S3 | None:
-        """One S3 (one boto3 session and client) per repository for the life of this workspace."""
-        key = policy.repository.model_dump_json()
+    def s3(self, policy: Policy, repository: str | None = None) -> S3 | None:
+        """One S3 (one boto3 session and client) per repository for the life of this workspace;
+        None for a repository that is not on S3. `repository` names one of the policy's
+        repositories; None is the first."""
+        repo = policy.repository_named(repository)
+        key = repo.model_dump_json()  # the settings, not the name: a reloaded policy may change them
         if key not in self._s3:
-            self._s3[key] = S3(policy.repository) if parse_location(policy.repository) else None
+            self._s3[key] = S3(repo) if parse_location(repo) else None
         return self._s3[key]
 
-    def restic(self, policy: Policy) -> Restic:
-        s3 = self.s3(policy)
+    def restic(self, policy: Policy, repository: str | None = None) -> Restic:
+        """A `Restic` bound to one of the policy's repositories (None: the first). Built per call:
+        S3 credentials are read from the cached session each time, so refreshed role or SSO
+        credentials reach the next restic run."""
+        repo = policy.repository_named(repository)
+        s3 = self.s3(policy, repo.name)
         credentials = s3.credentials_env() if s3 else {}
-        return Restic(policy.repository, credentials=credentials, cache_dir=self.state_dir / "restic-cache")
+        return Restic(repo, credentials=credentials, cache_dir=self.state_dir / "restic-cache")
 
     # --- evidence --------------------------------------------------------------------------
 
     def record(self, policy: Policy, record: Record, *, upload: bool = True) -> Record:
-        """Chain, sign and store a record; upload it (and any pending ones) next to the repository.
+        """Chain, sign and store a record; upload it (and any pending ones) next to its repository.
 
-        `upload=False` keeps it pending (a caller that must not wait on the network); the next
-        record of the policy uploads it."""
-        record = record.model_copy(update={"prev": self.catalog.chain_head(policy.name),
+        The record names the repository its run used (`Record.repository`; unset means the
+        policy's first), so it goes to that repository's bucket. `upload=False` keeps it pending
+        (a caller that must not wait on the network); the next record of the policy uploads it."""
+        repository = policy.repository_named(record.repository).name
+        record = record.model_copy(update={"prev": self.catalog.chain_head(policy.name), "repository": repository,
                                            "objectives": {"rpo_s": policy.objectives.rpo.total_seconds(),
                                                           "rto_s": policy.objectives.rto.total_seconds()}})
         signed = self.key.sign(record)
@@ -86,18 +95,26 @@ class Workspace:
         return signed
 
     def upload_pending(self, policy: Policy) -> int:
-        s3 = self.s3(policy)
-        if s3 is None:
-            return 0
-        pending = self.catalog.pending_uploads(policy.name)
-        if not pending:
-            return 0
+        """Upload the policy's records not yet in a bucket, each to its repository's; returns how many."""
+        if not any(self.s3(policy, repo.name) for repo in policy.repositories):
+            return 0  # no bucket to upload to (local repositories): do not even read the pending rows
+        pending: dict[str, list[Record]] = {}
+        for rec in self.catalog.pending_uploads(policy.name):
+            pending.setdefault(rec.repository or policy.repository.name, []).append(rec)
+        return sum(self._upload(policy, name, records) for name, records in pending.items())
+
+    def _upload(self, policy: Policy, repository: str, records: list[Record]) -> int:
+        """The signing key's public half, then the records, into one repository's bucket. A
+        failure only warns: the records stay pending and the next record retries them."""
         try:
+            s3 = self.s3(policy, repository)
+            if s3 is None:
+                return 0
             s3.put_bytes(s3.keys_prefix() + f"{self.key.key_id}.pem", self.key.public_pem(), "application/x-pem-file")
-            for rec in pending:
+            for rec in records:
                 s3.put_bytes(s3.evidence_prefix(policy.name) + object_name(rec), rec.canonical())
                 self.catalog.mark_uploaded(rec.digest())
         except errors.DrkitError as exc:
-            log.warning("evidence for %s kept locally, upload failed: %s", policy.name, exc)
+            log.warning("evidence for %s kept locally, upload to repository %s failed: %s", policy.name, repository, exc)
             return 0
-        return len(pending)
+        return len(records)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drkit.core.errors import PolicyError, Problem
+from drkit.core.errors import PolicyError, Problem, UsageError
 from drkit.core.policy import (
     CommandTarget,
     PathTarget,
@@ -169,13 +169,14 @@ def test_schema_is_json_and_forbids_unknown_keys():
     schema = json_schema()
     json.dumps(schema)
     assert schema["additionalProperties"] is False
-    assert {"version", "name", "objectives", "targets", "repository"} <= set(schema["required"])
+    assert {"version", "name", "objectives", "targets"} <= set(schema["required"])
+    assert schema["oneOf"] == [{"required": ["repository"]}, {"required": ["repositories"]}]
 
 
 @settings(max_examples=60, deadline=None)
 @given(key=st.from_regex(r"[a-z_]{3,12}", fullmatch=True))
 def test_any_unknown_top_level_key_is_reported_with_its_line(tmp_path_factory, key):
-    if key in Policy.model_fields:
+    if key in {field.alias or name for name, field in Policy.model_fields.items()}:
         return
     tmp = tmp_path_factory.mktemp("h")
     text = GOOD + f"{key}: 1\n"
@@ -203,3 +204,108 @@ def test_policy_error_text_is_every_line():
 @given(text=st.text(alphabet=st.sampled_from("ab/.:[]0129 ()-_x\n"), max_size=40))
 def test_any_problem_line_given_as_text_prints_unchanged(text):
     assert str(Problem.parse(text)) == text
+
+
+# --- repositories (docs/repositories.md) ----------------------------------------------------------
+
+SINGLE = """\
+repository:
+  url: s3:https://s3.eu-north-1.amazonaws.com/acme-dr/shop-db
+  password_file: /etc/drkit/keys/shop-db.pass
+  aws_profile: dr-offsite
+"""
+LISTED = """\
+repositories:
+  - name: primary
+    url: s3:https://s3.eu-north-1.amazonaws.com/acme-dr/shop-db
+    password_file: /etc/drkit/keys/shop-db.pass
+"""
+OFFSITE = """\
+  - name: offsite-2
+    url: s3:https://s3.example.com/dr-copy/shop-db
+    password_env: OFFSITE_PW
+"""
+
+
+def with_repositories(section: str) -> str:
+    assert SINGLE in GOOD
+    return GOOD.replace(SINGLE, section)
+
+
+def line_of(text: str, fragment: str, nth: int = 1) -> int:
+    return [i for i, ln in enumerate(text.splitlines(), 1) if fragment in ln][nth - 1]
+
+
+def test_single_repository_is_a_list_of_one_named_primary(tmp_path):
+    policy = load_policy_file(write(tmp_path, GOOD))
+    assert [r.name for r in policy.repositories] == ["primary"]
+    assert policy.repository is policy.repositories[0]
+    assert policy.repository.aws_profile == "dr-offsite"
+
+
+def test_repositories_list_of_one_validates_like_the_single_key(tmp_path):
+    policy = load_policy_file(write(tmp_path, with_repositories(LISTED)))
+    assert [r.name for r in policy.repositories] == ["primary"]
+    assert policy.repository.url == "s3:https://s3.eu-north-1.amazonaws.com/acme-dr/shop-db"
+    assert load_policies([tmp_path])[0].policy == policy
+
+
+def test_first_of_several_repositories_is_the_policy_repository(tmp_path):
+    policy = load_policy_file(write(tmp_path, with_repositories(LISTED + OFFSITE)))
+    assert [r.name for r in policy.repositories] == ["primary", "offsite-2"]
+    assert policy.repository.name == "primary"
+    assert policy.repository_named("offsite-2").password_env == "OFFSITE_PW"
+    assert policy.repository_named(None) is policy.repository
+
+
+def test_unknown_repository_name_is_a_usage_error_naming_the_known_ones(tmp_path):
+    policy = load_policy_file(write(tmp_path, with_repositories(LISTED + OFFSITE)))
+    with pytest.raises(UsageError, match=r"no repository named 'offsite-3' \(known: primary, offsite-2\)"):
+        policy.repository_named("offsite-3")
+
+
+@pytest.mark.parametrize("section", [SINGLE, LISTED + OFFSITE])
+def test_a_dumped_policy_keeps_its_form_and_validates_again(tmp_path, section):
+    policy = load_policy_file(write(tmp_path, with_repositories(section)))
+    dumped = policy.model_dump(mode="json")
+    assert ("repositories" in dumped) == section.startswith("repositories")
+    assert ("repository" in dumped) == section.startswith("repository:")
+    assert Policy.model_validate(dumped) == policy
+
+
+def test_both_repository_keys_is_an_error_at_its_line(tmp_path):
+    text = with_repositories(SINGLE + LISTED)
+    [problem] = problems(tmp_path, text)
+    assert problem == (f"{tmp_path / 'p.yaml'}:{line_of(text, 'repository:')}: repository: "
+                       "give either `repository` (one) or `repositories` (a list), not both")
+
+
+def test_neither_repository_key_is_an_error(tmp_path):
+    [problem] = problems(tmp_path, with_repositories(""))
+    assert problem == (f"{tmp_path / 'p.yaml'}:1: repository: required field is missing "
+                       "(or list several under `repositories`)")
+
+
+def test_duplicate_repository_names_point_at_the_second(tmp_path):
+    text = with_repositories(LISTED + OFFSITE.replace("offsite-2", "primary"))
+    [problem] = problems(tmp_path, text)
+    assert problem == (f"{tmp_path / 'p.yaml'}:{line_of(text, 'name: primary', 2)}: repositories[1].name: "
+                       "'primary' is also the name of repositories[0]; give each repository its own name")
+
+
+def test_two_unnamed_repositories_are_both_primary(tmp_path):
+    text = with_repositories(LISTED.replace("- name: primary\n    url", "- url") + OFFSITE.replace("- name: offsite-2\n    url", "- url"))
+    [problem] = problems(tmp_path, text)
+    assert f":{line_of(text, 'url: s3:https://s3.example.com')}: repositories[1].name: 'primary' is also the name" in problem
+
+
+@pytest.mark.parametrize("name", ["Offsite", "off site", "-offsite", "off_site"])
+def test_bad_repository_name(tmp_path, name):
+    text = with_repositories(LISTED + OFFSITE.replace("offsite-2", f'"{name}"'))
+    [problem] = problems(tmp_path, text)
+    assert problem.startswith(f"{tmp_path / 'p.yaml'}:{line_of(text, name)}: repositories[1].name: '{name}': use lowercase")
+
+
+def test_empty_repositories_list_is_an_error(tmp_path):
+    found = problems(tmp_path, with_repositories("repositories: []\n"))
+    assert any("repositories: List should have at least 1 item" in p for p in found), found

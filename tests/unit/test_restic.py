@@ -18,6 +18,7 @@ from drkit.engines.restic import (
     classify,
     parse_restic_time,
 )
+from drkit.engines.restic.output import BackupMessages
 
 DATA = Path(__file__).parents[1] / "data" / "restic"
 
@@ -121,3 +122,21 @@ def test_credentials_are_passed_in_env(monkeypatch):
                     credentials={"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"})
     env = restic.env()
     assert env["AWS_ACCESS_KEY_ID"] == "AK" and env["AWS_SECRET_ACCESS_KEY"] == "SK"
+
+
+def test_partial_backup_collects_the_summary_and_the_per_file_error_from_stderr():
+    statuses: list[dict] = []
+    messages = BackupMessages(statuses.append)
+    for line in read("backup-partial.jsonl").splitlines():
+        messages.stdout(line)
+    for line in read("backup-partial.stderr").splitlines():
+        messages.stderr(line)
+    summary = messages.summary()
+    assert [s["message_type"] for s in statuses] == ["status"]
+    assert summary.errors == ["/tmp/part/src/secret: open: Permission denied"]
+    assert summary.snapshot_short_id and summary.total_files_processed >= 1
+
+
+def test_backup_without_a_summary_line_is_an_error():
+    with pytest.raises(errors.ResticError, match="without a summary line"):
+        BackupMessages().summary()

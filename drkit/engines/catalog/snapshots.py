@@ -1,0 +1,72 @@
+"""The cache of each policy's repository snapshot list (`restic snapshots`), and when it was read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from drkit.engines.catalog.table import Table, utcnow
+from drkit.evidence.records import parse_utc, utc_text
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    policy: str
+    id: str
+    time: datetime
+    hostname: str
+    tags: list[str]
+
+
+class SnapshotListing(Table):
+    SCHEMA = """
+    create table if not exists snapshots (
+        policy text not null,
+        id text not null,
+        time text not null,
+        hostname text,
+        tags text,
+        primary key (policy, id)
+    );
+    create index if not exists snapshots_policy_time on snapshots(policy, time);
+    create table if not exists snapshot_listings (
+        policy text primary key,
+        listed_at text not null
+    );
+    """
+
+    def replace_snapshots(self, policy: str, snapshots: Iterable[SnapshotRow]) -> None:
+        with self.db:
+            self.db.execute("begin")
+            self.db.execute("delete from snapshots where policy = ?", (policy,))
+            self.db.executemany(_INSERT, [_values(s) for s in snapshots])
+            self.db.execute("insert or replace into snapshot_listings values (?, ?)", (policy, utc_text(utcnow())))
+
+    def listed_at(self, policy: str) -> datetime | None:
+        """When the repository's snapshot list was last read into this cache (None: never)."""
+        row = self.db.execute("select listed_at from snapshot_listings where policy = ?", (policy,)).fetchone()
+        return parse_utc(row[0]) if row else None
+
+    def first_snapshot_at(self, policy: str) -> datetime | None:
+        row = self.db.execute("select min(time) from snapshots where policy = ?", (policy,)).fetchone()
+        return parse_utc(row[0]) if row and row[0] else None
+
+    def snapshot_count(self, policy: str) -> int:
+        return self.db.execute("select count(*) from snapshots where policy = ?", (policy,)).fetchone()[0]
+
+    def add_snapshot(self, row: SnapshotRow) -> None:
+        self.db.execute(_INSERT, _values(row))
+
+    def snapshots(self, policy: str) -> list[SnapshotRow]:
+        rows = self.db.execute("select policy, id, time, hostname, tags from snapshots where policy = ? order by time",
+                               (policy,))
+        return [SnapshotRow(p, i, parse_utc(t), h or "", json.loads(tags or "[]")) for p, i, t, h, tags in rows]
+
+
+_INSERT = "insert or replace into snapshots values (?,?,?,?,?)"
+
+
+def _values(row: SnapshotRow) -> tuple:
+    return row.policy, row.id, utc_text(row.time), row.hostname, json.dumps(row.tags)

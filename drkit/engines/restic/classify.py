@@ -1,0 +1,62 @@
+"""restic's failures as typed errors: restic exits 1 for nearly everything, so the exit code and
+stderr together say what went wrong (recorded real stderr in tests/data/restic/)."""
+
+from __future__ import annotations
+
+from drkit.core import errors
+
+# What restic 0.14 `check` prints when it found damage (rather than failing to run at all).
+DAMAGE_MARKERS = ("repository contains errors", "pack id does not match", "ciphertext verification failed",
+                  "loadindex returned errors", "pack file cannot be listed", "is damaged")
+
+
+def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
+    """Map a failed restic run to a typed error (restic exits 1 for nearly everything)."""
+    text = stderr.lower()
+    tail = last_meaningful_line(stderr)
+    if "wrong password" in text or "no key found" in text:
+        return errors.WrongPassword(f"{what}: wrong repository password (restic: wrong password or no key found)",
+                                    hint="check the policy's password source")
+    if any(s in text for s in ("connection refused", "no such host", "i/o timeout", "network is unreachable",
+                               "no route to host", "connection reset", "tls handshake timeout",
+                               "context deadline exceeded")):
+        return errors.Unreachable(f"{what}: repository unreachable ({tail})",
+                                  hint="check the S3 endpoint, network and credentials")
+    if "repository is already locked" in text:
+        return errors.RepositoryLocked(f"{what}: repository is locked by another restic process ({tail})")
+    if "unable to open config file" in text or "is there a repository" in text:
+        return errors.NoRepository(f"{what}: no restic repository at the configured URL",
+                                   hint="run: drkit repo init NAME")
+    if "access denied" in text or "invalidaccesskeyid" in text or "signaturedoesnotmatch" in text:
+        return errors.ResticError(f"{what}: S3 refused the credentials ({tail})",
+                                  hint="check AWS credentials / aws_profile")
+    if returncode == 3:
+        return errors.PartialBackup(f"{what}: some source files could not be read ({tail})")
+    return errors.ResticError(f"{what}: restic exited {returncode}: {tail or 'no error message'}")
+
+
+def last_meaningful_line(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith("Fatal:") or "error" in line.lower():
+            return line.removeprefix("Fatal: ")[:300]
+    return (lines[-1] if lines else "")[:300]
+
+
+def is_damage(error: errors.DrkitError, stderr: str) -> bool:
+    """Whether a failed `restic check` (classified as `error`) found damage, rather than failing to
+    run at all (a RepositoryLocked, say, must go back to the stale-lock retry)."""
+    return type(error) is errors.ResticError and any(m in stderr.lower() for m in DAMAGE_MARKERS)
+
+
+def damage_lines(stderr: str) -> list[str]:
+    """The lines of `restic check` stderr that describe damage (indented detail joined to its head)."""
+    problems: list[str] = []
+    for line in stderr.splitlines():
+        if not line.strip() or line.startswith("Fatal: repository contains errors"):
+            continue
+        if line[:1].isspace() and problems:
+            problems[-1] += " " + line.strip()
+        else:
+            problems.append(line.strip())
+    return problems[:100] or ["restic check: repository contains errors"]

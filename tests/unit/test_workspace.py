@@ -1,0 +1,92 @@
+"""Workspace: one S3 and one Restic per repository of a policy; evidence names its repository and
+goes to that repository's bucket (boto3 against moto in-process)."""
+
+from datetime import datetime, timezone
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from drkit.core.errors import UsageError
+from drkit.core.policy import Policy
+from drkit.engines.workspace import Workspace
+from drkit.evidence.records import Record, load_public_key, signature_problem
+
+T0 = datetime(2026, 11, 20, 1, 30, tzinfo=timezone.utc)
+
+
+def policy(*repositories: dict) -> Policy:
+    return Policy.model_validate({
+        "version": 1, "name": "shop", "objectives": {"rpo": "24h", "rto": "4h"},
+        "targets": [{"path": "/srv/shop"}], "repositories": list(repositories)})
+
+
+def aws(name: str, bucket: str) -> dict:
+    return {"name": name, "url": f"s3:https://s3.eu-north-1.amazonaws.com/{bucket}/shop", "password_env": "PW"}
+
+
+def local(name: str, tmp_path) -> dict:
+    return {"name": name, "url": f"local:{tmp_path / name}", "password_env": "PW"}
+
+
+def backup_record(**fields) -> Record:
+    return Record(kind="backup", policy="shop", started_at=T0, finished_at=T0, result="pass", **fields)
+
+
+def test_record_names_the_first_repository_unless_it_names_its_own(tmp_path):
+    ws = Workspace(tmp_path / "state")
+    pol = policy(local("main", tmp_path), local("copy", tmp_path))
+    first = ws.record(pol, backup_record())
+    second = ws.record(pol, backup_record(repository="copy"))
+    assert (first.repository, second.repository) == ("main", "copy")
+    key_id, key = load_public_key(ws.key.public_pem())
+    assert signature_problem(second, {key_id: key}) is None
+    assert signature_problem(second.model_copy(update={"repository": "main"}), {key_id: key}) is not None
+
+
+def test_record_for_an_unknown_repository_is_refused(tmp_path):
+    ws = Workspace(tmp_path / "state")
+    with pytest.raises(UsageError, match="no repository named 'elsewhere'"):
+        ws.record(policy(local("main", tmp_path)), backup_record(repository="elsewhere"))
+    assert ws.catalog.chain_head("shop") is None
+
+
+def test_s3_and_restic_are_per_repository_and_default_to_the_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW", "pw")
+    ws = Workspace(tmp_path / "state")
+    pol = policy(aws("primary", "bucket-a"), aws("offsite-2", "bucket-b"))
+    assert ws.s3(pol) is ws.s3(pol, "primary")
+    assert ws.s3(pol, "offsite-2").location.bucket == "bucket-b"
+    assert ws.s3(pol, "offsite-2") is ws.s3(pol, "offsite-2")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SK")
+    assert ws.restic(pol).repo.name == "primary"
+    env = ws.restic(pol, "offsite-2").env()
+    assert env["RESTIC_REPOSITORY"] == "s3:https://s3.eu-north-1.amazonaws.com/bucket-b/shop"
+    with pytest.raises(UsageError, match=r"known: primary, offsite-2"):
+        ws.restic(pol, "offsite-3")
+
+
+def test_evidence_is_uploaded_to_the_bucket_of_the_repository_the_run_used(tmp_path, monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-north-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-north-1")
+        for bucket in ("bucket-a", "bucket-b"):
+            client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+        ws = Workspace(tmp_path / "state")
+        pol = policy(aws("primary", "bucket-a"), aws("offsite-2", "bucket-b"))
+        offsite = ws.record(pol, backup_record(repository="offsite-2"))
+        first = ws.record(pol, backup_record())
+
+        def keys(bucket: str) -> list[str]:
+            return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+        assert [k for k in keys("bucket-b") if k.endswith(".json")] == [
+            f"drkit-evidence/shop/20261120T013000000000Z-backup-{offsite.digest()[:12]}.json"]
+        assert [k for k in keys("bucket-a") if k.endswith(".json")] == [
+            f"drkit-evidence/shop/20261120T013000000000Z-backup-{first.digest()[:12]}.json"]
+        for bucket in ("bucket-a", "bucket-b"):
+            assert f"drkit-evidence/keys/{ws.key.key_id}.pem" in keys(bucket)
+        assert ws.catalog.pending_uploads("shop") == []
