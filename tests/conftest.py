@@ -3,6 +3,8 @@
     seaweedfs    session: `weed mini` on free loopback ports, data in a tmp dir
     moto_server  session: moto's ThreadedMotoServer, dummy credentials
     bucket       function: a fresh bucket `t-<8 hex>` on seaweedfs
+    env          function: an isolated drkit installation on that bucket (tests/factories.py)
+    source       function: a small deterministic source tree
 
 Each yields (bucket: returns) an S3Server: endpoint, access_key, secret_key, region, kind,
 client(), env(), restic_url(bucket, path), start(), stop(). Servers start on first use only.
@@ -22,6 +24,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # `import servers` works whatever pytest's import mode
     sys.path.insert(0, str(TESTS_DIR))
 
+from factories import Env, make_env, make_tree  # noqa: E402
 from servers import MotoS3, S3Server, SeaweedFS, ServerStartError  # noqa: E402
 
 SERVER_FIXTURES = frozenset({"seaweedfs", "moto_server", "bucket"})
@@ -67,3 +70,15 @@ def bucket(seaweedfs: SeaweedFS) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
     seaweedfs.client().create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def env(tmp_path: Path, seaweedfs: SeaweedFS, bucket: str) -> Env:
+    """An isolated drkit installation (policies, state, password file) on the session's SeaweedFS."""
+    return make_env(tmp_path, seaweedfs, bucket)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """A small deterministic source tree."""
+    return make_tree(tmp_path / "src")

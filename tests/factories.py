@@ -63,10 +63,15 @@ class Env:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return path
 
+    @staticmethod
+    def drkit_argv(*args: str) -> list[str]:
+        """The real CLI as a child process (to wrap in setpriv, timeout, ...)."""
+        return [sys.executable, "-m", "drkit", *args]
+
     def drkit(self, *args: str, check: int | None = None, timeout: float = 300, env: dict | None = None,
               input: str | None = None) -> subprocess.CompletedProcess:
         """Run the real CLI in a child process; `check` asserts the exit code."""
-        proc = subprocess.run([sys.executable, "-m", "drkit", *args], capture_output=True, text=True,
+        proc = subprocess.run(self.drkit_argv(*args), capture_output=True, text=True,
                               env=env or self.env(), timeout=timeout, input=input)
         assert "Traceback" not in proc.stderr, proc.stderr
         if check is not None:

@@ -53,7 +53,7 @@ def _drill_lines(outcome, verdict: str) -> str | tuple[str, bool]:
     lines += [f"  {problem}" for problem in more[:5]]
     if len(more) > 5:
         lines.append(f"  … {len(more) - 5} more in the evidence record (--json)")
-    return "\n".join(lines), True
+    return "\n".join(lines), verdict != "ERROR"
 
 
 def _drill_table(record) -> Table:
@@ -78,4 +78,6 @@ def _drill_line(outcome, verdict: str) -> str:
         return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
                 + (f"; {m.changed_during_backup} file(s) changed during backup, verified by restic only"
                    if m is not None and m.changed_during_backup else ""))
-    return f"{verdict} {r.policy}: {outcome.error} (after {took})"
+    if verdict == "FAIL":  # the verdict names what was wrong with the data
+        return f"{verdict} {r.policy}: {outcome.error} (after {took})"
+    return f"{verdict} {r.policy}: the drill could not complete (after {took})"  # the cause follows on stderr

@@ -111,6 +111,10 @@ class WrongPassword(ResticError):
     pass
 
 
+class PasswordUnavailable(ResticError):
+    """The policy's password source gave nothing usable (command failed, file missing, empty)."""
+
+
 class NoRepository(ResticError):
     pass
 

@@ -15,7 +15,7 @@ import json
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Iterator
@@ -38,19 +38,25 @@ class Manifest:
     policy: str
     created_at: str
     files: dict[str, Entry]
-    hashed_bytes: int = 0  # bytes actually read this run (the rest came from the cache)
+    hashed_bytes: int = field(default=0, compare=False)  # bytes read this run (the rest came from the cache)
+    # Files the backup could not read (path -> reason): they are in neither the manifest nor the
+    # snapshot, so a drill of this snapshot can never pass (docs/drill.md, "Partial snapshots").
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        return json.dumps({"schema": "drkit.engines.manifest/1", "policy": self.policy, "created_at": self.created_at,
-                           "files": {p: [e.size, e.mtime_ns, e.sha256] for p, e in sorted(self.files.items())}},
-                          separators=(",", ":")).encode()
+        data = {"schema": "drkit.manifest/1", "policy": self.policy, "created_at": self.created_at,
+                "files": {p: [e.size, e.mtime_ns, e.sha256] for p, e in sorted(self.files.items())}}
+        if self.unreadable:  # absent when empty: the format of manifests already inside snapshots
+            data["unreadable"] = dict(sorted(self.unreadable.items()))
+        return json.dumps(data, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> "Manifest":
         obj = json.loads(data)
-        if obj.get("schema") != "drkit.engines.manifest/1":
+        if obj.get("schema") != "drkit.manifest/1":
             raise ValueError("not a drkit manifest")
-        return cls(obj["policy"], obj["created_at"], {p: Entry(*v) for p, v in obj["files"].items()})
+        return cls(obj["policy"], obj["created_at"], {p: Entry(*v) for p, v in obj["files"].items()},
+                   unreadable=dict(obj.get("unreadable") or {}))
 
 
 def sha256_file(path: Path | str) -> str:
@@ -71,14 +77,20 @@ def _excluded(path: str, patterns: list[str]) -> bool:
     return False
 
 
-def walk_files(roots: list[Path], excludes: list[str]) -> Iterator[tuple[str, os.stat_result]]:
-    """Regular files under the roots (symlinks not followed), with their lstat."""
+def walk_files(roots: list[Path], excludes: list[str],
+               unreadable: dict[str, str] | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """Regular files under the roots (symlinks not followed), with their lstat. Directories that
+    cannot be listed go into `unreadable` (restic cannot read them either)."""
+    def refused(error: OSError) -> None:
+        if unreadable is not None and error.filename:
+            unreadable[str(error.filename)] = error.strerror or type(error).__name__
+
     for root in roots:
         st = os.lstat(root)
         if stat.S_ISREG(st.st_mode):
             yield str(root), st
             continue
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=refused):
             dirnames[:] = [d for d in dirnames if not _excluded(os.path.join(dirpath, d), excludes)]
             for name in filenames:
                 full = os.path.join(dirpath, name)
@@ -97,8 +109,9 @@ def build(policy: str, roots: list[Path], excludes: list[str], cache: dict[str, 
     """Hash every regular file, reusing cached hashes of unchanged files. Returns the manifest and
     the new cache content."""
     new_cache: dict[str, CachedHash] = {}
+    unreadable: dict[str, str] = {}
     todo: list[tuple[str, os.stat_result]] = []
-    for path, st in walk_files(roots, excludes):
+    for path, st in walk_files(roots, excludes, unreadable):
         old = cache.get(path)
         if old and (old.size, old.mtime_ns, old.ctime_ns, old.inode) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
             new_cache[path] = old
@@ -106,17 +119,21 @@ def build(policy: str, roots: list[Path], excludes: list[str], cache: dict[str, 
             todo.append((path, st))
     hashed = 0
 
-    def work(item: tuple[str, os.stat_result]) -> tuple[str, CachedHash | None]:
+    def work(item: tuple[str, os.stat_result]) -> tuple[str, CachedHash | str]:
         path, st = item
         try:
             return path, CachedHash(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, sha256_file(path))
-        except OSError:
-            return path, None  # vanished or unreadable: restic will report it
+        except FileNotFoundError:
+            return path, ""  # vanished since the walk: not part of this recovery point
+        except OSError as exc:
+            return path, exc.strerror or type(exc).__name__  # unreadable: restic cannot read it either
 
     with ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 2)) as pool:
         for path, entry in pool.map(work, todo, chunksize=16):
-            if entry:
+            if isinstance(entry, CachedHash):
                 new_cache[path] = entry
                 hashed += entry.size
+            elif entry:
+                unreadable[path] = entry
     files = {p: Entry(h.size, h.mtime_ns, h.sha256) for p, h in new_cache.items()}
-    return Manifest(policy, now.isoformat(), files, hashed), new_cache
+    return Manifest(policy, now.isoformat(), files, hashed, unreadable), new_cache

@@ -40,6 +40,7 @@ class BackupMeasured(Measured):
     manifest_sha256: str           # what a drill compares the manifest restored from the snapshot with
     hashed_bytes: int
     restic_duration_s: float
+    unreadable_files: int = 0      # files the backup could not read (docs/drill.md, "Partial snapshots")
 
 
 class CheckMeasured(Measured):

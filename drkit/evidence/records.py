@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 
 from drkit import __version__
 
-SCHEMA = "drkit.evidence.records/1"
+SCHEMA = "drkit.evidence/1"
 Kind = Literal["backup", "drill", "check", "forget"]
 # "missed": a scheduled run that never started (design 6b); it made no snapshot and proves nothing.
 Outcome = Literal["pass", "fail", "breach", "error", "partial", "interrupted", "missed"]

@@ -90,12 +90,13 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
         data_added=summary.data_added, files_new=summary.files_new, files_changed=summary.files_changed,
         paths=[str(p) for p in paths], manifest=str(staging / MANIFEST_NAME), manifest_files=len(manifest.files),
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), hashed_bytes=manifest.hashed_bytes,
-        restic_duration_s=summary.total_duration)
-    ctx.problems = summary.errors[:50]
-    if rc == 3:
+        restic_duration_s=summary.total_duration, unreadable_files=len(manifest.unreadable))
+    ctx.problems = summary.errors[:50] + [f"{path}: {why}" for path, why in list(manifest.unreadable.items())[:50]]
+    if rc == 3 or manifest.unreadable:
+        unreadable = summary.errors or [f"{path}: {why}" for path, why in manifest.unreadable.items()]
         raise errors.PartialBackup(f"{policy.name}: snapshot {snapshot.short_id} is incomplete: "
-                                   f"{len(summary.errors)} file(s) could not be read"
-                                   + (f" (first: {summary.errors[0]})" if summary.errors else ""))
+                                   f"{max(len(summary.errors), len(manifest.unreadable))} file(s) could not be read"
+                                   + (f" (first: {unreadable[0]})" if unreadable else ""))
 
 
 def describe(outcome: RunOutcome) -> str:

@@ -165,7 +165,7 @@ def test_postgres_query_check_is_an_error_not_a_pass(env, source):
     backed_up(env, source, drill={"sandbox": str(drills_dir(env)),
                                   "checks": [{"postgres_query": {"sql": "select 1", "expect": 1}}]})
     proc = env.drkit("restore-drill", "shop", check=1)
-    assert "ERROR shop:" in proc.stdout and "not yet implemented" in proc.stdout
+    assert "ERROR shop:" in proc.stdout and "not yet implemented" in proc.stderr
 
 
 def test_plain_restic_snapshot_without_manifest_fails(env, source):

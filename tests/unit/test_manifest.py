@@ -5,7 +5,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from drkit.engines.manifest import Manifest, build
+from drkit.engines.manifest import Entry, Manifest, build
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 
@@ -52,3 +52,13 @@ def test_a_poisoned_cache_entry_is_not_trusted_when_metadata_differs(tmp_path):
 def test_json_round_trip(tmp_path):
     manifest, _ = build("p", [tree(tmp_path / "src")], [], {}, NOW)
     assert Manifest.from_json(manifest.to_json()).files == manifest.files
+
+
+def test_manifests_inside_existing_snapshots_stay_readable():
+    """The format drkit 0.1.0 wrote into every snapshot (commit 2b68b04)."""
+    old = (b'{"schema":"drkit.manifest/1","policy":"shop","created_at":"2026-11-20T01:30:00+00:00",'
+           b'"files":{"/srv/a":[3,1700000000000000000,"' + b"ab" * 32 + b'"]}}')
+    manifest = Manifest.from_json(old)
+    assert manifest.files["/srv/a"] == Entry(3, 1700000000000000000, "ab" * 32) and manifest.unreadable == {}
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    assert manifest.to_json().startswith(b'{"schema":"drkit.manifest/1"')

@@ -59,12 +59,21 @@ def test_partial_backup_error_line_is_readable():
     ("unreachable.stderr", 1, errors.Unreachable, "unreachable"),
     ("no-such-host.stderr", 1, errors.Unreachable, "no such host"),
     ("backup-partial.stderr", 3, errors.PartialBackup, "could not be read"),
+    ("password-command-failed.stderr", 1, errors.PasswordUnavailable, "the password command failed (exit status 1)"),
+    ("password-empty.stderr", 1, errors.PasswordUnavailable, "could not be read: it is empty"),
+    ("password-file-missing.stderr", 1, errors.PasswordUnavailable, "/nonexistent does not exist"),
 ])
 def test_classification_of_recorded_failures(stderr_file, rc, error_type, words):
     err = classify(rc, read(stderr_file), "backup")
     assert type(err) is error_type
     assert words in str(err)
     assert err.exit_code == 1
+
+
+def test_a_go_stack_trace_never_reaches_a_message():
+    err = classify(2, read("panic.stderr"), "restore")
+    assert str(err) == "restore: restic exited 2: panic: runtime error: invalid memory address or nil pointer dereference"
+    assert ".go:" not in str(err) and "goroutine" not in str(err) and "asm_amd64" not in str(err)
 
 
 def test_locked_repository_is_classified():

@@ -3,6 +3,8 @@ stderr together say what went wrong (recorded real stderr in tests/data/restic/)
 
 from __future__ import annotations
 
+import re
+
 from drkit.core import errors
 
 # What restic 0.14 `check` prints when it found damage (rather than failing to run at all).
@@ -14,6 +16,10 @@ def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
     """Map a failed restic run to a typed error (restic exits 1 for nearly everything)."""
     text = stderr.lower()
     tail = last_meaningful_line(stderr)
+    if "resolving password failed" in text or "empty password is not a password" in text:
+        cause = "it is empty" if "empty password" in text else password_cause(stderr)
+        return errors.PasswordUnavailable(f"{what}: the repository password could not be read: {cause}",
+                                          hint="check the policy's password_file / password_command / password_env")
     if "wrong password" in text or "no key found" in text:
         return errors.WrongPassword(f"{what}: wrong repository password (restic: wrong password or no key found)",
                                     hint="check the policy's password source")
@@ -35,8 +41,27 @@ def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
     return errors.ResticError(f"{what}: restic exited {returncode}: {tail or 'no error message'}")
 
 
+def password_cause(stderr: str) -> str:
+    """`Resolving password failed: Fatal: /x does not exist` -> `/x does not exist`."""
+    for line in stderr.splitlines():
+        if "resolving password failed" in line.lower():
+            cause = line.split(":", 1)[1].strip().removeprefix("Fatal:").strip()
+            if cause.startswith("exit status"):
+                return f"the password command failed ({cause})"
+            return cause[:200] or "no reason given"
+    return "no reason given"
+
+
+# A restic panic prints a Go stack trace; none of it is a message for a person.
+_TRACE = re.compile(r"^(goroutine \d+|runtime[/.]|created by |main\.|github\.com/|\S*\.(?:go|s):\d+|\S+\(0x[0-9a-f]|\[signal )")
+
+
+def is_trace_line(line: str) -> bool:
+    return bool(_TRACE.match(line.strip()))
+
+
 def last_meaningful_line(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not is_trace_line(ln)]
     for line in reversed(lines):
         if line.startswith("Fatal:") or "error" in line.lower():
             return line.removeprefix("Fatal: ")[:300]

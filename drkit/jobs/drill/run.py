@@ -115,6 +115,7 @@ class _Drill:
         self.counts = TreeCheck()
         self.backup: Record | None = None
         self.manifest_path: str | None = None
+        self.manifest: Manifest | None = None
         self.checks: list[CheckResult] = []
         self.problems: list[str] = []
         self.measured: dict[str, Any] = {"snapshot_selector": request.snapshot, "verify": self.policy.drill.verify}
@@ -292,13 +293,16 @@ class _Drill:
             except errors.DrkitError as exc:
                 raise damage_or(exc, [], what="restic ls", policy=self.policy.name) from None
             self._adopt(listing, choice)
-        plan = self._plan(self._load_manifest())
+        self.manifest = self._load_manifest()
+        plan = self._plan(self.manifest)
         return submit_hashes(hashers, self.sandbox.path, plan)  # type: ignore[union-attr]
 
     def _compare(self, tree: TreeCheck, hashes: HashCheck) -> None:
         self.measured.update(files_hashed=hashes.files_hashed, bytes_hashed=hashes.bytes_hashed)
-        problems = tree.problems + hashes.problems
-        count = tree.problem_count + hashes.problem_count
+        unreadable = [f"{path}: could not be read at backup time ({why}); not in the snapshot"
+                      for path, why in sorted(self.manifest.unreadable.items())] if self.manifest else []
+        problems = unreadable + tree.problems + hashes.problems
+        count = len(unreadable) + tree.problem_count + hashes.problem_count
         if count:
             raise DrillFailed(f"{count} restored item(s) do not match the snapshot: {problems[0]}"
                               + (f" (and {count - 1} more)" if count > 1 else ""), problems[:MAX_LISTED])
