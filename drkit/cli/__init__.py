@@ -56,10 +56,12 @@ for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, s
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
-    """Stop restic children, then unwind as Interrupted so the run is recorded as interrupted."""
+    """Stop restic and other children, then unwind as Interrupted so the run is recorded as interrupted."""
+    from drkit.engines import process
     from drkit.engines.restic import terminate_running
 
     terminate_running(grace=10)
+    process.terminate_running()
     raise errors.Interrupted(f"stopped by signal {signal.Signals(signum).name}")
 
 

@@ -29,7 +29,7 @@ from drkit.core import errors
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.schedules import SchedulePhrase
 from drkit.daemon.jobs import JOB_KINDS, JobOutcome, record_missed, run_job
-from drkit.engines import restic
+from drkit.engines import process, restic
 from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
 from drkit.evidence.records import RAN, now_utc, parse_utc, utc_text
@@ -315,6 +315,7 @@ class Daemon:
         if self.queue.running():
             self.log.daemon("stop", "interrupting", "grace period over: stopping restic")
             restic.terminate_running(grace=10.0, refuse_new=True)
+            process.terminate_running(refuse_new=True)  # dumps and command checks of those jobs
             deadline = time.monotonic() + AFTER_STOP_S
             while self.queue.running() and time.monotonic() < deadline:
                 self._sleep(0.2)
