@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 from drkit.core import errors
 from drkit.core.durations import format_duration
-from drkit.core.policy import CommandCheck, FileExistsCheck, Policy, PostgresQueryCheck, SqliteCheck, SqliteTarget
-from drkit.targets import sqlite as sqlite_target
+from drkit.core.policy import CommandCheck, FileExistsCheck, Policy, PostgresQueryCheck, SqliteCheck
+from drkit.targets import target_kind
 
 POSTGRES_NOT_IMPLEMENTED = "postgres_query checks need the PostgreSQL drill support (not yet implemented)"
 
@@ -138,14 +138,14 @@ def file_exists(check: FileExistsCheck, ctx: CheckContext) -> str:
 # --- sqlite --------------------------------------------------------------------------------------
 
 def sqlite_location(ctx: CheckContext, path: str) -> Path:
-    """The original path of a sqlite *target* maps to its staged copy (targets/sqlite.py); any
-    other path maps like file_exists."""
+    """The live path of a target (a sqlite database) maps to its copy in the restore (its staged
+    copy, drkit/targets/sqlite.py); any other path maps like file_exists."""
     for target in ctx.policy.targets:
-        if isinstance(target, SqliteTarget) and str(target.sqlite) == path:
+        kind = target_kind(target)
+        if any(str(live.path) == path for live in kind.live_paths(target)):
             if ctx.staging is None:
                 raise CheckError(f"{path}: the snapshot has no drkit staging dir holding its copy")
-            staged = sqlite_target.staged_path(target, Path(ctx.staging))
-            return sandbox_path(ctx, str(staged))
+            return sandbox_path(ctx, str(kind.restored_path(target, Path(ctx.staging))))
     return sandbox_path(ctx, path)
 
 

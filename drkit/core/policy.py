@@ -6,6 +6,7 @@ referenced (password_file / password_env / password_command), never inlined.
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from pydantic import (
 
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError
+from drkit.core.kinds import KindRegistry
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -97,52 +99,9 @@ def _absolute(value: Path) -> Path:
 
 AbsolutePath = Annotated[Path, AfterValidator(_absolute)]
 
-
-class PathTarget(Model):
-    path: AbsolutePath = Field(description="Absolute path of a file or directory to back up")
-    exclude: list[str] = Field([], description="restic --exclude patterns")
-
-    @property
-    def label(self) -> str:
-        return f"path {self.path}"
-
-
-class PostgresSource(Model):
-    dsn: str = Field(description="libpq connection string; password via ~/.pgpass or PGPASSFILE, not inline")
-    dump_args: list[str] = Field([], description="extra pg_dump arguments")
-
-
-class PostgresTarget(Model):
-    postgres: PostgresSource
-
-    @property
-    def label(self) -> str:
-        return f"postgres {_redact_dsn(self.postgres.dsn)}"
-
-
-class SqliteTarget(Model):
-    sqlite: AbsolutePath = Field(description="Absolute path of a SQLite database (copied with the online backup API)")
-
-    @property
-    def label(self) -> str:
-        return f"sqlite {self.sqlite}"
-
-
-class CommandSource(Model):
-    run: list[str] = Field(min_length=1, description="argv of a command whose stdout is backed up")
-    filename: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="file name the output is stored under")
-    timeout: Duration = Field(timedelta(hours=6), description="the command is stopped after this long")
-
-
-class CommandTarget(Model):
-    command: CommandSource
-
-    @property
-    def label(self) -> str:
-        return f"command {self.command.filename}"
-
-
-Target = Union[PathTarget, PostgresTarget, SqliteTarget, CommandTarget]
+# The kinds each list accepts, by YAML key (drkit/core/kinds.py); each package registers its own.
+TARGETS: KindRegistry[Any] = KindRegistry("targets", builtins="drkit.targets")
+Target = Annotated[Model, TARGETS]
 
 
 # --- schedule, retention, repository -------------------------------------------------------------
@@ -294,16 +253,12 @@ class Policy(Model):
     description: str | None = Field(None, description="What this policy protects, for report readers")
     business: Business = Business()
     objectives: Objectives
-    targets: list[Target] = Field(min_length=1)
+    targets: list[Target] = Field(min_length=1, description="What to back up; the key of each item selects its kind")
     schedule: Schedule = Schedule()
     retention: Retention = Retention()
     repository: Repository
     drill: Drill = Drill()
     notify: list[Notify] = []
-
-    @property
-    def paths(self) -> list[Path]:
-        return [t.path for t in self.targets if isinstance(t, PathTarget)]
 
 
 class LoadedPolicy(BaseModel):
@@ -402,12 +357,10 @@ def _line_no(node: yaml.Node | None) -> int:
 
 
 _MEMBER_KEYS = {
-    "targets": ["path", "postgres", "sqlite", "command"],
     "checks": ["file_exists", "sqlite", "postgres_query", "command"],
     "notify": ["webhook", "healthcheck", "email"],
 }
 _MEMBER_KEY = {
-    "PathTarget": "path", "PostgresTarget": "postgres", "SqliteTarget": "sqlite", "CommandTarget": "command",
     "FileExistsCheck": "file_exists", "SqliteCheck": "sqlite", "PostgresQueryCheck": "postgres_query",
     "CommandCheck": "command", "WebhookNotify": "webhook", "HealthcheckNotify": "healthcheck",
     "EmailNotify": "email",
@@ -532,5 +485,17 @@ def json_schema() -> dict:
     return schema
 
 
-def _redact_dsn(dsn: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+# Models that moved into the module of their kind, still importable from here.
+_MOVED = {
+    "PathTarget": "drkit.targets.path", "SqliteTarget": "drkit.targets.sqlite",
+    "PostgresTarget": "drkit.targets.postgres", "PostgresSource": "drkit.targets.postgres",
+    "CommandTarget": "drkit.targets.command", "CommandSource": "drkit.targets.command",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy re-exports (PEP 562): the kind modules import this one, so it cannot import them first."""
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
