@@ -155,45 +155,8 @@ class Repository(Model):
 
 # --- drill, notify ------------------------------------------------------------------------------
 
-class SqliteCheckSpec(Model):
-    path: str = Field(description="database path inside the restored tree (relative) or the original absolute path")
-    query: str | None = None
-    expect: str | int | float | None = None
-    expect_min: float | None = None
-
-
-class PostgresQuerySpec(Model):
-    sql: str
-    expect: str | int | float | None = None
-    expect_min: float | None = None
-
-
-class CommandCheckSpec(Model):
-    run: list[str] = Field(min_length=1)
-    timeout: Duration = timedelta(minutes=10)
-
-
-class FileExistsCheck(Model):
-    file_exists: str = Field(description="path relative to the restored tree (or the original absolute path)")
-
-
-class SqliteCheck(Model):
-    sqlite: SqliteCheckSpec
-
-
-class PostgresQueryCheck(Model):
-    postgres_query: PostgresQuerySpec
-
-
-class CommandCheck(Model):
-    command: list[str] | CommandCheckSpec
-
-    @property
-    def spec(self) -> CommandCheckSpec:
-        return self.command if isinstance(self.command, CommandCheckSpec) else CommandCheckSpec(run=self.command)
-
-
-Check = Union[FileExistsCheck, SqliteCheck, PostgresQueryCheck, CommandCheck]
+CHECKS: KindRegistry[Any] = KindRegistry("drill.checks", builtins="drkit.checks")
+Check = Annotated[Model, CHECKS]
 
 
 def _verify_mode(value: Any) -> str:
@@ -357,12 +320,10 @@ def _line_no(node: yaml.Node | None) -> int:
 
 
 _MEMBER_KEYS = {
-    "checks": ["file_exists", "sqlite", "postgres_query", "command"],
     "notify": ["webhook", "healthcheck", "email"],
 }
 _MEMBER_KEY = {
-    "FileExistsCheck": "file_exists", "SqliteCheck": "sqlite", "PostgresQueryCheck": "postgres_query",
-    "CommandCheck": "command", "WebhookNotify": "webhook", "HealthcheckNotify": "healthcheck",
+    "WebhookNotify": "webhook", "HealthcheckNotify": "healthcheck",
     "EmailNotify": "email",
 }
 _ALL_MEMBERS = list(_MEMBER_KEY)
@@ -490,6 +451,10 @@ _MOVED = {
     "PathTarget": "drkit.targets.path", "SqliteTarget": "drkit.targets.sqlite",
     "PostgresTarget": "drkit.targets.postgres", "PostgresSource": "drkit.targets.postgres",
     "CommandTarget": "drkit.targets.command", "CommandSource": "drkit.targets.command",
+    "FileExistsCheck": "drkit.checks.file_exists", "SqliteCheck": "drkit.checks.sqlite",
+    "SqliteCheckSpec": "drkit.checks.sqlite", "PostgresQueryCheck": "drkit.checks.postgres_query",
+    "PostgresQuerySpec": "drkit.checks.postgres_query", "CommandCheck": "drkit.checks.command",
+    "CommandCheckSpec": "drkit.checks.command",
 }
 
 

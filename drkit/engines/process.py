@@ -60,7 +60,7 @@ class Completed:
 
     def last_line(self) -> str:
         """The last non-empty line of stderr, else of stdout: what a one-line message quotes."""
-        return _last_line(self.stderr) or _last_line(self.stdout)
+        return last_line(self.stderr) or last_line(self.stdout)
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -159,6 +159,7 @@ def terminate_running(grace: float = GRACE_S, *, refuse_new: bool = False) -> No
         _signal_group(proc.pid, signal.SIGKILL)  # members holding the pipes would block their `run`
 
 
-def _last_line(data: bytes) -> str:
+def last_line(data: bytes) -> str:
+    """The last non-empty line of a program's output, shortened for a one-line message."""
     lines = [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
     return lines[-1][:200] if lines else ""
