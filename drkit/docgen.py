@@ -88,8 +88,7 @@ def _rows(model: type[BaseModel], prefix: str, seen: set, kind_key: str | None =
             if (sub, path) in seen:
                 continue
             seen.add((sub, path))
-            selector = registry.key_of(sub) if registry is not None else (
-                next(iter(sub.model_fields)) if is_list and len(nested) > 1 else None)
+            selector = registry.key_of(sub) if registry is not None else None
             rows += _rows(sub, f"{path}[]." if is_list else f"{path}.", seen, selector)
     return rows
 

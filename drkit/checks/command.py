@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from drkit.checks.registry import CheckContext, CheckFailed, register_check
 from drkit.core.policy import Duration, Model
@@ -20,12 +21,20 @@ class CommandCheckSpec(Model):
     timeout: Duration = timedelta(minutes=10)
 
 
+def _argv_shorthand(value: Any) -> Any:
+    """`command: [argv...]` is short for `command: {run: [argv...]}`; one model, so a mistake in
+    either form gets one error message rather than one per alternative."""
+    return {"run": value} if isinstance(value, list) else value
+
+
 class CommandCheck(Model):
-    command: list[str] | CommandCheckSpec
+    command: Annotated[CommandCheckSpec, BeforeValidator(_argv_shorthand,
+                                                         json_schema_input_type=list[str] | CommandCheckSpec)] = Field(
+        description="argv of a program that judges the restored tree by its exit code, or {run, timeout}")
 
     @property
     def spec(self) -> CommandCheckSpec:
-        return self.command if isinstance(self.command, CommandCheckSpec) else CommandCheckSpec(run=self.command)
+        return self.command
 
 
 def command_argv(argv: list[str], sandbox: Path) -> list[str]:

@@ -10,7 +10,7 @@ import importlib
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -183,29 +183,8 @@ class Drill(Model):
 Event = Literal["start", "success", "failure", "breach"]
 
 
-class WebhookNotify(Model):
-    webhook: str = Field(description="URL that receives a JSON POST per run")
-    on: list[Event] = Field(["failure", "breach"], description="events: start, success, failure, breach")
-
-
-class HealthcheckNotify(Model):
-    healthcheck: str = Field(description="healthchecks.io-style base URL; /start and /fail are appended")
-    on: list[Event] = ["start", "success", "failure", "breach"]
-
-
-class EmailSpec(Model):
-    to: list[str] = Field(min_length=1)
-    sender: str | None = Field(None, alias="from")
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-
-
-class EmailNotify(Model):
-    email: EmailSpec
-    on: list[Event] = ["failure", "breach"]
-
-
-Notify = Union[WebhookNotify, HealthcheckNotify, EmailNotify]
+NOTIFIERS: KindRegistry[Any] = KindRegistry("notify", builtins="drkit.notify")
+Notify = Annotated[Model, NOTIFIERS]
 
 
 # --- the policy ---------------------------------------------------------------------------------
@@ -281,24 +260,10 @@ def _fmt_loc(loc: list[Any]) -> str:
     return out or "(top level)"
 
 
-def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path, data: Any) -> list[str]:
+def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path) -> list[str]:
     problems: dict[tuple, tuple[int, str]] = {}
     for err in exc.errors():
-        loc = list(err["loc"])
-        member = next((p for p in loc if isinstance(p, str) and p[:1].isupper()), None)
-        clean = _clean_loc(tuple(loc))
-        if member is not None:
-            # A list item matched no union member: pydantic reports every member's complaint.
-            # Keep those of the member whose key the item carries; otherwise one "unknown kind".
-            item_loc = _clean_loc(tuple(loc[: loc.index(member)]))
-            item = _get(data, item_loc)
-            if isinstance(item, dict) and not _member_matches(member, item):
-                if not any(_member_matches(m, item) for m in _MEMBER_KEY):
-                    kinds = ", ".join(_MEMBER_KEYS.get(str(item_loc[-2]) if len(item_loc) > 1 else "", []))
-                    line = _line_no(_node_at(root, tuple(item_loc)))
-                    problems[(tuple(item_loc), "kind")] = (line, f"{_fmt_loc(item_loc)}: unknown kind {sorted(item)}; "
-                                                                 f"expected one of the keys {kinds}")
-                continue
+        clean = _clean_loc(tuple(err["loc"]))
         msg = _friendly(err, clean)
         problems.setdefault((tuple(clean), msg), (_line_no(_node_at(root, tuple(clean))), f"{_fmt_loc(clean)}: {msg}"))
     return [f"{file}:{line}: {text}" for line, text in sorted(problems.values(), key=lambda p: p[0])]
@@ -317,30 +282,6 @@ def _friendly(err: dict, clean: list[Any]) -> str:
 
 def _line_no(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
-
-
-_MEMBER_KEYS = {
-    "notify": ["webhook", "healthcheck", "email"],
-}
-_MEMBER_KEY = {
-    "WebhookNotify": "webhook", "HealthcheckNotify": "healthcheck",
-    "EmailNotify": "email",
-}
-_ALL_MEMBERS = list(_MEMBER_KEY)
-
-
-def _member_matches(member: str, item: dict) -> bool:
-    key = _MEMBER_KEY.get(member)
-    return key is not None and key in item
-
-
-def _get(data: Any, loc: list[Any]) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def load_policy_file(file: Path) -> Policy:
@@ -363,7 +304,7 @@ def load_policy_file(file: Path) -> Policy:
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(dupes + _messages_for(exc, root, file, data)) from None
+        raise PolicyError(dupes + _messages_for(exc, root, file)) from None
     if dupes:
         raise PolicyError(dupes)
     return policy
@@ -455,6 +396,8 @@ _MOVED = {
     "SqliteCheckSpec": "drkit.checks.sqlite", "PostgresQueryCheck": "drkit.checks.postgres_query",
     "PostgresQuerySpec": "drkit.checks.postgres_query", "CommandCheck": "drkit.checks.command",
     "CommandCheckSpec": "drkit.checks.command",
+    "WebhookNotify": "drkit.notify.webhook", "HealthcheckNotify": "drkit.notify.healthcheck",
+    "EmailNotify": "drkit.notify.email", "EmailSpec": "drkit.notify.email",
 }
 
 
