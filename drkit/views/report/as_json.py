@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from drkit.evidence.records import utc_text
+from drkit.views.report.formats import register_format
 from drkit.views.report.model import PolicyReport, Report, RpoFigures
 
 
@@ -86,5 +87,6 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
 
 
+@register_format("json")
 def render(report: Report) -> str:
     return json.dumps(report_dict(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
