@@ -32,6 +32,7 @@ from drkit.cli import (
 from drkit.cli.app import EXIT_CODES, App, err
 from drkit.core import errors
 from drkit.engines.workspace import default_state_dir
+from drkit.plugins import load_plugins
 
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +47,7 @@ from drkit.engines.workspace import default_state_dir
 def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)
     ctx.obj = App(policies_dir, state_dir or default_state_dir(), verbose)
 
 
