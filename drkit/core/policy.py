@@ -1,7 +1,9 @@
 """Policy files: YAML -> pydantic models, with every error reported as `FILE:LINE: field.path: message`.
 
 One policy per file (`version: 1`). Unknown keys are errors (typo protection); secrets are
-referenced (password_file / password_env / password_command), never inlined.
+referenced (password_file / password_env / password_command), never inlined. The items of
+`targets`, `drill.checks` and `notify` are validated against registries of kinds (TARGETS, CHECKS,
+NOTIFIERS; drkit/core/kinds.py) that drkit's packages and plug-ins fill (docs/extending.md).
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ def _absolute(value: Path) -> Path:
 
 AbsolutePath = Annotated[Path, AfterValidator(_absolute)]
 
-# The kinds each list accepts, by YAML key (drkit/core/kinds.py); each package registers its own.
+# The kinds each list accepts, by YAML key; drkit/targets, drkit/checks, drkit/notify and plug-ins
+# register them (the models live with their kinds and are re-exported below).
 TARGETS: KindRegistry[Any] = KindRegistry("targets", builtins="drkit.targets")
 Target = Annotated[Model, TARGETS]
 
