@@ -104,17 +104,17 @@ def run(argv: Sequence[str], *, timeout: float | None, env: Mapping[str, str] | 
 def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
            stdout: Path | None) -> subprocess.Popen:
     where = f" (cwd {cwd})" if cwd is not None and "/" in argv[0] and not argv[0].startswith("/") else ""
-    try:
-        with open(stdout, "wb") if stdout is not None else contextlib.nullcontext() as out:
+    with open(stdout, "wb") if stdout is not None else contextlib.nullcontext() as out:
+        try:
             return subprocess.Popen(list(argv), env=dict(env) if env is not None else child_env(), cwd=cwd,
                                     stdin=subprocess.DEVNULL, stdout=out if out is not None else subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)
-    except FileNotFoundError as exc:
-        if cwd is not None and exc.filename == str(cwd):
-            raise ProcessError(f"{argv[0]}: working directory {cwd} does not exist") from None
-        raise ProgramNotFound(f"program {argv[0]!r} not found{where}") from None
-    except PermissionError:
-        raise ProcessError(f"program {argv[0]!r} is not executable{where}") from None
+        except FileNotFoundError as exc:
+            if cwd is not None and str(exc.filename) == str(cwd):
+                raise ProcessError(f"{argv[0]}: working directory {cwd} does not exist") from None
+            raise ProgramNotFound(f"program {argv[0]!r} not found{where}") from None
+        except PermissionError:
+            raise ProcessError(f"program {argv[0]!r} is not executable{where}") from None
 
 
 def stop_group(proc: subprocess.Popen, grace: float = GRACE_S) -> None:

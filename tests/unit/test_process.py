@@ -76,6 +76,8 @@ def test_missing_program_is_one_clear_error(tmp_path):
     script.write_text("#!/bin/sh\n")
     with pytest.raises(ProcessError, match="is not executable"):
         run(["./smoke.sh"], timeout=5, cwd=tmp_path)
+    with pytest.raises(ProcessError, match=f"^true: working directory {tmp_path / 'gone'} does not exist$"):
+        run(["true"], timeout=5, cwd=tmp_path / "gone")
 
 
 def test_a_killed_child_says_so():
