@@ -86,9 +86,11 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"drkit: error: {exc}", markup=False)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
+        from drkit.engines import process
         from drkit.engines.restic import terminate_running
 
         terminate_running(grace=5)
+        process.terminate_running(grace=5)
         err.print("drkit: interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it
