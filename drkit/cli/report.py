@@ -13,6 +13,7 @@ from drkit.core import errors
 from drkit.core.atomic import write_text_atomically
 from drkit.core.policy import LoadedPolicy
 from drkit.evidence.records import now_utc
+from drkit.views.report.formats import format_names, report_format
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -34,13 +35,6 @@ def _refresh(app: App, items: list[LoadedPolicy]) -> list:
             for problem in r.problems[:20]:
                 err.print(f"  {problem}", markup=False)
     return results
-
-
-def _formats():
-    """drkit/views/report/formats.py, imported when a report is made (not for every drkit command)."""
-    from drkit.views.report import formats
-
-    return formats
 
 
 class RegisteredChoice(click.Choice):
@@ -65,7 +59,7 @@ class RegisteredChoice(click.Choice):
               "(default: 30 days before --until).")
 @click.option("--until", callback=_moment, metavar="D", help="Period end, exclusive (default: now).")
 @click.option("--policy", "names", multiple=True, metavar="NAME", help="Only this policy (repeatable).")
-@click.option("--format", "fmt", type=RegisteredChoice(lambda: _formats().format_names()), default="table",
+@click.option("--format", "fmt", type=RegisteredChoice(format_names), default="table",
               show_default=True, help="A registered report format (docs/reports.md, docs/extending.md).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE "
               "(atomically) and print its path.")
@@ -91,7 +85,7 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
         notes += [f"refresh of {r.policy} failed ({r.error}); its figures come from the local catalog" for r in failed]
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
-    form = _formats().report_format(fmt)
+    form = report_format(fmt)
     if output is not None:
         write_text_atomically(output, form.render(result))
         click.echo(f"report written to {output.resolve()}")
