@@ -17,6 +17,7 @@ import click
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from drkit.core.kinds import KindRegistry
 from drkit.core.policy import Policy
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -41,7 +42,19 @@ def _type_name(annotation: Any) -> str:
             "timedelta": "duration"}.get(getattr(annotation, "__name__", ""), str(annotation))
 
 
+def _registry_in(annotation: Any) -> KindRegistry | None:
+    """The registry behind a list of alternatives (targets, drill.checks, notify), if any."""
+    if get_origin(annotation) is typing.Annotated:
+        found = [m for m in annotation.__metadata__ if isinstance(m, KindRegistry)]
+        if found:
+            return found[0]
+    return next((r for arg in get_args(annotation) if (r := _registry_in(arg)) is not None), None)
+
+
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    registry = _registry_in(annotation)
+    if registry is not None:
+        return registry.models()
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     return [m for arg in get_args(annotation) for m in _models_in(arg)]
@@ -58,23 +71,25 @@ def _default(field: FieldInfo) -> str:
     return f"`{value}`"
 
 
-def _rows(model: type[BaseModel], prefix: str, seen: set, kind: bool = False) -> list[str]:
-    """One row per key; for a list of alternatives (targets, checks, notify) the first key of each
-    alternative selects its kind."""
+def _rows(model: type[BaseModel], prefix: str, seen: set, kind_key: str | None = None) -> list[str]:
+    """One row per key; in a list of alternatives (targets, checks, notify) the kind's registered
+    key selects it."""
     rows = []
-    for index, (name, field) in enumerate(model.model_fields.items()):
+    for name, field in model.model_fields.items():
         key = field.alias or name
         path = f"{prefix}{key}"
         nested = _models_in(field.annotation)
+        registry = _registry_in(field.annotation)
         is_list = get_origin(field.annotation) is list or "list of" in _type_name(field.annotation)
-        default = "**selects this kind**" if kind and index == 0 else _default(field)
+        default = "**selects this kind**" if key == kind_key else _default(field)
         rows.append(f"| `{path}` | {_type_name(field.annotation)} | {default} | "
                     f"{(field.description or '').replace('|', '/')} |")
         for sub in nested:
             if (sub, path) in seen:
                 continue
             seen.add((sub, path))
-            rows += _rows(sub, f"{path}[]." if is_list else f"{path}.", seen, kind=is_list and len(nested) > 1)
+            selector = registry.key_of(sub) if registry is not None else None
+            rows += _rows(sub, f"{path}[]." if is_list else f"{path}.", seen, selector)
     return rows
 
 

@@ -32,6 +32,7 @@ from drkit.cli import (
 from drkit.cli.app import EXIT_CODES, App, err
 from drkit.core import errors
 from drkit.engines.workspace import default_state_dir
+from drkit.plugins import load_plugins
 
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +47,7 @@ from drkit.engines.workspace import default_state_dir
 def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)
     ctx.obj = App(policies_dir, state_dir or default_state_dir(), verbose)
 
 
@@ -56,10 +58,10 @@ for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, s
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
-    """Stop restic children, then unwind as Interrupted so the run is recorded as interrupted."""
-    from drkit.engines.restic import terminate_running
+    """Stop restic and other children, then unwind as Interrupted so the run is recorded as interrupted."""
+    from drkit.engines import process
 
-    terminate_running(grace=10)
+    process.terminate_running(grace=10)  # restic (SIGINT) and every other child (its group)
     raise errors.Interrupted(f"stopped by signal {signal.Signals(signum).name}")
 
 
@@ -82,9 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"drkit: error: {exc}", markup=False)
         sys.exit(int(exc.exit_code))
     except KeyboardInterrupt:
-        from drkit.engines.restic import terminate_running
+        from drkit.engines import process
 
-        terminate_running(grace=5)
+        process.terminate_running(grace=5)
         err.print("drkit: interrupted")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it

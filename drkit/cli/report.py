@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import click
-from rich.console import Console
 
 from drkit.cli.app import App, err, out, pass_app
 from drkit.core import errors
 from drkit.core.atomic import write_text_atomically
 from drkit.core.policy import LoadedPolicy
 from drkit.evidence.records import now_utc
+from drkit.views.report.formats import format_names, report_format
 
 
 def _moment(ctx: click.Context, param: click.Parameter, value: str | None):
@@ -38,13 +39,30 @@ def _refresh(app: App, items: list[LoadedPolicy]) -> list:
     return results
 
 
+class RegisteredChoice(click.Choice):
+    """A click.Choice read from a registry when used, so formats of plug-ins loaded at start-up
+    (drkit/plugins.py) are offered and listed in --help."""
+
+    def __init__(self, names: Callable[[], list[str]]):
+        self._names = names
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # click.Choice.__init__ assigns; the registry is the source
+
+
 @click.command()
 @click.option("--since", callback=_moment, metavar="D", help="Period start, ISO date/datetime, UTC if no zone "
               "(default: 30 days before --until).")
 @click.option("--until", callback=_moment, metavar="D", help="Period end, exclusive (default: now).")
 @click.option("--policy", "names", multiple=True, metavar="NAME", help="Only this policy (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=RegisteredChoice(format_names), default="table",
+              show_default=True, help="A registered report format (docs/reports.md, docs/extending.md).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE "
               "(atomically) and print its path.")
 @click.option("--refresh", is_flag=True, help="First list the repositories' snapshots and import new evidence "
@@ -69,35 +87,17 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
         notes += [f"refresh of {r.policy} failed; its figures come from the local catalog" for r in failed]
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
+    form = report_format(fmt)
     if output is not None:
-        write_text_atomically(output, _render_report(result, fmt))
+        write_text_atomically(output, form.render(result))
         click.echo(f"report written to {output.resolve()}")
-    elif fmt == "table":
-        from drkit.views.report.table import render
-
-        out.print(render(result))
+    elif form.terminal is not None:
+        out.print(form.terminal(result))
     else:
-        click.echo(_render_report(result, fmt), nl=False)
+        click.echo(form.render(result), nl=False)
     if failed:
         sys.exit(int(errors.ExitCode.ERROR))
     if check and any(not (p.rpo_met and p.rto_met) for p in result.policies):
         sys.exit(int(errors.ExitCode.BREACH))
 
 
-def _render_report(result, fmt: str) -> str:
-    """The report as text; a table is rendered without colour, 160 columns wide, for a file."""
-    if fmt == "json":
-        from drkit.views.report.as_json import render
-    elif fmt == "csv":
-        from drkit.views.report.as_csv import render
-    elif fmt == "html":
-        from drkit.views.report.html import render
-    else:
-        import io
-
-        from drkit.views.report.table import render as table_render
-
-        console = Console(record=True, width=160, file=io.StringIO(), highlight=False)
-        console.print(table_render(result))
-        return console.export_text()
-    return render(result)

@@ -1,15 +1,18 @@
 """Policy files: YAML -> pydantic models, with every error reported as `FILE:LINE: field.path: message`.
 
 One policy per file (`version: 1`). Unknown keys are errors (typo protection); secrets are
-referenced (password_file / password_env / password_command), never inlined.
+referenced (password_file / password_env / password_command), never inlined. The items of
+`targets`, `drill.checks` and `notify` are validated against registries of kinds (TARGETS, CHECKS,
+NOTIFIERS; drkit/core/kinds.py) that drkit's packages and plug-ins fill (docs/extending.md).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -28,6 +31,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError, Problem, UsageError
+from drkit.core.kinds import KindRegistry
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -99,52 +103,10 @@ def _absolute(value: Path) -> Path:
 
 AbsolutePath = Annotated[Path, AfterValidator(_absolute)]
 
-
-class PathTarget(Model):
-    path: AbsolutePath = Field(description="Absolute path of a file or directory to back up")
-    exclude: list[str] = Field([], description="restic --exclude patterns")
-
-    @property
-    def label(self) -> str:
-        return f"path {self.path}"
-
-
-class PostgresSource(Model):
-    dsn: str = Field(description="libpq connection string; password via ~/.pgpass or PGPASSFILE, not inline")
-    dump_args: list[str] = Field([], description="extra pg_dump arguments")
-
-
-class PostgresTarget(Model):
-    postgres: PostgresSource
-
-    @property
-    def label(self) -> str:
-        return f"postgres {_redact_dsn(self.postgres.dsn)}"
-
-
-class SqliteTarget(Model):
-    sqlite: AbsolutePath = Field(description="Absolute path of a SQLite database (copied with the online backup API)")
-
-    @property
-    def label(self) -> str:
-        return f"sqlite {self.sqlite}"
-
-
-class CommandSource(Model):
-    run: list[str] = Field(min_length=1, description="argv of a command whose stdout is backed up")
-    filename: str = Field(pattern=r"^[A-Za-z0-9._-]+$", description="file name the output is stored under")
-    timeout: Duration = Field(timedelta(hours=6), description="the command is stopped after this long")
-
-
-class CommandTarget(Model):
-    command: CommandSource
-
-    @property
-    def label(self) -> str:
-        return f"command {self.command.filename}"
-
-
-Target = Union[PathTarget, PostgresTarget, SqliteTarget, CommandTarget]
+# The kinds each list accepts, by YAML key; drkit/targets, drkit/checks, drkit/notify and plug-ins
+# register them (the models live with their kinds and are re-exported below).
+TARGETS: KindRegistry[Any] = KindRegistry("targets", builtins="drkit.targets")
+Target = Annotated[Model, TARGETS]
 
 
 # --- schedule, retention, repository -------------------------------------------------------------
@@ -200,45 +162,8 @@ class Repository(Model):
 
 # --- drill, notify ------------------------------------------------------------------------------
 
-class SqliteCheckSpec(Model):
-    path: str = Field(description="database path inside the restored tree (relative) or the original absolute path")
-    query: str | None = None
-    expect: str | int | float | None = None
-    expect_min: float | None = None
-
-
-class PostgresQuerySpec(Model):
-    sql: str
-    expect: str | int | float | None = None
-    expect_min: float | None = None
-
-
-class CommandCheckSpec(Model):
-    run: list[str] = Field(min_length=1)
-    timeout: Duration = timedelta(minutes=10)
-
-
-class FileExistsCheck(Model):
-    file_exists: str = Field(description="path relative to the restored tree (or the original absolute path)")
-
-
-class SqliteCheck(Model):
-    sqlite: SqliteCheckSpec
-
-
-class PostgresQueryCheck(Model):
-    postgres_query: PostgresQuerySpec
-
-
-class CommandCheck(Model):
-    command: list[str] | CommandCheckSpec
-
-    @property
-    def spec(self) -> CommandCheckSpec:
-        return self.command if isinstance(self.command, CommandCheckSpec) else CommandCheckSpec(run=self.command)
-
-
-Check = Union[FileExistsCheck, SqliteCheck, PostgresQueryCheck, CommandCheck]
+CHECKS: KindRegistry[Any] = KindRegistry("drill.checks", builtins="drkit.checks")
+Check = Annotated[Model, CHECKS]
 
 
 def _verify_mode(value: Any) -> str:
@@ -265,29 +190,8 @@ class Drill(Model):
 Event = Literal["start", "success", "failure", "breach"]
 
 
-class WebhookNotify(Model):
-    webhook: str = Field(description="URL that receives a JSON POST per run")
-    on: list[Event] = Field(["failure", "breach"], description="events: start, success, failure, breach")
-
-
-class HealthcheckNotify(Model):
-    healthcheck: str = Field(description="healthchecks.io-style base URL; /start and /fail are appended")
-    on: list[Event] = ["start", "success", "failure", "breach"]
-
-
-class EmailSpec(Model):
-    to: list[str] = Field(min_length=1)
-    sender: str | None = Field(None, alias="from")
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-
-
-class EmailNotify(Model):
-    email: EmailSpec
-    on: list[Event] = ["failure", "breach"]
-
-
-Notify = Union[WebhookNotify, HealthcheckNotify, EmailNotify]
+NOTIFIERS: KindRegistry[Any] = KindRegistry("notify", builtins="drkit.notify")
+Notify = Annotated[Model, NOTIFIERS]
 
 
 # --- the policy ---------------------------------------------------------------------------------
@@ -313,7 +217,7 @@ class Policy(Model):
     description: str | None = Field(None, description="What this policy protects, for report readers")
     business: Business = Business()
     objectives: Objectives
-    targets: list[Target] = Field(min_length=1)
+    targets: list[Target] = Field(min_length=1, description="What to back up; the key of each item selects its kind")
     schedule: Schedule = Schedule()
     retention: Retention = Retention()
     # Two spellings of the repositories (docs/repositories.md); exactly one of the keys is given.
@@ -376,10 +280,6 @@ class Policy(Model):
         known = ", ".join(r.name for r in self.repositories)
         raise UsageError(f"policy '{self.name}' has no repository named '{name}' (known: {known})")
 
-    @property
-    def paths(self) -> list[Path]:
-        return [t.path for t in self.targets if isinstance(t, PathTarget)]
-
 
 class LoadedPolicy(BaseModel):
     """A policy and the file it came from."""
@@ -440,25 +340,10 @@ def _fmt_loc(loc: list[Any]) -> str:
     return out or "(top level)"
 
 
-def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path, data: Any) -> list[Problem]:
+def _messages_for(exc: ValidationError, root: yaml.Node | None, file: Path) -> list[Problem]:
     problems: dict[tuple, Problem] = {}
     for err in exc.errors():
-        loc = list(err["loc"])
-        member = next((p for p in loc if isinstance(p, str) and p[:1].isupper()), None)
-        clean = _clean_loc(tuple(loc))
-        if member is not None:
-            # A list item matched no union member: pydantic reports every member's complaint.
-            # Keep those of the member whose key the item carries; otherwise one "unknown kind".
-            item_loc = _clean_loc(tuple(loc[: loc.index(member)]))
-            item = _get(data, item_loc)
-            if isinstance(item, dict) and not _member_matches(member, item):
-                if not any(_member_matches(m, item) for m in _MEMBER_KEY):
-                    kinds = ", ".join(_MEMBER_KEYS.get(str(item_loc[-2]) if len(item_loc) > 1 else "", []))
-                    line = _line_no(_node_at(root, tuple(item_loc)))
-                    problems[(tuple(item_loc), "kind")] = Problem(str(file), line, _fmt_loc(item_loc),
-                                                                  f"unknown kind {sorted(item)}; "
-                                                                  f"expected one of the keys {kinds}")
-                continue
+        clean = _clean_loc(tuple(err["loc"]))
         msg = _friendly(err, clean)
         problems.setdefault((tuple(clean), msg),
                             Problem(str(file), _line_no(_node_at(root, tuple(clean))), _fmt_loc(clean), msg))
@@ -480,33 +365,7 @@ def _line_no(node: yaml.Node | None) -> int:
     return node.start_mark.line + 1 if node is not None else 1
 
 
-_MEMBER_KEYS = {
-    "targets": ["path", "postgres", "sqlite", "command"],
-    "checks": ["file_exists", "sqlite", "postgres_query", "command"],
-    "notify": ["webhook", "healthcheck", "email"],
-}
-_MEMBER_KEY = {
-    "PathTarget": "path", "PostgresTarget": "postgres", "SqliteTarget": "sqlite", "CommandTarget": "command",
-    "FileExistsCheck": "file_exists", "SqliteCheck": "sqlite", "PostgresQueryCheck": "postgres_query",
-    "CommandCheck": "command", "WebhookNotify": "webhook", "HealthcheckNotify": "healthcheck",
-    "EmailNotify": "email",
-}
-_ALL_MEMBERS = list(_MEMBER_KEY)
 _YAML_KEYS = {name: field.alias for name, field in Policy.model_fields.items() if field.alias}
-
-
-def _member_matches(member: str, item: dict) -> bool:
-    key = _MEMBER_KEY.get(member)
-    return key is not None and key in item
-
-
-def _get(data: Any, loc: list[Any]) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def load_policy_file(file: Path) -> Policy:
@@ -529,7 +388,7 @@ def load_policy_file(file: Path) -> Policy:
     try:
         policy = Policy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(dupes + _messages_for(exc, root, file, data)) from None
+        raise PolicyError(dupes + _messages_for(exc, root, file)) from None
     if dupes:
         raise PolicyError(dupes)
     return policy
@@ -617,5 +476,23 @@ def json_schema() -> dict:
     return schema
 
 
-def _redact_dsn(dsn: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+# Models that moved into the module of their kind, still importable from here.
+_MOVED = {
+    "PathTarget": "drkit.targets.path", "SqliteTarget": "drkit.targets.sqlite",
+    "PostgresTarget": "drkit.targets.postgres", "PostgresSource": "drkit.targets.postgres",
+    "CommandTarget": "drkit.targets.command", "CommandSource": "drkit.targets.command",
+    "FileExistsCheck": "drkit.checks.file_exists", "SqliteCheck": "drkit.checks.sqlite",
+    "SqliteCheckSpec": "drkit.checks.sqlite", "PostgresQueryCheck": "drkit.checks.postgres_query",
+    "PostgresQuerySpec": "drkit.checks.postgres_query", "CommandCheck": "drkit.checks.command",
+    "CommandCheckSpec": "drkit.checks.command",
+    "WebhookNotify": "drkit.notify.webhook", "HealthcheckNotify": "drkit.notify.healthcheck",
+    "EmailNotify": "drkit.notify.email", "EmailSpec": "drkit.notify.email",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy re-exports (PEP 562): the kind modules import this one, so it cannot import them first."""
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -29,7 +29,7 @@ from drkit.core import errors
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.schedules import SchedulePhrase
-from drkit.engines import restic
+from drkit.engines import process
 from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
 from drkit.evidence.records import RAN, now_utc, parse_utc, utc_text
@@ -341,7 +341,7 @@ class Daemon:
             self._sleep(min(0.5, max(0.0, deadline - time.monotonic())))
         if self.queue.running():
             self.log.daemon("stop", "interrupting", "grace period over: stopping restic")
-            restic.terminate_running(grace=10.0, refuse_new=True)
+            process.terminate_running(grace=10.0, refuse_new=True)  # restic, dumps and command checks
             deadline = time.monotonic() + AFTER_STOP_S
             while self.queue.running() and time.monotonic() < deadline:
                 self._sleep(0.2)

@@ -1,33 +1,82 @@
-"""Child processes drkit must be able to stop: started in their own session, tracked so a signal
-handler can stop them all, streamed line by line, stopped after a timeout.
+"""The one place drkit starts programs and stops them again (docs/architecture.md).
 
-Every child is stopped with SIGINT first: restic 0.14 removes its repository lock only on SIGINT
-(SIGTERM kills it on the spot and leaves a stale lock; measured: exit -15, lock listed afterwards).
-restic is the only user today (drkit/engines/restic/runner.py); nothing here knows restic.
+Two ways to run a child, one registry of running children:
+- `start` + `stream_lines`: restic (drkit/engines/restic/runner.py), streamed line by line and
+  stopped with SIGINT first: restic 0.14 removes its repository lock only on SIGINT (SIGTERM kills
+  it on the spot and leaves a stale lock; measured: exit -15, lock listed afterwards).
+- `run`: every other program (command targets, pg_dump, command checks): argv only, never a shell,
+  secrets in the child's environment (PGPASSWORD, ...), never in argv, which every local user can
+  read in /proc. Each child leads its own process group: on a timeout, an exception in drkit,
+  Ctrl-C or SIGTERM the whole group gets SIGTERM, then SIGKILL after a grace period, so a shell's
+  background children cannot outlive the run and keep writing into a staging dir or a sandbox.
+
+`terminate_running` (SIGTERM handler, daemon shutdown) stops every tracked child of both kinds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO
 
 from drkit.core import errors
+from drkit.core.durations import format_duration
 
+GRACE_S = 5.0  # SIGTERM -> SIGKILL for programs
 STDERR_TAIL_LINES = 200
 
-# Children currently running, so a signal handler can stop them (see terminate_running).
-_running: set[subprocess.Popen] = set()
-_running_lock = threading.Lock()
-# Children stopped by terminate_running: their exit is an interruption, not a failure of the child.
-_stopped: set[subprocess.Popen] = set()
+# Children currently running, by pid, with how each is stopped, so terminate_running can stop
+# those of every thread; pids stopped that way: their end is an interruption, not their failure.
+_running: dict[int, tuple[subprocess.Popen, Callable[[subprocess.Popen, float], None]]] = {}
+_stopped: set[int] = set()
+_lock = threading.Lock()
 _refusing = threading.Event()
 
+
+def _track(label: str, launch: Callable[[], subprocess.Popen],
+           stop: Callable[[subprocess.Popen, float], None]) -> subprocess.Popen:
+    with _lock:
+        if _refusing.is_set():
+            raise errors.Interrupted(f"{label}: not started, drkit is shutting down")
+        proc = launch()
+        _running[proc.pid] = (proc, stop)
+    return proc
+
+
+def _untrack(proc: subprocess.Popen) -> bool:
+    """Forget a child that ended; True when terminate_running had stopped it."""
+    with _lock:
+        _running.pop(proc.pid, None)
+        stopped = proc.pid in _stopped
+        _stopped.discard(proc.pid)
+    return stopped
+
+
+def terminate_running(grace: float = 10.0, *, refuse_new: bool = False) -> None:
+    """Stop every tracked child (restic: SIGINT; programs: their group SIGTERM), SIGKILL after `grace`.
+
+    `refuse_new` makes later starts raise Interrupted, so a job that is shutting down cannot start
+    another child."""
+    if refuse_new:
+        _refusing.set()
+    with _lock:
+        children = list(_running.values())
+        _stopped.update(proc.pid for proc, _stop in children)
+    stoppers = [threading.Thread(target=stop, args=(proc, grace), daemon=True) for proc, stop in children]
+    for thread in stoppers:
+        thread.start()
+    for thread in stoppers:
+        thread.join(grace + 5)
+
+
+# --- restic: streamed, stopped with SIGINT ------------------------------------------------------
 
 @dataclass
 class Ended:
@@ -43,14 +92,9 @@ def start(argv: list[str], *, env: dict[str, str], stdin: IO[bytes] | int | None
     """Start a tracked child in its own session: a terminal's Ctrl-C then reaches drkit only, which
     stops the child itself (terminate_running), so a daemon's grace period holds for interactive
     runs too. `label` names the child in the error raised while drkit is shutting down."""
-    with _running_lock:
-        if _refusing.is_set():
-            raise errors.Interrupted(f"{label}: not started, drkit is shutting down")
-        proc = subprocess.Popen(argv, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False,
-                                start_new_session=True)
-        _running.add(proc)
-    return proc
+    return _track(label, lambda: subprocess.Popen(
+        argv, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=False, start_new_session=True), stop_child)
 
 
 def stream_lines(proc: subprocess.Popen, ended: Ended, *, timeout: float | None = None,
@@ -81,10 +125,7 @@ def stream_lines(proc: subprocess.Popen, ended: Ended, *, timeout: float | None 
         timer.cancel()
         if proc.poll() is None:  # abandoned early (Ctrl-C, an exception in the caller)
             stop_child(proc, grace=10.0)
-        with _running_lock:
-            _running.discard(proc)
-            ended.stopped = proc in _stopped
-            _stopped.discard(proc)
+        ended.stopped = _untrack(proc)
     ended.returncode = proc.returncode
     ended.stderr = "\n".join(stderr_tail)
     ended.timed_out = timer.fired
@@ -98,28 +139,6 @@ def stop_child(proc: subprocess.Popen, grace: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-def terminate_running(grace: float = 10.0, *, refuse_new: bool = False) -> None:
-    """Stop every tracked child (SIGINT, then SIGKILL after `grace`).
-
-    `refuse_new` makes later starts raise Interrupted, so a job that is shutting down cannot start
-    another child.
-    """
-    if refuse_new:
-        _refusing.set()
-    with _running_lock:
-        children = list(_running)
-        _stopped.update(children)
-    for proc in children:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + grace
-    for proc in children:
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class Watchdog:
@@ -143,3 +162,121 @@ class Watchdog:
     def cancel(self) -> None:
         if self._timer:
             self._timer.cancel()
+
+
+# --- other programs: run to the end, stopped by process group ------------------------------------
+
+class ProcessError(Exception):
+    """The program did not run to its end: not found, not executable, timed out."""
+
+
+class ProgramNotFound(ProcessError):
+    """argv[0] is not on PATH (or not at the relative path given)."""
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A program that ran to its end, successfully or not."""
+
+    program: str
+    returncode: int
+    stdout: bytes  # empty when stdout went to a file
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def status(self) -> str:
+        """'exited 3' or 'was killed by signal 9': the start of a one-line message."""
+        if self.returncode < 0:
+            return f"was killed by signal {-self.returncode}"
+        return f"exited {self.returncode}"
+
+    def last_line(self) -> str:
+        """The last non-empty line of stderr, else of stdout: what a one-line message quotes."""
+        return last_line(self.stderr) or last_line(self.stdout)
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """drkit's environment without restic's secrets (RESTIC_*), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
+    env.update(extra or {})
+    return env
+
+
+def run(argv: Sequence[str], *, timeout: float | None, env: Mapping[str, str] | None = None,
+        cwd: Path | None = None, stdout: Path | None = None, grace: float = GRACE_S) -> Completed:
+    """Run `argv` to its end and return how it ended (a non-zero exit is the caller's to judge).
+
+    `env` defaults to `child_env()`; `stdout` names a file for the program's output (else it is
+    captured). Raises ProcessError (not found, not executable, timed out) and errors.Interrupted
+    when terminate_running stopped it; Ctrl-C and other exceptions stop the group and propagate.
+    """
+    proc = _track(argv[0], lambda: _start(argv, env, cwd, stdout), _terminate_group)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(proc, grace)
+        raise ProcessError(f"{argv[0]} timed out after {format_duration(timeout)} and was stopped") from None
+    except BaseException:  # Ctrl-C, SIGTERM's Interrupted, a bug: never leave the group running
+        stop_group(proc, grace)
+        raise
+    finally:
+        stopped = _untrack(proc)
+    if stopped:
+        raise errors.Interrupted(f"{argv[0]} was stopped because drkit is shutting down")
+    return Completed(argv[0], proc.returncode, out or b"", err or b"")
+
+
+def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
+           stdout: Path | None) -> subprocess.Popen:
+    where = f" (cwd {cwd})" if cwd is not None and "/" in argv[0] and not argv[0].startswith("/") else ""
+    with open(stdout, "wb") if stdout is not None else contextlib.nullcontext() as out:
+        try:
+            return subprocess.Popen(list(argv), env=dict(env) if env is not None else child_env(), cwd=cwd,
+                                    stdin=subprocess.DEVNULL, stdout=out if out is not None else subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError as exc:
+            if cwd is not None and str(exc.filename) == str(cwd):
+                raise ProcessError(f"{argv[0]}: working directory {cwd} does not exist") from None
+            raise ProgramNotFound(f"program {argv[0]!r} not found{where}") from None
+        except PermissionError:
+            raise ProcessError(f"program {argv[0]!r} is not executable{where}") from None
+
+
+def stop_group(proc: subprocess.Popen, grace: float = GRACE_S) -> None:
+    """SIGTERM the child's process group, SIGKILL it after `grace`, reap the child."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(proc.pid, signal.SIGKILL)  # members that ignored SIGTERM or outlived the leader
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()  # a member outside the group may still hold the write end: do not read
+
+
+def _terminate_group(proc: subprocess.Popen, grace: float) -> None:
+    """terminate_running's stop for a program: its `run` (another thread) reaps it and reads the pipes."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _signal_group(proc.pid, signal.SIGKILL)  # members holding the pipes would block their `run`
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+
+
+def last_line(data: bytes) -> str:
+    """The last non-empty line of a program's output, shortened for a one-line message."""
+    lines = [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else ""

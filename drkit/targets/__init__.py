@@ -2,44 +2,41 @@
 
 Paths are backed up in place (absolute paths, so a restore recreates them under the sandbox).
 Databases and command output are first written into the policy's staging directory, which is
-backed up in the same snapshot: one run = one snapshot = one recovery point.
+backed up in the same snapshot: one run = one snapshot = one recovery point. Each kind is one
+module registered with `@register_target` (drkit/targets/registry.py, docs/extending.md).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from drkit.core.policy import CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
-from drkit.targets import command, path, postgres, sqlite
+from drkit.core.policy import Policy
+from drkit.targets.registry import LivePath, StagedKind, TargetKind, register_target, target_kind
+
+# The built-in kinds register themselves on import, in the order the docs list them.
+from drkit.targets import path, postgres, sqlite, command  # noqa: E402, F401, I001  isort: skip
+
+__all__ = ["LivePath", "StagedKind", "TargetKind", "check_sources", "excludes", "live_paths", "prepare",
+           "register_target", "target_kind"]
 
 
 def check_sources(policy: Policy) -> None:
     """Fail before restic starts: restic exits 0 on a missing path among valid ones."""
     for target in policy.targets:
-        if isinstance(target, PathTarget):
-            path.check(target)
-        elif isinstance(target, SqliteTarget):
-            sqlite.check(target)
+        target_kind(target).check_source(target)
 
 
 def prepare(policy: Policy, staging: Path) -> list[Path]:
     """Write dumps into `staging` (emptied first); return every path restic must back up."""
-    paths: list[Path] = []
-    staged = False
-    for target in policy.targets:
-        if isinstance(target, PathTarget):
-            paths.append(target.path)
-        elif isinstance(target, SqliteTarget):
-            sqlite.dump(target, staging)
-            staged = True
-        elif isinstance(target, PostgresTarget):
-            postgres.dump(target, staging)
-            staged = True
-        elif isinstance(target, CommandTarget):
-            command.dump(target, staging)
-            staged = True
-    return paths + ([staging] if staged else [])
+    paths = [p for target in policy.targets for p in target_kind(target).backup_paths(target, staging)]
+    in_place = [p for p in paths if not p.is_relative_to(staging)]
+    return in_place + ([staging] if len(in_place) < len(paths) else [])
 
 
 def excludes(policy: Policy) -> list[str]:
-    return [pattern for t in policy.targets if isinstance(t, PathTarget) for pattern in t.exclude]
+    return [pattern for target in policy.targets for pattern in target_kind(target).excludes(target)]
+
+
+def live_paths(policy: Policy) -> list[LivePath]:
+    """The live data of every target: what a drill sandbox must not touch."""
+    return [live for target in policy.targets for live in target_kind(target).live_paths(target)]

@@ -16,9 +16,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from drkit.core.display import format_when
 from drkit.core.durations import format_duration
-from drkit.core.policy import CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
+from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
-from drkit.targets import command, postgres, sqlite
+from drkit.targets import target_kind
 from drkit.views.report.gather import public_url
 from drkit.views.status import PolicyStatus
 
@@ -38,23 +38,9 @@ class TargetStep:
 def target_steps(policy: Policy, staging: Path) -> list[TargetStep]:
     steps = []
     for target in policy.targets:
-        if isinstance(target, PathTarget):
-            where = str(target.path).lstrip("/")
-            steps.append(TargetStep(target.label, where, f"compare, then copy back: `rsync -a \"$RESTORE/{where}/\" "
-                                    f"\"{target.path}/\"` (add `--delete` only once you are sure)"))
-        elif isinstance(target, PostgresTarget):
-            dump = str(postgres.staged_path(target, staging)).lstrip("/")
-            steps.append(TargetStep(target.label, dump, "a `pg_dump -Fc` archive: `pg_restore --clean --if-exists "
-                                    f"--dbname \"<target database>\" \"$RESTORE/{dump}\"`"))
-        elif isinstance(target, SqliteTarget):
-            copy = str(sqlite.staged_path(target, staging)).lstrip("/")
-            steps.append(TargetStep(target.label, copy, f"a consistent copy of the database: stop the application, "
-                                    f"then `cp \"$RESTORE/{copy}\" \"{target.sqlite}\"` and run "
-                                    f"`sqlite3 \"{target.sqlite}\" 'pragma integrity_check'`"))
-        elif isinstance(target, CommandTarget):
-            out = str(command.staged_path(target, staging)).lstrip("/")
-            steps.append(TargetStep(target.label, out, f"the output of `{' '.join(target.command.run)}`: load it "
-                                    "with the matching import tool"))
+        kind = target_kind(target)
+        restored = str(kind.restored_path(target, staging)).lstrip("/")
+        steps.append(TargetStep(kind.label(target), restored, kind.runbook(target, restored)))
     return steps
 
 

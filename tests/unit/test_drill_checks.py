@@ -10,9 +10,25 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
-from drkit import checks
-from drkit.checks import POSTGRES_NOT_IMPLEMENTED, CheckContext, check_name, run_check, run_checks, value_problem
-from drkit.core.policy import Check, CommandCheck, FileExistsCheck, Policy, PostgresQueryCheck, SqliteCheck
+from drkit.checks import (
+    POSTGRES_NOT_IMPLEMENTED,
+    CheckContext,
+    check_name,
+    register_check,
+    run_check,
+    run_checks,
+    value_problem,
+)
+from drkit.core.policy import (
+    CHECKS,
+    Check,
+    CommandCheck,
+    FileExistsCheck,
+    Model,
+    Policy,
+    PostgresQueryCheck,
+    SqliteCheck,
+)
 
 CHECK = TypeAdapter(Check)
 
@@ -43,7 +59,8 @@ def make_db(path: Path, rows: int = 3) -> None:
 
 def test_every_policy_check_kind_is_registered():
     kinds = [FileExistsCheck, SqliteCheck, PostgresQueryCheck, CommandCheck]
-    assert all(k in checks._REGISTRY for k in kinds)
+    assert [CHECKS.key_of(k) for k in kinds] == CHECKS.keys()[:4] == ["file_exists", "sqlite", "postgres_query",
+                                                                        "command"]
 
 
 def test_an_unregistered_check_type_is_an_error_not_a_pass(ctx):
@@ -54,13 +71,19 @@ def test_an_unregistered_check_type_is_an_error_not_a_pass(ctx):
     assert not result.passed and result.error and "no check registered" in result.detail
 
 
-def test_a_crashing_check_is_reported_as_error(ctx, monkeypatch):
+def test_a_crashing_check_is_reported_as_error(ctx):
+    class BoomCheck(Model):
+        boom: str
+
+    @register_check(BoomCheck, key="boom", name=lambda c: f"boom {c.boom}")
     def boom(check, ctx):
         raise RuntimeError("bug")
 
-    monkeypatch.setitem(checks._REGISTRY, FileExistsCheck, checks._Entry(lambda c: "boom", boom))
-    result = run_check(FileExistsCheck(file_exists="x"), ctx)
-    assert (result.passed, result.error) == (False, True) and "RuntimeError: bug" in result.detail
+    try:
+        result = run_check(CHECK.validate_python({"boom": "x"}), ctx)
+    finally:
+        CHECKS.remove("boom")
+    assert (result.name, result.passed, result.error) == ("boom x", False, True) and "RuntimeError: bug" in result.detail
 
 
 @pytest.mark.parametrize("path, passed", [

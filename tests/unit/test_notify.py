@@ -103,7 +103,7 @@ def test_an_unreachable_target_is_a_warning_and_the_others_still_get_the_message
 
 
 def test_a_silent_server_costs_at_most_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(notify, "TIMEOUT_S", 0.5)
+    monkeypatch.setattr(notify.registry, "TIMEOUT_S", 0.5)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(5)  # accepts connections, never answers

@@ -18,8 +18,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from drkit import targets
 from drkit.core import errors
-from drkit.core.policy import PathTarget, Policy, SqliteTarget
+from drkit.core.policy import Policy
 
 HEADROOM = 1.10  # room needed = snapshot size x HEADROOM
 
@@ -38,9 +39,7 @@ def resolve(path: Path) -> Path:
 
 
 def protected_paths(policy: Policy, state_dir: Path) -> list[Protected]:
-    found = [Protected(f"backup source {t.path}", resolve(t.path)) for t in policy.targets if isinstance(t, PathTarget)]
-    found += [Protected(f"sqlite database {t.sqlite}", resolve(t.sqlite))
-              for t in policy.targets if isinstance(t, SqliteTarget)]
+    found = [Protected(live.label, resolve(live.path)) for live in targets.live_paths(policy)]
     found.append(Protected(f"drkit state dir {state_dir}", resolve(state_dir)))
     return found
 

@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 from drkit.views.report.as_json import report_dict
+from drkit.views.report.formats import register_format
 
 LIST_SEPARATOR = " | "
 KINDS = ("backup", "drill", "check", "forget")  # fixed columns, whatever a period holds
@@ -47,6 +48,7 @@ def rows(report) -> list[dict[str, Any]]:
     return out
 
 
+@register_format("csv")
 def render(report) -> str:
     table = rows(report)
     header: list[str] = []

@@ -12,6 +12,7 @@ from typing import Any
 
 from drkit.core.jsonshape import dumps
 from drkit.evidence.records import utc_text
+from drkit.views.report.formats import register_format
 from drkit.views.report.model import PolicyReport, Report, RpoFigures
 
 
@@ -87,5 +88,6 @@ def report_dict(report: Report) -> dict[str, Any]:
     }
 
 
+@register_format("json")
 def render(report: Report) -> str:
     return dumps(report)

@@ -13,8 +13,8 @@ from markupsafe import Markup
 from drkit.core.display import format_size, format_when
 from drkit.core.durations import format_duration
 from drkit.evidence.records import utc_text
-from drkit.views.report import charts
 from drkit.views.report.as_json import report_dict
+from drkit.views.report.formats import register_format
 from drkit.views.report.model import PolicyReport, Report
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,6 +38,8 @@ def verdict(ok: bool | None) -> str:
 
 
 def _policy_view(p: PolicyReport, report: Report) -> dict:
+    from drkit.views.report import charts  # matplotlib: ~0.5 s, paid only when an HTML report is made
+
     rpo, rto = p.rpo, p.rto
     return {
         "p": p,
@@ -69,6 +71,7 @@ def _evidence_rows(items) -> dict:
             "evidence_omitted": len(hidden)}
 
 
+@register_format("html")
 def render(report: Report) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(report=report, data=report_dict(report),

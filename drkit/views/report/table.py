@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 from rich import box
-from rich.console import Group
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from drkit.core.durations import format_duration
 from drkit.evidence.records import utc_text
+from drkit.views.report.formats import register_format
 from drkit.views.report.model import Report
 
 LEFT = ("last pass", "last drill", "drill due", "status")
@@ -89,6 +92,14 @@ def render(report: Report) -> Group:
         for caveat in p.caveats:
             parts.append(Text(f"{p.name}: {caveat}"))
     return Group(*parts)
+
+
+@register_format("table", terminal=render)
+def render_text(report: Report) -> str:
+    """The table without colour, 160 columns wide: for a file or a pipe."""
+    console = Console(record=True, width=160, file=io.StringIO(), highlight=False)
+    console.print(render(report))
+    return console.export_text()
 
 
 def status_table(rows) -> Table:

@@ -1,0 +1,95 @@
+"""The drill-check registry and how checks run: one result per check, never an exception.
+
+A check kind is a model (its `drill.checks:` mapping, selected by its YAML key) and a function
+registered with `@register_check`. The function returns a detail line when the check passes and
+raises `CheckFailed` (restored data wrong: FAIL) or `CheckError` (the check could not run: ERROR);
+`run_check` times it and never raises, so one broken check cannot hide the others.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from drkit.core import errors
+from drkit.core.policy import CHECKS, Policy
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    seconds: float
+    detail: str = ""
+    error: bool = False  # could not run (ERROR), as opposed to ran and found the data wrong (FAIL)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    sandbox: Path  # resolved
+    staging: str | None  # the policy's staging dir as stored in the snapshot (absolute), if any
+    policy: Policy
+    base_dir: Path  # the policy file's directory: command checks run there
+
+
+class CheckFailed(Exception):
+    """The restored data did not pass the check."""
+
+
+class CheckError(Exception):
+    """The check could not run (not implemented, misconfigured, internal error)."""
+
+
+CheckFn = Callable[[Any, CheckContext], str]
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """How results name a check of this kind, and the function that runs it."""
+
+    name: Callable[[Any], str]
+    run: CheckFn
+
+
+def register_check(model: type[BaseModel], *, key: str, name: Callable[[Any], str]) -> Callable[[CheckFn], CheckFn]:
+    """Decorator: `model` entries of `drill.checks` (selected by the YAML `key`) run this function."""
+    def decorate(func: CheckFn) -> CheckFn:
+        CHECKS.add(key, model, CheckKind(name, func))
+        return func
+    return decorate
+
+
+def check_name(check: Any) -> str:
+    kind = CHECKS.get(check)
+    return kind.name(check) if kind else type(check).__name__
+
+
+def run_check(check: Any, ctx: CheckContext) -> CheckResult:
+    kind = CHECKS.get(check)
+    start = time.monotonic()
+    name = check_name(check)
+    if kind is None:
+        return CheckResult(name, False, 0.0, f"no check registered for {type(check).__name__}", error=True)
+    try:
+        detail = kind.run(check, ctx)
+        return CheckResult(name, True, time.monotonic() - start, detail)
+    except CheckFailed as exc:
+        return CheckResult(name, False, time.monotonic() - start, str(exc))
+    except CheckError as exc:
+        return CheckResult(name, False, time.monotonic() - start, str(exc), error=True)
+    except errors.Interrupted:
+        raise  # SIGTERM: the drill stops here, it is not this check's verdict
+    except Exception as exc:  # noqa: BLE001 - a check bug must surface as ERROR, not kill the drill
+        return CheckResult(name, False, time.monotonic() - start, f"internal error: {type(exc).__name__}: {exc}",
+                           error=True)
+
+
+def run_checks(checks: list[Any], ctx: CheckContext) -> list[CheckResult]:
+    return [run_check(check, ctx) for check in checks]
