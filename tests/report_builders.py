@@ -10,8 +10,9 @@ from pathlib import Path
 from drkit.core.compliance import Period
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog, PointRow, SnapshotRow
+from drkit.evidence.keys import LOCAL_KEY
 from drkit.evidence.records import Record, SigningKey
-from drkit.views.report.gather import LOCAL_KEY, collect_report
+from drkit.views.report.gather import collect_report
 from drkit.views.report.model import EvidenceItem, PolicyFacts
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

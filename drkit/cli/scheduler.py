@@ -11,8 +11,8 @@ from rich.table import Table
 from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
 from drkit.core import errors
 from drkit.core.atomic import write_text_atomically
-from drkit.core.display import format_when
-from drkit.evidence.records import now_utc, utc_text
+from drkit.core.display import format_time_of_day, format_when
+from drkit.evidence.records import now_utc
 
 
 @click.group()
@@ -67,7 +67,7 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
     table = Table("policy", "job", "schedule", "next run (UTC)", "then", f"runs in {days:g}d",
                   title=f"as computed by {planned.source}")
     for p in planned.jobs:
-        then = ", ".join(utc_text(t)[11:19] if t.date() == p.runs[0].date() else utc_text(t)[:16].replace("T", " ")
+        then = ", ".join(format_time_of_day(t) if t.date() == p.runs[0].date() else format_when(t, minutes=True)
                          for t in p.runs[1:3])
         table.add_row(p.policy, p.job, p.phrase, format_when(p.next),
                       then, str(p.total))

@@ -18,6 +18,11 @@ def format_size(n: float | None) -> str:
     return f"{n} B"
 
 
-def format_when(moment: datetime | None, never: str = "-") -> str:
-    """`2026-11-23 12:55:42` in UTC, to the second."""
-    return never if moment is None else utc_text(moment)[:19].replace("T", " ")
+def format_when(moment: datetime | None, never: str = "-", *, minutes: bool = False) -> str:
+    """`2026-11-23 12:55:42` in UTC, to the second (`2026-11-23 12:55` with `minutes`)."""
+    return never if moment is None else utc_text(moment)[:16 if minutes else 19].replace("T", " ")
+
+
+def format_time_of_day(moment: datetime) -> str:
+    """`12:55:42` in UTC."""
+    return utc_text(moment)[11:19]

@@ -18,6 +18,7 @@ from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
 from drkit.engines.restic import Restic
 from drkit.engines.s3 import S3, parse_location
+from drkit.evidence.keys import LOCAL_KEY
 from drkit.evidence.records import Record, SigningKey, object_name
 
 log = logging.getLogger("drkit")
@@ -47,7 +48,7 @@ class Workspace:
 
     @cached_property
     def key(self) -> SigningKey:
-        return SigningKey.load_or_create(self.state_dir / "keys" / "evidence-ed25519.pem")
+        return SigningKey.load_or_create(self.state_dir / LOCAL_KEY)
 
     def staging(self, policy: str) -> Path:
         path = self.state_dir / "staging" / policy

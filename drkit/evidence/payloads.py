@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drkit.core.errors import VerificationError
+from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.evidence.records import Record
 
 SCHEMA_VERSION = 1  # of every payload below; bump with a migration note in docs/evidence.md
@@ -87,7 +88,7 @@ class RunMeasured(Measured):
 
 # (kind, results) -> the payload a record of that kind and result must carry
 _PAYLOADS: dict[tuple[str, str], type[Measured]] = {
-    **{("backup", r): BackupMeasured for r in ("pass", "partial")},
+    **{("backup", r): BackupMeasured for r in SNAPSHOT_RESULTS},
     **{("check", r): CheckMeasured for r in ("pass", "fail")},
     ("forget", "pass"): ForgetMeasured,
     **{("drill", r): DrillMeasured for r in ("pass", "breach", "fail", "error")},

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
@@ -194,6 +195,15 @@ def chain_problems(records: list[Record], names: list[str], *, open_start: bool 
 def order_chain(records: list[Record]) -> list[Record]:
     """Chain order: follow `prev` links; records that link nowhere go by finished_at."""
     return sorted(records, key=lambda r: (r.finished_at, r.started_at))
+
+
+_OBJECT_DIGEST = re.compile(r"-([0-9a-f]{12})\.json$")
+
+
+def digest_in_name(key: str) -> str | None:
+    """The 12-hex digest prefix an object name carries (see object_name), or None."""
+    match = _OBJECT_DIGEST.search(key)
+    return match.group(1) if match else None
 
 
 def object_name(record: Record) -> str:

@@ -11,12 +11,10 @@ bucket was deleted, even when it was the newest one and no later record points a
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
@@ -25,11 +23,17 @@ from drkit.core import errors
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
+from drkit.evidence.keys import KeyRing
 from drkit.evidence.payloads import validate_payload
-from drkit.evidence.records import Record, chain_problems, load_public_key, order_chain, signature_problem, utc_text
+from drkit.evidence.records import (
+    Record,
+    chain_problems,
+    digest_in_name,
+    order_chain,
+    signature_problem,
+    utc_text,
+)
 
-# object_name(): <UTC stamp>-<kind>-<first 12 hex of the record digest>.json
-_OBJECT_DIGEST = re.compile(r"-([0-9a-f]{12})\.json$")
 FETCH_WORKERS = 8
 
 
@@ -61,37 +65,6 @@ class VerifyReport(JsonDocument, schema="drkit.evidence-verification/1"):
     def json_fields(self) -> dict:
         return {"ok": self.ok, "source": self.source, "records": self.records, "policies": self.policies,
                 "problems": self.problems, "summary": self.summary()}
-
-
-class KeyRing:
-    """Public keys by key id. Remote sources are read only when a record names an unknown key."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, Ed25519PublicKey] = {}
-        self._sources: list[Callable[[], Iterable[tuple[str, bytes]]]] = []
-        self.problems: list[str] = []
-
-    def add_pem(self, pem: bytes, where: str) -> None:
-        try:
-            key_id, key = load_public_key(pem)
-        except ValueError as exc:
-            self.problems.append(f"{where}: not an Ed25519 public key ({exc})")
-            return
-        self.keys[key_id] = key  # the id is derived from the key itself, never from a file name
-
-    def add_source(self, source: Callable[[], Iterable[tuple[str, bytes]]]) -> None:
-        self._sources.append(source)
-
-    def cover(self, key_ids: Iterable[str | None]) -> None:
-        """Make sure every given key id is known, if any source has it (reads sources at most once)."""
-        if any(k and k not in self.keys for k in key_ids):
-            self.load_all()
-
-    def load_all(self) -> None:
-        sources, self._sources = self._sources, []
-        for source in sources:
-            for where, pem in source():
-                self.add_pem(pem, where)
 
 
 # --- checking (pure given keys) ------------------------------------------------------------------
@@ -188,21 +161,16 @@ def _remote_item(name: str, key: str, body: bytes, policy: str) -> Item:
         return item
     if item.record.policy != policy:
         return Item(name, item.record, f"record of policy '{item.record.policy}' under the prefix of '{policy}'")
-    match = _OBJECT_DIGEST.search(key)
-    if match and not item.record.digest().startswith(match.group(1)):
-        return Item(name, item.record, f"object name says digest {match.group(1)}…, content hashes to "
+    named = digest_in_name(key)
+    if named and not item.record.digest().startswith(named):
+        return Item(name, item.record, f"object name says digest {named}…, content hashes to "
                                        f"{item.record.digest()[:12]}… (edited after upload?)")
     return item
 
 
 def key_ring(ws: Workspace, policies: list[Policy]) -> KeyRing:
     """This host's key, keys a rebuild imported, and (on demand) every bucket's uploaded keys."""
-    ring = KeyRing()
-    local = ws.state_dir / "keys" / "evidence-ed25519.pem"
-    if local.exists():
-        ring.keys[ws.key.key_id] = ws.key.private.public_key()
-    for key_id, pem in ws.catalog.public_keys().items():
-        ring.add_pem(pem, f"catalog key {key_id}")
+    ring = KeyRing.of_host(ws.catalog, ws.state_dir)
     seen: set[tuple[str, str, str]] = set()
     for policy in policies:
         s3 = ws.s3(policy)

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drkit.core import errors
+from drkit.core.display import format_when
 from drkit.core.durations import format_duration
 from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.core.policy import Policy, Retention
 from drkit.engines.catalog import SnapshotRow
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import ForgetMeasured
-from drkit.evidence.records import Record, now_utc, utc_text
+from drkit.evidence.records import Record, now_utc
 from drkit.jobs.backup import policy_tag
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
@@ -52,7 +53,7 @@ def restic_duration(span: timedelta) -> str:
 def refusal(last_backup: Record | None, newest_snapshot: datetime | None, rpo: timedelta, now: datetime) -> str | None:
     """Why forgetting would be unsafe right now, or None when it may run."""
     if last_backup is not None and last_backup.result not in SNAPSHOT_RESULTS:
-        return (f"the newest backup ({utc_text(last_backup.finished_at)[:19]}Z) ended '{last_backup.result}'; "
+        return (f"the newest backup ({format_when(last_backup.finished_at)} UTC) ended '{last_backup.result}'; "
                 f"fix the backup before thinning out older snapshots")
     if newest_snapshot is None:
         return "the repository holds no snapshot of this policy; run a backup first"

@@ -11,7 +11,6 @@ signature status and leaves unverified drills out of the figures.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -22,12 +21,10 @@ from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
 from drkit.engines.restic import Snapshot
 from drkit.engines.workspace import Workspace
-from drkit.evidence.records import Record, load_public_key, signature_problem, utc_text
+from drkit.evidence.records import Record, digest_in_name, load_public_key, signature_problem, utc_text
 
 log = logging.getLogger("drkit")
 
-# object_name(): <UTC stamp>-<kind>-<first 12 hex of the record digest>.json
-_OBJECT_DIGEST = re.compile(r"-([0-9a-f]{12})\.json$")
 
 
 @dataclass(frozen=True)
@@ -126,8 +123,8 @@ def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> No
         if not key.endswith(".json"):
             continue
         result.objects += 1
-        match = _OBJECT_DIGEST.search(key)
-        if match and catalog.has_digest_prefix(policy.name, match.group(1)):
+        named = digest_in_name(key)
+        if named and catalog.has_digest_prefix(policy.name, named):
             continue  # already imported (names carry the digest; an edited copy would not match)
         problem = _import_record(ws, policy, key, s3.get_bytes(key), keys, result)
         if problem:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from drkit.core.compliance import Period
 from drkit.core.jsonshape import JsonDocument
+from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.evidence.records import Record, utc_text
@@ -145,7 +146,7 @@ def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: dateti
     return PolicyStatus(
         policy=policy.name, rpo_s=report.rpo.target_s, rto_s=report.rto.target_s, now=now,
         exposure_s=math.inf if current is None else current,
-        last_backup=catalog.last_record(policy.name, "backup", ["pass", "partial"]),
+        last_backup=catalog.last_record(policy.name, "backup", list(SNAPSHOT_RESULTS)),
         last_run=catalog.last_record(policy.name, "backup"),
         last_drill=last_drill, last_pass_at=report.rto.last_pass_at,
         drill_interval_s=interval.total_seconds(),

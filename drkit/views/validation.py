@@ -9,6 +9,7 @@ from pathlib import Path
 from drkit.core.errors import Problem
 from drkit.core.feasibility import rpo_feasibility
 from drkit.core.jsonshape import JsonDocument
+from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.core.policy import LoadedPolicy, read_policies
 from drkit.engines.catalog import Catalog
 
@@ -51,7 +52,7 @@ def schedule_warnings(policies: list[LoadedPolicy], catalog: Catalog | None) -> 
     """Interval + p95 measured backup duration beyond the RPO, or a forget schedule without retention."""
     found = []
     for item in policies:
-        durations = ([r.duration_s for r in catalog.records(item.name, "backup") if r.result in ("pass", "partial")]
+        durations = ([r.duration_s for r in catalog.records(item.name, "backup") if r.result in SNAPSHOT_RESULTS]
                      if catalog is not None else [])
         feasibility = rpo_feasibility(item.policy, durations)
         if feasibility.feasible is False:

@@ -31,9 +31,9 @@ def test_either_spelling_backs_up_and_drills(env, source, seaweedfs, form):
     assert env.drkit("policy", "validate", check=0).returncode == 0
     env.drkit("repo", "init", "shop", check=0)
 
-    [backup] = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)
+    [backup] = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"]
     assert backup["record"]["result"] == "pass" and backup["record"]["repository"] == name
-    drill = json.loads(env.drkit("restore-drill", "shop", "--json", check=0).stdout)
+    drill = json.loads(env.drkit("restore-drill", "shop", "--json", check=0).stdout)["record"]
     assert drill["result"] == "pass" and drill["repository"] == name
     assert drill["snapshot_id"] == backup["record"]["snapshot_id"]
 
@@ -48,7 +48,7 @@ def test_commands_use_the_first_of_several_repositories(env, source, seaweedfs):
     env.write_policy("shop", [source], repository=None,
                      repositories=[repository(env, "offsite-1"), repository(env, "offsite-2", second)])
     env.drkit("repo", "init", "shop", check=0)
-    [backup] = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)
+    [backup] = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"]
 
     assert backup["record"]["repository"] == "offsite-1"
     snapshots = json.loads(env.restic("shop", "snapshots", "--json").stdout)  # the first repository's

@@ -71,7 +71,11 @@ class SnapshotChooser:
             self.measured["skipped_future_snapshots"] = [s.short_id for s in future]
             self.warnings.append(f"skipped {len(future)} snapshot(s) dated in the future (clock skew on the host "
                                  f"that made them?): {', '.join(s.short_id for s in future[:5])}")
-        return [s for s in snapshots if s.time <= self.now + CLOCK_SKEW]
+        current = [s for s in snapshots if s.time <= self.now + CLOCK_SKEW]
+        known = {row.id for row in self.catalog.snapshots(self.policy.name)}
+        if current and current[-1].id not in known:
+            self.measured["catalog_was_stale"] = True  # the local listing missed the newest snapshot
+        return current
 
     def known_size(self, snapshot_id: str | None) -> int | None:
         if not snapshot_id:

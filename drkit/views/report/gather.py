@@ -17,27 +17,14 @@ from drkit.core.compliance import Period
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog, PointRow
 from drkit.engines.s3 import S3, parse_location
-from drkit.evidence.records import Record, SigningKey, load_public_key, signature_problem
+from drkit.evidence.keys import KeyRing
+from drkit.evidence.records import Record, signature_problem
 from drkit.views.report.model import EvidenceItem, PolicyFacts, Report, build_report
-
-LOCAL_KEY = Path("keys") / "evidence-ed25519.pem"
 
 
 def known_keys(catalog: Catalog, state_dir: Path) -> dict[str, Ed25519PublicKey]:
-    """Public keys that may have signed evidence: this host's own and every key imported from a
-    bucket (`drkit catalog rebuild`, `drkit report --refresh`)."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for pem in catalog.public_keys().values():
-        try:
-            key_id, key = load_public_key(pem)
-        except ValueError:
-            continue
-        keys[key_id] = key
-    local = state_dir / LOCAL_KEY
-    if local.exists():
-        own = SigningKey.load_or_create(local)
-        keys[own.key_id] = own.private.public_key()
-    return keys
+    """Public keys that may have signed evidence (drkit/evidence/keys.py)."""
+    return KeyRing.of_host(catalog, state_dir).keys
 
 
 def checked_rows(catalog: Catalog, rows: list[tuple[str, str, str]],

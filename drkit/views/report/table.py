@@ -9,6 +9,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from drkit.core.display import format_when
 from drkit.core.durations import format_duration
 from drkit.evidence.records import utc_text
 from drkit.views.report.formats import register_format
@@ -27,7 +28,7 @@ def _mark(text: str, ok: bool | None) -> Text:
 
 
 def _stamp(moment) -> str:
-    return utc_text(moment)[:16].replace("T", " ") if moment is not None else "never"
+    return format_when(moment, "never", minutes=True)
 
 
 def _table(title: str, columns: list[str], rows: list[list]) -> Table:
