@@ -71,7 +71,7 @@ class RegisteredChoice(click.Choice):
 @pass_app
 def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Path | None, refresh: bool,
            check: bool) -> None:
-    """RPO/RTO attainment over a period, from the local catalog (design section 6; docs/reports.md)."""
+    """RPO/RTO attainment over a period, from the local catalog (docs/reports.md)."""
     from drkit.views.report.gather import collect_report
     from drkit.views.report.model import report_period
 

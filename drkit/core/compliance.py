@@ -1,4 +1,4 @@
-"""Compliance math (design section 6): RPO exposure, drill slots, RTA statistics, projections.
+"""Compliance math (docs/reports.md): RPO exposure, drill slots, RTA statistics, projections.
 
 Pure functions of their inputs: no I/O, and time is always passed in, never read from the clock,
 so every report can be recomputed from evidence alone and every number is unit-testable.

@@ -2,7 +2,7 @@
 records and public keys from the buckets (`drkit catalog rebuild`, `drkit report --refresh`;
 `drkit snapshots` refreshes the listing of one policy).
 
-The offsite copy alone must reproduce every report (design section 5), so a new host with an
+The offsite copy alone must reproduce every report (docs/evidence.md), so a new host with an
 empty state directory runs this and gets the same figures as the host that made the backups.
 Records are imported even when their signature does not hold: the report shows each record's
 signature status and leaves unverified drills out of the figures.

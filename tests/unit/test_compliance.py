@@ -1,4 +1,4 @@
-"""Compliance math (design section 6): hand-computed examples plus a brute-force reference."""
+"""Compliance math (docs/reports.md): hand-computed examples plus a brute-force reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The report model on hand-computed timelines (design section 6), from pure facts."""
+"""The report model on hand-computed timelines (docs/reports.md), from pure facts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Restore drill (design section 7): restore a snapshot into a sandbox, prove it is complete and
+"""Restore drill (docs/drill.md): restore a snapshot into a sandbox, prove it is complete and
 correct, run the policy's checks, and measure the recovery time (RTA) against the RTO.
 
 Flow: preflight (vet the sandbox, pick the snapshot, check free space) -> restore with

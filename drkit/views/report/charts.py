@@ -1,4 +1,4 @@
-"""Charts for the HTML report, drawn by matplotlib's SVG backend and inlined (design section 9).
+"""Charts for the HTML report, drawn by matplotlib's SVG backend and inlined (docs/reports.md).
 
 No pyplot: a bare `Figure` keeps no global state, so charts can be drawn in any thread. Text
 stays text in the SVG (`svg.fonttype: none`) so an auditor can search and copy it, and ids

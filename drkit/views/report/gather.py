@@ -1,7 +1,7 @@
 """Read what a report needs from the catalog and the policy files (the I/O edge of `model.py`).
 
 Reads are bounded by the period (plus the few rows before it that still matter), so a report
-costs the same with ten years of history as with one month (design section 10).
+costs the same with ten years of history as with one month (docs/reports.md).
 """
 
 from __future__ import annotations
