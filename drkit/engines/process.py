@@ -247,12 +247,7 @@ def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
 
 def stop_group(proc: subprocess.Popen, grace: float = GRACE_S) -> None:
     """SIGTERM the child's process group, SIGKILL it after `grace`, reap the child."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
-    _signal_group(proc.pid, signal.SIGKILL)  # members that ignored SIGTERM or outlived the leader
+    _terminate_group(proc, grace)
     proc.wait()
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
@@ -260,13 +255,14 @@ def stop_group(proc: subprocess.Popen, grace: float = GRACE_S) -> None:
 
 
 def _terminate_group(proc: subprocess.Popen, grace: float) -> None:
-    """terminate_running's stop for a program: its `run` (another thread) reaps it and reads the pipes."""
+    """SIGTERM the group, SIGKILL it after `grace` (members that ignored SIGTERM or outlived the
+    leader, or hold the pipes); terminate_running's stop, where `run` (another thread) reaps."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
         pass
-    _signal_group(proc.pid, signal.SIGKILL)  # members holding the pipes would block their `run`
+    _signal_group(proc.pid, signal.SIGKILL)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
