@@ -338,10 +338,12 @@ class _Drill:
         readback = threading.Event()  # restic has written every file and reads them back now
         restored_ids: list[str] = []
         stderr: deque[str] = deque(maxlen=200)
+        restore_began = time.monotonic()
 
         def on_line(line: str) -> None:
-            if line.startswith("restoring <Snapshot "):
+            if line.startswith("restoring <Snapshot "):  # printed once the index is loaded: data flows next
                 restored_ids.append(line.split()[2])
+                self.measured["restore_startup_s"] = time.monotonic() - restore_began
             elif line.startswith("verifying files in"):
                 readback.set()
 
