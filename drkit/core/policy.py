@@ -7,7 +7,7 @@ referenced (password_file / password_env / password_command), never inlined.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -20,12 +20,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError
+from drkit.core.moments import utc_moment
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -62,6 +64,15 @@ Phrase = Annotated[
 ]
 
 
+Moment = Annotated[
+    datetime,
+    BeforeValidator(utc_moment),
+    PlainSerializer(lambda t: t.isoformat().replace("+00:00", "Z"), return_type=str),
+    WithJsonSchema({"type": "string", "description": "ISO 8601 date or date-time",
+                    "examples": ["2026-03-01", "2026-03-01T12:00:00Z"]}),
+]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,6 +96,10 @@ class Business(Model):
 class Objectives(Model):
     rpo: Duration = Field(description="Recovery point objective: most data loss allowed")
     rto: Duration = Field(description="Recovery time objective: longest time to be back online")
+    in_force_from: Moment | None = Field(
+        None, description="When these objectives took effect (a date is its midnight UTC). Time before it "
+        "is not in force: shown grey, never counted for or against attainment. Default: the policy's "
+        "first evidence record")
 
 
 # --- targets ----------------------------------------------------------------------------------
