@@ -56,8 +56,9 @@ def rto_facts(rto_h: float = 4) -> PolicyFacts:
         drill(at(9, 10), 2, "fail", snapshot=at(9, 2)),
     )
     sizes = tuple((at(d, 2.5), 1_100_000_000 + d * 100_000_000) for d in range(10) if d != 4)
+    # in force since the first slot began: every slot of these timelines may be blamed
     return facts(rto_s=rto_h * H, drills=drills, drill_schedule="every 5 days", drill_occurrences=OCCURRENCES,
-                 sizes=sizes, latest_size=sizes[-1])
+                 sizes=sizes, latest_size=sizes[-1], in_force_from=OCCURRENCES[0])
 
 
 def make_policy(name: str = "db", **extra) -> Policy:

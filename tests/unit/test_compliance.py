@@ -17,6 +17,7 @@ from drkit.core.compliance import (
     RecoveryPoint,
     Slot,
     Window,
+    drill_model,
     drill_slots,
     exposure_at,
     growth_trend,
@@ -354,7 +355,7 @@ def test_growth_trend_needs_two_distinct_times():
 
 
 def test_rto_crossing_date():
-    d = drill(at(0), 10, bytes_restored=10**9, restore_verify_s=500.0)  # 100 s + 0.5 s/MB
+    d = drill_model(drill(at(0), 10, bytes_restored=10**9, restore_verify_s=500.0))  # 100 s + 0.5 s/MB
     trend = growth_trend([(at(-1), 49 * 10**8), (at(0), 50 * 10**8)])
     assert trend is not None  # 100 MB/day
     crossing = rto_crossing_date(d, trend, (at(0), 5 * 10**9), rto_s=H)
@@ -365,4 +366,4 @@ def test_rto_crossing_date():
     shrinking = growth_trend([(at(-1), 51 * 10**8), (at(0), 50 * 10**8)])
     assert shrinking is not None
     assert rto_crossing_date(d, shrinking, (at(0), 5 * 10**9), rto_s=H) is None
-    assert rto_crossing_date(drill(at(0), 10), trend, (at(0), 5 * 10**9), rto_s=H) is None
+    assert rto_crossing_date(drill_model(drill(at(0), 10)), trend, (at(0), 5 * 10**9), rto_s=H) is None
