@@ -49,7 +49,7 @@ class DrillRun:
     restore_verify_s: float = 0.0
     snapshot_id: str = ""
     snapshot_time: datetime | None = None
-    restore_startup_s: float | None = None  # restic's start-up before data flowed; None: not measured
+    restore_first_byte_s: float | None = None  # restore's time to first byte; None: not measured (older drkit)
 
     @property
     def rta_s(self) -> float:
@@ -352,9 +352,9 @@ MIN_FIT_SPREAD = 4.0  # largest / smallest drill size a fitted slope needs to be
 
 @dataclass(frozen=True)
 class RestoreModel:
-    """Recovery time as a fixed cost (restic start-up, index loading, sandbox, checks) plus bytes
-    at a measured throughput. Dividing the whole restore time by the bytes instead makes a small
-    drill, which is mostly start-up, predict a large restore several times too slow."""
+    """Recovery time as a fixed cost (restic start-up, index loading, first pack, sandbox, checks)
+    plus bytes at a measured throughput. Dividing the whole restore time by the bytes instead makes
+    a small drill, which is mostly start-up, predict a large restore several times too slow."""
 
     fixed_s: float
     s_per_byte: float
@@ -368,21 +368,21 @@ class Projection:
     """The projected full RTO and what it rests on.
 
     `method` "fit": least squares of RTA over bytes across the drills (their sizes differ enough);
-    "drill": the newest drill's own split into fixed cost and throughput. `low_s`..`high_s`
-    spans that estimate and what each drill used would project on its own: the spread between
-    runs, not a confidence interval.
+    "split": each drill's own split into fixed cost and data time, pooled (`pooled_model`).
+    `low_s`..`high_s` spans that estimate and what each drill used would project on its own: the
+    spread between runs, not a confidence interval.
     """
 
     seconds: float
     low_s: float
     high_s: float
-    method: Literal["fit", "drill"]
+    method: Literal["fit", "split"]
     model: RestoreModel
     drills: int
     smallest_drill_bytes: int
     largest_drill_bytes: int
     repo_bytes: int
-    startup_measured: bool  # every drill used measured restic's start-up (older records did not)
+    first_byte_measured: bool  # every drill used measured its time to first byte (older records did not)
 
     @property
     def extrapolation(self) -> float:
@@ -392,15 +392,16 @@ class Projection:
 
 def drill_model(drill: DrillRun) -> RestoreModel | None:
     """Fixed cost and throughput measured by one drill: the bytes flowed during restore+verify
-    minus restic's start-up; everything else the drill took is fixed. None without a throughput.
+    after the restore's first byte; everything else the drill took is fixed. None without a
+    throughput.
 
-    A drill that did not measure the start-up (recorded by an older drkit) counts it as data time,
-    which overestimates large restores.
+    A drill that did not measure its first byte (recorded by an older drkit) counts restic's
+    start-up as data time, which overestimates large restores.
     """
     if drill.bytes_restored <= 0 or drill.restore_verify_s <= 0:
         return None
-    startup = min(max(drill.restore_startup_s or 0.0, 0.0), drill.restore_verify_s)
-    data_s = drill.restore_verify_s - startup
+    before_data = min(max(drill.restore_first_byte_s or 0.0, 0.0), drill.restore_verify_s)
+    data_s = drill.restore_verify_s - before_data
     if data_s <= 0:
         return None
     # Clamped: data time longer than the whole drill is inconsistent evidence, not a credit.
@@ -422,26 +423,45 @@ def fitted_model(samples: Sequence[tuple[int, float]]) -> RestoreModel | None:
     return RestoreModel(fixed_s=intercept, s_per_byte=slope)
 
 
+def pooled_model(drills: Sequence[DrillRun]) -> RestoreModel | None:
+    """The drills' own splits pooled: the median fixed cost, and all their data bytes over all their
+    data seconds (larger drills weigh more, and one drill slowed by a busy host weighs less).
+
+    Drills that measured their first byte are used alone when there are any: an older record
+    counts restic's start-up as data time and would make the throughput look slower than it is.
+    """
+    timed = [d for d in drills if d.restore_first_byte_s is not None] or list(drills)
+    models = [(d.bytes_restored, m) for d in timed if (m := drill_model(d)) is not None]
+    if not models:
+        return None
+    fixed = sorted(m.fixed_s for _, m in models)
+    middle = len(fixed) // 2
+    median = fixed[middle] if len(fixed) % 2 else (fixed[middle - 1] + fixed[middle]) / 2
+    data_s = sum(b * m.s_per_byte for b, m in models)
+    return RestoreModel(fixed_s=median, s_per_byte=data_s / sum(b for b, _ in models))
+
+
 def project_full_rto(passes: Sequence[DrillRun], repo_bytes: int | None) -> Projection | None:
     """Projected RTO of restoring `repo_bytes` from passing drills (oldest first).
 
-    Uses the newest FIT_DRILLS drills that measured a throughput: a fit when their sizes differ
-    enough, otherwise the newest one's split. None without such a drill or a size.
+    Uses the newest FIT_DRILLS drills that measured a throughput: a least-squares fit when their
+    sizes differ enough, otherwise their pooled splits. None without such a drill or a size.
     """
     if repo_bytes is None:
         return None
     measured = [(d, m) for d in passes[-FIT_DRILLS:] if (m := drill_model(d)) is not None]
     if not measured:
         return None
-    fit = fitted_model([(d.bytes_restored, d.rta_s) for d, _ in measured])
-    model = fit if fit is not None else measured[-1][1]
+    drills = [d for d, _ in measured]
+    fit = fitted_model([(d.bytes_restored, d.rta_s) for d in drills])
+    model = fit or pooled_model(drills) or measured[-1][1]
     estimates = [m.seconds(repo_bytes) for _, m in measured] + [model.seconds(repo_bytes)]
-    sizes = [d.bytes_restored for d, _ in measured]
+    sizes = [d.bytes_restored for d in drills]
     return Projection(
         seconds=model.seconds(repo_bytes), low_s=min(estimates), high_s=max(estimates),
-        method="fit" if fit is not None else "drill", model=model, drills=len(measured),
+        method="fit" if fit is not None else "split", model=model, drills=len(measured),
         smallest_drill_bytes=min(sizes), largest_drill_bytes=max(sizes), repo_bytes=repo_bytes,
-        startup_measured=all(d.restore_startup_s is not None for d, _ in measured),
+        first_byte_measured=all(d.restore_first_byte_s is not None for d in drills),
     )
 
 

@@ -34,7 +34,7 @@ from drkit.engines.restic import Listing, Restic, Snapshot, terminate_running
 from drkit.engines.workspace import Workspace
 from drkit.evidence.records import Record, now_utc, signature_problem
 from drkit.jobs.backup import policy_tag
-from drkit.jobs.drill.sandbox import Sandbox, protected_paths
+from drkit.jobs.drill.sandbox import FirstByteWatch, Sandbox, protected_paths
 from drkit.jobs.drill.verification import (
     MAX_LISTED,
     HashCheck,
@@ -338,17 +338,16 @@ class _Drill:
         readback = threading.Event()  # restic has written every file and reads them back now
         restored_ids: list[str] = []
         stderr: deque[str] = deque(maxlen=200)
-        restore_began = time.monotonic()
 
         def on_line(line: str) -> None:
-            if line.startswith("restoring <Snapshot "):  # printed once the index is loaded: data flows next
+            if line.startswith("restoring <Snapshot "):
                 restored_ids.append(line.split()[2])
-                self.measured["restore_startup_s"] = time.monotonic() - restore_began
             elif line.startswith("verifying files in"):
                 readback.set()
 
         runners = ThreadPoolExecutor(2, thread_name_prefix="drill-restic")
         hashers = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="drill-hash")
+        first_byte = FirstByteWatch(target)  # fixed cost of the restore, for the projected full RTO
         try:
             listed = runners.submit(restic.list_snapshot, choice.selector, tags=choice.tags) if choice.listing is None else None
             restoring = runners.submit(restic.restore_verified, choice.selector, target, tags=choice.tags,
@@ -372,6 +371,8 @@ class _Drill:
                 terminate_running(grace=5)
             raise
         finally:
+            first_byte.stop()
+            self.measured["restore_first_byte_s"] = first_byte.seconds
             hashers.shutdown(wait=True, cancel_futures=True)
             runners.shutdown(wait=True)  # a failed drill still waits for restic before discarding
         self._compare(tree, hashes)

@@ -45,7 +45,7 @@ def projection_dict(projection: Projection | None, basis: str | None) -> dict[st
     """Every key always present (null without a projection), so CSV columns do not depend on the data."""
     if projection is None:
         return dict.fromkeys(("method", "drills", "fixed_s", "bytes_per_s", "low_s", "high_s", "data_bytes",
-                              "smallest_drill_bytes", "largest_drill_bytes", "startup_measured", "basis"))
+                              "smallest_drill_bytes", "largest_drill_bytes", "first_byte_measured", "basis"))
     return {
         "method": projection.method,
         "drills": projection.drills,
@@ -56,7 +56,7 @@ def projection_dict(projection: Projection | None, basis: str | None) -> dict[st
         "data_bytes": projection.repo_bytes,
         "smallest_drill_bytes": projection.smallest_drill_bytes,
         "largest_drill_bytes": projection.largest_drill_bytes,
-        "startup_measured": projection.startup_measured,
+        "first_byte_measured": projection.first_byte_measured,
         "basis": basis,
     }
 

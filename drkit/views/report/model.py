@@ -308,7 +308,7 @@ def drill_run(record: Record) -> DrillRun:
         started_at=record.started_at, finished_at=record.finished_at, passed=record.result in ("pass", "breach"),
         bytes_restored=int(bytes_restored), restore_verify_s=float(measured.get("restore_verify_s") or 0.0),
         snapshot_id=record.snapshot_id or "", snapshot_time=record.snapshot_time,
-        restore_startup_s=_seconds(measured.get("restore_startup_s")))
+        restore_first_byte_s=_seconds(measured.get("restore_first_byte_s")))
 
 
 def _seconds(value: object) -> float | None:
@@ -381,9 +381,9 @@ def _projection_caveats(projection: Projection, rto_s: float, caveats: list[str]
         caveats.append(f"projected full RTO extrapolates {projection.extrapolation:.0f}x beyond the largest drill "
                        f"({format_size(projection.largest_drill_bytes)}): only a drill of the full data set "
                        "measures it")
-    if not projection.startup_measured:
-        caveats.append("projected full RTO: some drills used predate drkit's restic start-up measurement; their "
-                       "start-up counts as data time, which overestimates a large restore")
+    if not projection.first_byte_measured:
+        caveats.append("projected full RTO: some drills used predate drkit's time-to-first-byte measurement; "
+                       "their restic start-up counts as data time, which overestimates a large restore")
 
 
 def projection_basis(projection: Projection | None) -> str | None:
@@ -392,12 +392,12 @@ def projection_basis(projection: Projection | None) -> str | None:
         return None
     model = projection.model
     rate = f"{format_size(1 / model.s_per_byte)}/s"
-    if projection.method == "fit":
-        basis = (f"least-squares fit over {projection.drills} drills of {format_size(projection.smallest_drill_bytes)}"
-                 f" to {format_size(projection.largest_drill_bytes)}")
-    else:
-        basis = f"newest drill ({format_size(projection.largest_drill_bytes)} restored)" if projection.drills == 1 \
-            else f"newest of {projection.drills} drills"
+    sizes = format_size(projection.smallest_drill_bytes)
+    if projection.smallest_drill_bytes != projection.largest_drill_bytes:
+        sizes += f" to {format_size(projection.largest_drill_bytes)}"
+    drills = f"{projection.drills} drill{'s' if projection.drills > 1 else ''} of {sizes}"
+    basis = f"least-squares fit over {drills}" if projection.method == "fit" else \
+        f"{drills}, each split at the restore's first byte into fixed and data time"
     spread = "" if projection.low_s == projection.high_s else \
         f"; {format_duration(projection.low_s)} to {format_duration(projection.high_s)} across the drills"
     return (f"{basis}: {format_duration(model.fixed_s)} fixed + {format_size(projection.repo_bytes)} at {rate}"
