@@ -53,7 +53,7 @@ def _not_in_force(ax, policy: PolicyReport, period: Period) -> None:
     since = policy.in_force.since
     if since is None or since <= period.since:
         return
-    ax.axvspan(period.since, min(since, period.until), color=COLOURS["not_in_force"], alpha=0.35, linewidth=0,
+    ax.axvspan(period.since, min(since, period.until), color=COLOURS["not_in_force"], alpha=0.4, linewidth=0,
                zorder=2.5, label="not in force")
 
 
