@@ -17,18 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-from factories import Env, make_env  # noqa: E402
-from servers import SeaweedFS  # noqa: E402
+from factories import Env, benchmark_env  # noqa: E402
 
 TOLERANCE = 0.2
 
@@ -76,10 +72,7 @@ def grow_and_drill(env: Env, data: Path, count: int, grown: int, size: int) -> R
     return Round(backup["bytes"], rto["projection"], rto["projected_full_rto_s"], record["measured"]["rta_s"])
 
 
-def measure(work: Path, server: SeaweedFS, args: argparse.Namespace) -> list[Round]:
-    bucket = f"bench-{uuid.uuid4().hex[:8]}"
-    server.client().create_bucket(Bucket=bucket)
-    env = make_env(work / "drkit", server, bucket)
+def measure(work: Path, env: Env, args: argparse.Namespace) -> list[Round]:
     data = work / "data"
     size = args.mb * 1_000_000 // args.files
     add_files(data, 0, args.files, size)
@@ -105,16 +98,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="grow + drill this many times")
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     args = parser.parse_args()
-    work = args.dir or Path(tempfile.mkdtemp(prefix="drkit-projection-"))
-    work.mkdir(parents=True, exist_ok=True)
-    server = SeaweedFS(work / "seaweedfs")
-    server.start()
-    try:
-        results = measure(work, server, args)
-    finally:
-        server.close()
-        if args.dir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    with benchmark_env(args.dir, "drkit-projection-") as (work, env):
+        results = measure(work, env, args)
     worst = 0.0
     for r in results:
         p = r.projection
