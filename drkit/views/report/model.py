@@ -113,7 +113,7 @@ class InForce:
     """When the objectives took effect, why then, and how much of the period that covers."""
 
     since: datetime | None  # None: no evidence and nothing declared: in force throughout
-    source: str | None  # IN_FORCE_SOURCES value, None with `since`
+    source: str | None  # IN_FORCE_DECLARED or IN_FORCE_FIRST_EVIDENCE; None without `since`
     coverage: float  # share of the period in force, 0..1
 
     @property
