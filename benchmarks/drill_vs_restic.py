@@ -19,16 +19,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
-from factories import make_env  # noqa: E402
-from servers import SeaweedFS  # noqa: E402
+from factories import benchmark_env  # noqa: E402
 
 TARGET_RATIO = 1.3
 
@@ -54,14 +51,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a temporary one)")
     args = parser.parse_args()
-    work = args.dir or Path(tempfile.mkdtemp(prefix="drkit-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    server = SeaweedFS(work / "seaweedfs")
-    server.start()
-    try:
-        bucket = f"bench-{uuid.uuid4().hex[:8]}"
-        server.client().create_bucket(Bucket=bucket)
-        env = make_env(work / "drkit", server, bucket)
+    with benchmark_env(args.dir, "drkit-bench-") as (work, env):
         data = work / "data"
         build_data(data, args.mb, args.files)
         env.write_policy("bench", [data], drill={"sandbox": str(work / "drills"), "verify": "full"})
@@ -69,7 +59,7 @@ def main() -> int:
         backup = json.loads(env.drkit("backup", "bench", "--json", check=0, timeout=1800).stdout)[0]["record"]
         snapshot = backup["snapshot_id"]
         restic_env = env.env(RESTIC_PASSWORD_FILE=str(env.password_file),
-                             RESTIC_REPOSITORY=f"s3:{env.endpoint}/{bucket}/bench",
+                             RESTIC_REPOSITORY=f"s3:{env.endpoint}/{env.bucket}/bench",
                              RESTIC_CACHE_DIR=str(env.state / "restic-cache"))
         print(f"data: {backup['bytes'] / 1e6:,.1f} MB in {backup['files']:,} files, snapshot {snapshot[:8]}")
         restic_s, drill_s, rta_s = [], [], []
@@ -96,10 +86,6 @@ def main() -> int:
               f"(RTA {rta:.2f} s)")
         print(f"ratio: {process / base:.2f}x whole process, {rta / base:.2f}x RTA (target <= {TARGET_RATIO}x)")
         return 0
-    finally:
-        server.close()
-        if args.dir is None:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

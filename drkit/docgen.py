@@ -39,7 +39,8 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping"
     return {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "Path": "path",
-            "timedelta": "duration"}.get(getattr(annotation, "__name__", ""), str(annotation))
+            "timedelta": "duration", "datetime": "date or datetime"}.get(getattr(annotation, "__name__", ""),
+                                                                        str(annotation))
 
 
 def _registry_in(annotation: Any) -> KindRegistry | None:

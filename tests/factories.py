@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import filecmp
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +96,26 @@ def make_env(root: Path, server, bucket: str) -> Env:
     env.password_file.write_text(PASSWORD + "\n")
     env.password_file.chmod(0o600)
     return env
+
+
+@contextmanager
+def benchmark_env(work: Path | None, prefix: str) -> Iterator[tuple[Path, Env]]:
+    """A drkit installation on a SeaweedFS of its own under `work` (benchmarks/): a temporary
+    directory named `prefix`..., removed afterwards, when `work` is None."""
+    from servers import SeaweedFS
+
+    root = work or Path(tempfile.mkdtemp(prefix=prefix))
+    root.mkdir(parents=True, exist_ok=True)
+    server = SeaweedFS(root / "seaweedfs")
+    server.start()
+    try:
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        server.client().create_bucket(Bucket=bucket)
+        yield root, make_env(root / "drkit", server, bucket)
+    finally:
+        server.close()
+        if work is None:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def make_tree(root: Path, files: int = 20, size: int = 4096) -> Path:

@@ -32,10 +32,12 @@ def daily_points(skip: tuple[int, ...] = (4,)) -> list[PointRow]:
 
 
 def drill(start: datetime, hours: float, result: str = "pass", *, snapshot: datetime | None = None,
-          restore_verify_s: float = 0.0, bytes_restored: int = 0) -> EvidenceItem:
+          restore_verify_s: float = 0.0, bytes_restored: int = 0, first_byte_s: float | None = None) -> EvidenceItem:
+    measured = {"restore_verify_s": restore_verify_s, "bytes_restored": bytes_restored}
+    if first_byte_s is not None:
+        measured["restore_first_byte_s"] = first_byte_s
     record = Record(kind="drill", policy="db", started_at=start, finished_at=start + timedelta(hours=hours),
-                    result=result, snapshot_id="ab" * 32, snapshot_time=snapshot,
-                    measured={"restore_verify_s": restore_verify_s, "bytes_restored": bytes_restored})
+                    result=result, snapshot_id="ab" * 32, snapshot_time=snapshot, measured=measured)
     return EvidenceItem(record)
 
 
@@ -57,8 +59,24 @@ def rto_facts(rto_h: float = 4) -> PolicyFacts:
         drill(at(9, 10), 2, "fail", snapshot=at(9, 2)),
     )
     sizes = tuple((at(d, 2.5), 1_100_000_000 + d * 100_000_000) for d in range(10) if d != 4)
+    # in force since the first slot began: every slot of these timelines may be blamed
     return facts(rto_s=rto_h * H, drills=drills, drill_schedule="every 5 days", drill_occurrences=OCCURRENCES,
-                 sizes=sizes, latest_size=sizes[-1])
+                 sizes=sizes, latest_size=sizes[-1], in_force_from=OCCURRENCES[0])
+
+
+MONTH = Period(T0, T0 + timedelta(days=30))
+EVERY_5_DAYS = tuple(at(d) for d in range(-5, 40, 5))  # slots [0,5) .. [25,30)
+
+
+def new_policy(**overrides):
+    """The reported case: a policy whose first backup completed on day 27 of a 30-day report, with
+    daily backups and one passing drill since."""
+    points = tuple(PointRow(f"{d:02d}" * 32, at(d, 2), at(d, 2.5)) for d in (27, 28, 29))
+    drills = (drill(at(27, 10), 1, snapshot=at(27, 2)),)
+    base = dict(points=points, drills=drills, drill_schedule="every 5 days", drill_occurrences=EVERY_5_DAYS,
+                first_evidence_at=at(27, 2.5), first_drill_at=at(27, 11))
+    base.update(overrides)
+    return facts(**base)
 
 
 def make_policy(name: str = "db", **extra) -> Policy:

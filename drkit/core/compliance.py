@@ -12,6 +12,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 # --- inputs ---------------------------------------------------------------------------------
 
@@ -48,6 +49,7 @@ class DrillRun:
     restore_verify_s: float = 0.0
     snapshot_id: str = ""
     snapshot_time: datetime | None = None
+    restore_first_byte_s: float | None = None  # restore's time to first byte; None: not measured (older drkit)
 
     @property
     def rta_s(self) -> float:
@@ -76,6 +78,26 @@ class Period:
         return (self.until - self.since).total_seconds()
 
 
+def in_force_part(period: Period, in_force_from: datetime | None) -> Period | None:
+    """The part of `period` in which the objectives were in force (from `in_force_from` on; None:
+    always); None when they came into force only at or after the period's end.
+
+    Time before a policy existed cannot breach it: it is left out of every attainment, never
+    counted as met either (docs/reports.md, "In force").
+    """
+    if in_force_from is None or in_force_from <= period.since:
+        return period
+    if in_force_from >= period.until:
+        return None
+    return Period(in_force_from, period.until)
+
+
+def coverage(period: Period, in_force_from: datetime | None) -> float:
+    """Share of `period` in which the objectives were in force, 0..1."""
+    part = in_force_part(period, in_force_from)
+    return 0.0 if part is None else part.seconds / period.seconds
+
+
 @dataclass(frozen=True)
 class Window:
     """A maximal interval [start, end) during which exposure exceeded the RPO."""
@@ -101,10 +123,13 @@ class Slot:
 
 @dataclass(frozen=True)
 class RpoResult:
+    """`attainment` and `worst_exposure_s` are None when the objectives were in force at no time
+    of the period: there is nothing to attain."""
+
     target_s: float
-    attainment: float
+    attainment: float | None
     breach_seconds: float
-    worst_exposure_s: float
+    worst_exposure_s: float | None
     current_exposure_s: float
     breach_windows: list[Window] = field(default_factory=list)
     ignored_future: list[RecoveryPoint] = field(default_factory=list)
@@ -123,7 +148,8 @@ def exposure_at(points: Iterable[RecoveryPoint], t: datetime) -> float:
 
 
 def rpo_analysis(
-    points: Iterable[RecoveryPoint], period: Period, rpo_s: float, now: datetime | None = None
+    points: Iterable[RecoveryPoint], period: Period, rpo_s: float, now: datetime | None = None,
+    in_force_from: datetime | None = None,
 ) -> RpoResult:
     """Measure RPO breach time, windows and worst exposure over `period` in O(n log n).
 
@@ -131,14 +157,34 @@ def rpo_analysis(
     linearly and each such segment [a, b) is in breach exactly on (max(a, c* + RPO), b).
     Points captured after `now` (or `period.until`) are ignored and returned in
     `ignored_future`: they can only come from a skewed clock, and counting them would hide a
-    real exposure.
+    real exposure. Only the part of the period from `in_force_from` on is measured; the current
+    exposure is E(now) whatever it is.
     """
     ref = now if now is not None else period.until
     kept: list[RecoveryPoint] = []
     future: list[RecoveryPoint] = []
     for point in points:
         (future if point.capture > ref else kept).append(point)
+    current = exposure_at(kept, ref)
+    span = in_force_part(period, in_force_from)
+    if span is None:
+        return RpoResult(target_s=rpo_s, attainment=None, breach_seconds=0.0, worst_exposure_s=None,
+                         current_exposure_s=current, ignored_future=future)
+    windows, worst = _breach_windows(kept, span, rpo_s)
+    breach = sum((w.end - w.start for w in windows), timedelta()).total_seconds()
+    return RpoResult(
+        target_s=rpo_s,
+        attainment=max(0.0, 1.0 - breach / span.seconds),
+        breach_seconds=breach,
+        worst_exposure_s=worst,
+        current_exposure_s=current,
+        breach_windows=windows,
+        ignored_future=future,
+    )
 
+
+def _breach_windows(kept: list[RecoveryPoint], period: Period, rpo_s: float) -> tuple[list[Window], float]:
+    """Maximal windows of E(t) > RPO within `period`, and the sup of E over it."""
     events = sorted((p.completed_at, p.capture) for p in kept)
     rpo = timedelta(seconds=rpo_s)
     windows: list[Window] = []
@@ -173,17 +219,7 @@ def rpo_analysis(
             segment_start = completed
         newest = capture
     close_segment(segment_start, period.until, newest)
-
-    breach = sum((w.end - w.start for w in windows), timedelta()).total_seconds()
-    return RpoResult(
-        target_s=rpo_s,
-        attainment=max(0.0, 1.0 - breach / period.seconds),
-        breach_seconds=breach,
-        worst_exposure_s=worst,
-        current_exposure_s=exposure_at(kept, ref),
-        breach_windows=windows,
-        ignored_future=future,
-    )
+    return windows, worst
 
 
 def verified_points(drills: Iterable[DrillRun]) -> list[RecoveryPoint]:
@@ -215,6 +251,7 @@ class RtoResult:
     last_pass_age_s: float | None
     projected_full_rto_s: float | None
     projected_exceeds_rto: bool | None
+    projection: Projection | None = None
 
 
 def drill_slots(occurrences: Sequence[datetime], period: Period, fallback_days: int = 30) -> list[Slot]:
@@ -248,28 +285,34 @@ def rto_analysis(
     occurrences: Sequence[datetime],
     now: datetime | None = None,
     repo_bytes: int | None = None,
+    in_force_from: datetime | None = None,
 ) -> RtoResult:
     """RTO attainment over drill slots, RTA statistics, and the projected full-size RTO.
 
     A slot is met when a drill started in it passed within the RTO. A slot still open at
-    `period.until` counts only if met, so a report never blames a slot that can still be met.
-    The projection uses the newest passing drill: a small drill that met the RTO says nothing
-    about restoring the whole repository.
+    `period.until` counts only if met, so a report never blames a slot that can still be met;
+    likewise a slot that began before `in_force_from` (the schedule gave the new objectives no
+    drill in it). Slots and RTA statistics cover only the in-force part of the period (fallback
+    slots are anchored at its start). The projection uses the passing drills: a small drill
+    that met the RTO says nothing about restoring the whole repository.
     """
     ref = now if now is not None else period.until
-    slots = drill_slots(occurrences, period)
+    span = in_force_part(period, in_force_from)
+    slots = drill_slots(occurrences, span) if span is not None else []
     meeting_starts = sorted(d.started_at for d in drills if d.meets(rto_s))
     met = counted = 0
     for slot in slots:
         i = bisect_left(meeting_starts, slot.start)
         slot_met = i < len(meeting_starts) and meeting_starts[i] < slot.end
+        blameable = slot.end <= period.until and (in_force_from is None or slot.start >= in_force_from)
         met += slot_met
-        counted += slot_met or slot.end <= period.until
+        counted += slot_met or blameable
 
-    rtas = [d.rta_s for d in drills if d.passed and period.since <= d.started_at < period.until]
-    passes = [d for d in drills if d.passed and d.finished_at <= ref]
-    last = max(passes, key=lambda d: d.finished_at, default=None)
-    projected = projected_full_rto(last, repo_bytes) if last is not None else None
+    rtas = [d.rta_s for d in drills if d.passed and span is not None and span.since <= d.started_at < span.until]
+    passes = sorted((d for d in drills if d.passed and d.finished_at <= ref), key=lambda d: d.finished_at)
+    last = passes[-1] if passes else None
+    projection = project_full_rto(passes, repo_bytes)
+    projected = projection.seconds if projection is not None else None
     return RtoResult(
         target_s=rto_s,
         attainment=met / counted if counted else None,
@@ -282,6 +325,7 @@ def rto_analysis(
         last_pass_age_s=(ref - last.finished_at).total_seconds() if last else None,
         projected_full_rto_s=projected,
         projected_exceeds_rto=None if projected is None else projected > rto_s,
+        projection=projection,
     )
 
 
@@ -300,26 +344,147 @@ def percentile(values: Iterable[float], p: float) -> float | None:
     return float(ordered[rank - 1])
 
 
-def _restore_model(drill: DrillRun) -> tuple[float, float] | None:
-    """(fixed overhead s, restore+verify seconds per byte) measured by a drill, or None."""
+# --- projected full RTO (docs/reports.md, "Projected full RTO") -----------------------------------
+
+FIT_DRILLS = 10  # newest passing drills a projection rests on: older ones may have run on other hardware
+MIN_FIT_SPREAD = 4.0  # largest / smallest drill size a fitted slope needs to be more than timing noise
+
+
+@dataclass(frozen=True)
+class RestoreModel:
+    """Recovery time as a fixed cost (restic start-up, index loading, first pack, sandbox, checks)
+    plus bytes at a measured throughput. Dividing the whole restore time by the bytes instead makes
+    a small drill, which is mostly start-up, predict a large restore several times too slow."""
+
+    fixed_s: float
+    s_per_byte: float
+
+    def seconds(self, nbytes: float) -> float:
+        return self.fixed_s + nbytes * self.s_per_byte
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The projected full RTO and what it rests on.
+
+    `method` "fit": least squares of RTA over bytes across the drills (their sizes differ enough);
+    "split": each drill's own split into fixed cost and data time, pooled (`pooled_model`).
+    `low_s`..`high_s` spans that estimate and what each drill used would project on its own: the
+    spread between runs, not a confidence interval.
+    """
+
+    seconds: float
+    low_s: float
+    high_s: float
+    method: Literal["fit", "split"]
+    model: RestoreModel
+    drills: int
+    smallest_drill_bytes: int
+    largest_drill_bytes: int
+    repo_bytes: int
+    first_byte_measured: bool  # every drill used measured its time to first byte (older records did not)
+
+    @property
+    def extrapolation(self) -> float:
+        """How many times the largest drill's data the projection covers."""
+        return self.repo_bytes / self.largest_drill_bytes
+
+
+def drill_model(drill: DrillRun) -> RestoreModel | None:
+    """Fixed cost and throughput measured by one drill: the bytes flowed during restore+verify
+    after the restore's first byte; everything else the drill took is fixed. None without a
+    throughput.
+
+    A drill that did not measure its first byte (recorded by an older drkit) counts restic's
+    start-up as data time, which overestimates large restores.
+    """
     if drill.bytes_restored <= 0 or drill.restore_verify_s <= 0:
         return None
-    # Clamped: restore+verify longer than the whole drill is inconsistent evidence, not a credit.
-    overhead = max(0.0, drill.rta_s - drill.restore_verify_s)
-    return overhead, drill.restore_verify_s / drill.bytes_restored
+    before_data = min(max(drill.restore_first_byte_s or 0.0, 0.0), drill.restore_verify_s)
+    data_s = drill.restore_verify_s - before_data
+    if data_s <= 0:
+        return None
+    # Clamped: data time longer than the whole drill is inconsistent evidence, not a credit.
+    return RestoreModel(fixed_s=max(0.0, drill.rta_s - data_s), s_per_byte=data_s / drill.bytes_restored)
+
+
+def fitted_model(samples: Sequence[tuple[int, float]]) -> RestoreModel | None:
+    """Least-squares line RTA = fixed + bytes * s_per_byte over (bytes, RTA) samples.
+
+    None unless the sizes span MIN_FIT_SPREAD (closer sizes make the slope timing noise) and the
+    line is physical (positive slope, non-negative fixed cost).
+    """
+    sizes = [b for b, _ in samples]
+    if len(samples) < 2 or min(sizes) <= 0 or max(sizes) < MIN_FIT_SPREAD * min(sizes):
+        return None
+    slope, intercept = least_squares([float(b) for b in sizes], [s for _, s in samples])
+    if slope <= 0 or intercept < 0:
+        return None
+    return RestoreModel(fixed_s=intercept, s_per_byte=slope)
+
+
+def pooled_model(drills: Sequence[DrillRun]) -> RestoreModel | None:
+    """The drills' own splits pooled: the median fixed cost, and all their data bytes over all their
+    data seconds (larger drills weigh more, and one drill slowed by a busy host weighs less).
+
+    Drills that measured their first byte are used alone when there are any: an older record
+    counts restic's start-up as data time and would make the throughput look slower than it is.
+    """
+    timed = [d for d in drills if d.restore_first_byte_s is not None] or list(drills)
+    models = [(d.bytes_restored, m) for d in timed if (m := drill_model(d)) is not None]
+    if not models:
+        return None
+    fixed = sorted(m.fixed_s for _, m in models)
+    middle = len(fixed) // 2
+    median = fixed[middle] if len(fixed) % 2 else (fixed[middle - 1] + fixed[middle]) / 2
+    data_s = sum(b * m.s_per_byte for b, m in models)
+    return RestoreModel(fixed_s=median, s_per_byte=data_s / sum(b for b, _ in models))
+
+
+def project_full_rto(passes: Sequence[DrillRun], repo_bytes: int | None) -> Projection | None:
+    """Projected RTO of restoring `repo_bytes` from passing drills (oldest first).
+
+    Uses the newest FIT_DRILLS drills that measured a throughput: a least-squares fit when their
+    sizes differ enough, otherwise their pooled splits. None without such a drill or a size.
+    """
+    if repo_bytes is None:
+        return None
+    measured = [(d, m) for d in passes[-FIT_DRILLS:] if (m := drill_model(d)) is not None]
+    if not measured:
+        return None
+    drills = [d for d, _ in measured]
+    fit = fitted_model([(d.bytes_restored, d.rta_s) for d in drills])
+    model = fit or pooled_model(drills) or measured[-1][1]
+    estimates = [m.seconds(repo_bytes) for _, m in measured] + [model.seconds(repo_bytes)]
+    sizes = [d.bytes_restored for d in drills]
+    return Projection(
+        seconds=model.seconds(repo_bytes), low_s=min(estimates), high_s=max(estimates),
+        method="fit" if fit is not None else "split", model=model, drills=len(measured),
+        smallest_drill_bytes=min(sizes), largest_drill_bytes=max(sizes), repo_bytes=repo_bytes,
+        first_byte_measured=all(d.restore_first_byte_s is not None for d in drills),
+    )
 
 
 def projected_full_rto(drill: DrillRun, repo_bytes: int | None) -> float | None:
-    """RTO for restoring `repo_bytes`: the drill's fixed overhead plus bytes at its measured
-    restore+verify throughput. None when the drill measured no throughput or size is unknown."""
-    model = _restore_model(drill)
+    """RTO for restoring `repo_bytes` by one drill's model. None when the drill measured no
+    throughput or the size is unknown."""
+    model = drill_model(drill)
     if model is None or repo_bytes is None:
         return None
-    overhead, s_per_byte = model
-    return overhead + repo_bytes * s_per_byte
+    return model.seconds(repo_bytes)
 
 
 # --- growth ---------------------------------------------------------------------------------
+
+
+def least_squares(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line; the xs must not all be equal."""
+    x_mean = sum(xs) / len(xs)
+    y_mean = sum(ys) / len(ys)
+    sxx = sum((x - x_mean) ** 2 for x in xs)
+    sxy = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys))
+    slope = sxy / sxx
+    return slope, y_mean - slope * x_mean
 
 
 @dataclass(frozen=True)
@@ -342,35 +507,28 @@ def growth_trend(samples: Sequence[tuple[datetime, int]]) -> Trend | None:
     if len({t for t, _ in samples}) < 2:
         return None
     last = max(t for t, _ in samples)
-    xs = [(t - last).total_seconds() / 86400 for t, _ in samples]
-    ys = [float(b) for _, b in samples]
-    x_mean = sum(xs) / len(xs)
-    y_mean = sum(ys) / len(ys)
-    sxx = sum((x - x_mean) ** 2 for x in xs)
-    sxy = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys))
-    slope = sxy / sxx
-    return Trend(bytes_per_day=slope, intercept_bytes=y_mean - slope * x_mean, at=last)
+    slope, intercept = least_squares([(t - last).total_seconds() / 86400 for t, _ in samples],
+                                     [float(b) for _, b in samples])
+    return Trend(bytes_per_day=slope, intercept_bytes=intercept, at=last)
 
 
 def rto_crossing_date(
-    drill: DrillRun, trend: Trend, latest: tuple[datetime, int], rto_s: float
+    model: RestoreModel | None, trend: Trend, latest: tuple[datetime, int], rto_s: float
 ) -> datetime | None:
     """When the projected full RTO first exceeds `rto_s` if the repository keeps growing at
     `trend.bytes_per_day` from its `latest` (time, bytes) size.
 
-    `latest` time when already exceeded; None when it never will (no measured throughput,
+    `latest` time when already exceeded; None when it never will (no restore model,
     non-positive growth, or beyond the datetime range).
     """
     latest_at, latest_bytes = latest
-    model = _restore_model(drill)
     if model is None:
         return None
-    overhead, s_per_byte = model
-    if overhead + latest_bytes * s_per_byte > rto_s:
+    if model.seconds(latest_bytes) > rto_s:
         return latest_at
     if trend.bytes_per_day <= 0:
         return None
-    crossing_bytes = (rto_s - overhead) / s_per_byte
+    crossing_bytes = (rto_s - model.fixed_s) / model.s_per_byte
     days = (crossing_bytes - latest_bytes) / trend.bytes_per_day
     try:
         return latest_at + timedelta(days=days)

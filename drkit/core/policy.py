@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +24,7 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -32,6 +33,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError, Problem, UsageError
 from drkit.core.kinds import KindRegistry
+from drkit.core.moments import utc_moment
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -68,6 +70,15 @@ Phrase = Annotated[
 ]
 
 
+Moment = Annotated[
+    datetime,
+    BeforeValidator(utc_moment),
+    PlainSerializer(lambda t: t.isoformat().replace("+00:00", "Z"), return_type=str),
+    WithJsonSchema({"type": "string", "description": "ISO 8601 date or date-time",
+                    "examples": ["2026-03-01", "2026-03-01T12:00:00Z"]}),
+]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -91,6 +102,10 @@ class Business(Model):
 class Objectives(Model):
     rpo: Duration = Field(description="Recovery point objective: most data loss allowed")
     rto: Duration = Field(description="Recovery time objective: longest time to be back online")
+    in_force_from: Moment | None = Field(
+        None, description="When these objectives took effect (a date is its midnight UTC). Time before it "
+        "is not in force: shown grey, never counted for or against attainment. Default: the policy's "
+        "first evidence record")
 
 
 # --- targets ----------------------------------------------------------------------------------

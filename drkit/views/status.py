@@ -3,7 +3,9 @@ and drill interval, from the local catalog (no network).
 
 Built on the report model over the last 30 days, so status, reports and Prometheus agree on
 every number. A policy is in trouble (exit 3) when its exposure exceeds the RPO, its last
-completed drill failed or took longer than the RTO, or its drill is overdue.
+completed drill failed or took longer than the RTO, or its drill is overdue — counting only time
+from when its objectives came into force (`objectives.in_force_from`, by default the policy's
+first evidence record; docs/reports.md).
 """
 
 from __future__ import annotations
@@ -42,8 +44,17 @@ class PolicyStatus:
     report: PolicyReport  # the last 30 days
 
     @property
+    def in_force_from(self) -> datetime | None:
+        """When the objectives took effect; None: no evidence and none declared (always in force)."""
+        return self.report.in_force.since
+
+    @property
+    def in_force(self) -> bool:
+        return self.in_force_from is None or self.now >= self.in_force_from
+
+    @property
     def rpo_breached(self) -> bool:
-        return self.exposure_s > self.rpo_s
+        return self.in_force and self.exposure_s > self.rpo_s
 
     @property
     def last_drill_rta_s(self) -> float | None:
@@ -56,8 +67,11 @@ class PolicyStatus:
 
     @property
     def rto_breached(self) -> bool:
-        """The last drill that ran to the end failed, or restored too slowly."""
-        return self.last_drill is not None and not self.last_drill_ok
+        """The last drill that ran to the end failed, or restored too slowly, once in force (a trial
+        drill before the objectives took effect is no breach of them)."""
+        d = self.last_drill
+        in_force = self.in_force_from is None or (d is not None and d.finished_at >= self.in_force_from)
+        return d is not None and not self.last_drill_ok and in_force
 
     @property
     def drill_overdue(self) -> bool:
@@ -102,6 +116,9 @@ class PolicyStatus:
             "rpo_attainment_30d": self.report.rpo.attainment,
             "rto_attainment_30d": self.report.rto.attainment,
             "projected_full_rto_s": self.report.rto.projected_full_rto_s,
+            "in_force_from": utc_text(self.in_force_from) if self.in_force_from else None,
+            "in_force": self.in_force,
+            "coverage_30d": self.report.in_force.coverage,
         }
 
 
@@ -126,12 +143,17 @@ def drill_interval(policy: Policy) -> timedelta:
 
 
 def due_by(facts: PolicyFacts, last_pass_at: datetime | None, first_point_at: datetime | None,
-           interval: timedelta) -> datetime | None:
+           interval: timedelta, in_force_from: datetime | None = None) -> datetime | None:
     """When the next passing drill is due at the latest: 1.5 intervals after the last passing drill,
-    or after the first recovery point for a policy never drilled (nothing could be drilled before)."""
+    or after the first recovery point for a policy never drilled (nothing could be drilled before);
+    never counting from before the objectives came into force."""
     start = last_pass_at or min((t for t in (first_point_at, facts.first_evidence_at) if t is not None),
                                 default=None)
-    return None if start is None else start + interval * OVERDUE_FACTOR
+    if start is None:
+        return None
+    if in_force_from is not None:
+        start = max(start, in_force_from)
+    return start + interval * OVERDUE_FACTOR
 
 
 def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: datetime, keys=None) -> PolicyStatus:
@@ -150,7 +172,8 @@ def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: dateti
         last_run=catalog.last_record(policy.name, "backup"),
         last_drill=last_drill, last_pass_at=report.rto.last_pass_at,
         drill_interval_s=interval.total_seconds(),
-        due_by=due_by(facts, report.rto.last_pass_at, catalog.first_snapshot_at(policy.name), interval),
+        due_by=due_by(facts, report.rto.last_pass_at, catalog.first_snapshot_at(policy.name), interval,
+                      report.in_force.since),
         report=report,
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from matplotlib import image
-from report_builders import PERIOD, T1, facts, rto_facts
+from report_builders import MONTH, PERIOD, T1, facts, new_policy, rto_facts
 
 from drkit.views.report.html import render
 from drkit.views.report.model import build_report
@@ -77,3 +77,35 @@ def test_a_report_that_fetches_anything_is_caught(tmp_path, report_file):
     leaky.write_text(report_file.read_text().replace("</body>", '<img src="http://127.0.0.1:9/x.png"></body>'))
     proc = chromium(tmp_path, "--dump-dom", leaky.as_uri())
     assert console_problems(proc.stderr), proc.stderr[-2000:]
+
+
+GREY_BAND = (216, 216, 216)  # "not in force": #9e9e9e at 40 % over white
+RED_BAND = (247, 223, 223)  # breach window: #c62828 at 15 % over white
+
+
+def count_colour(pixels, rgb: tuple[int, int, int], tolerance: int = 4) -> int:
+    target = [c / 255 for c in rgb]
+    close = abs(pixels[..., 0] - target[0]) * 255 <= tolerance
+    for channel in (1, 2):
+        close &= abs(pixels[..., channel] - target[channel]) * 255 <= tolerance
+    return int(close.sum())
+
+
+def screenshot(tmp_path: Path, facts_of_policy, name: str):
+    page = tmp_path / f"{name}.html"
+    page.write_text(render(build_report([facts_of_policy], MONTH, MONTH.until)))
+    png = tmp_path / f"{name}.png"
+    proc = chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1600", page.as_uri())
+    assert proc.returncode == 0 and png.exists(), proc.stderr[-2000:]
+    return image.imread(str(png))[..., :3]
+
+
+def test_time_before_the_objectives_took_effect_is_grey_not_red(tmp_path):
+    """The reported defect: a policy new on day 27 was painted red for the month before it existed."""
+    # (a few hundred pixels of either shade are anti-aliased text; a band is ~100,000 per chart)
+    before = screenshot(tmp_path, new_policy(first_evidence_at=None), "in-force-throughout")
+    assert count_colour(before, RED_BAND) > 50_000  # the 27 days shaded as breach: this test can fail
+    assert count_colour(before, GREY_BAND) < 10_000
+    after = screenshot(tmp_path, new_policy(), "new-policy")
+    assert count_colour(after, RED_BAND) < 10_000
+    assert count_colour(after, GREY_BAND) > 150_000  # both charts grey up to the first evidence

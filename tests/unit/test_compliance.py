@@ -12,15 +12,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drkit.core.compliance import (
+    FIT_DRILLS,
+    MIN_FIT_SPREAD,
     DrillRun,
     Period,
     RecoveryPoint,
+    RestoreModel,
     Slot,
     Window,
+    coverage,
+    drill_model,
     drill_slots,
     exposure_at,
+    fitted_model,
     growth_trend,
+    in_force_part,
+    least_squares,
     percentile,
+    pooled_model,
+    project_full_rto,
     projected_full_rto,
     rpo_analysis,
     rto_analysis,
@@ -354,7 +364,7 @@ def test_growth_trend_needs_two_distinct_times():
 
 
 def test_rto_crossing_date():
-    d = drill(at(0), 10, bytes_restored=10**9, restore_verify_s=500.0)  # 100 s + 0.5 s/MB
+    d = drill_model(drill(at(0), 10, bytes_restored=10**9, restore_verify_s=500.0))  # 100 s + 0.5 s/MB
     trend = growth_trend([(at(-1), 49 * 10**8), (at(0), 50 * 10**8)])
     assert trend is not None  # 100 MB/day
     crossing = rto_crossing_date(d, trend, (at(0), 5 * 10**9), rto_s=H)
@@ -365,4 +375,210 @@ def test_rto_crossing_date():
     shrinking = growth_trend([(at(-1), 51 * 10**8), (at(0), 50 * 10**8)])
     assert shrinking is not None
     assert rto_crossing_date(d, shrinking, (at(0), 5 * 10**9), rto_s=H) is None
-    assert rto_crossing_date(drill(at(0), 10), trend, (at(0), 5 * 10**9), rto_s=H) is None
+    assert rto_crossing_date(drill_model(drill(at(0), 10)), trend, (at(0), 5 * 10**9), rto_s=H) is None
+
+
+# --- objectives in force (docs/reports.md, "In force") ---------------------------------------------
+
+
+def test_in_force_part_and_coverage():
+    assert in_force_part(TEN_DAYS, None) == TEN_DAYS
+    assert in_force_part(TEN_DAYS, at(-5)) == TEN_DAYS
+    assert in_force_part(TEN_DAYS, at(4)) == Period(at(4), at(10))
+    assert in_force_part(TEN_DAYS, at(10)) is None and in_force_part(TEN_DAYS, at(12)) is None
+    assert [coverage(TEN_DAYS, t) for t in (None, at(-1), at(4), at(10))] == [1.0, 1.0, pytest.approx(0.6), 0.0]
+
+
+def test_time_before_in_force_is_neither_breach_nor_attainment():
+    # The reported defect: a policy whose first backup completed on day 9 of a 10-day period was
+    # painted red for the 9 days before it existed.
+    points = [RecoveryPoint(capture=at(9), completion=at(9, 1))]
+    before = rpo_analysis(points, TEN_DAYS, rpo_s=24 * H)
+    assert before.attainment == pytest.approx(0.1 - 1 / 240)  # the defect: 9 days 1 hour of breach
+    result = rpo_analysis(points, TEN_DAYS, rpo_s=24 * H, in_force_from=at(9, 1))
+    assert result.attainment == 1.0 and result.breach_windows == [] and result.breach_seconds == 0
+    assert result.worst_exposure_s == 24 * H and result.current_exposure_s == 24 * H
+
+
+def test_missing_evidence_still_counts_once_in_force():
+    result = rpo_analysis([], TEN_DAYS, rpo_s=24 * H, in_force_from=at(6))
+    assert result.attainment == 0.0 and result.breach_windows == [Window(at(6), at(10))]
+    assert result.worst_exposure_s == math.inf
+
+
+def test_objectives_not_yet_in_force_attain_nothing():
+    result = rpo_analysis(daily(range(0, 10)), TEN_DAYS, rpo_s=24 * H, in_force_from=at(10))
+    assert result.attainment is None and result.worst_exposure_s is None
+    assert result.breach_seconds == 0 and result.breach_windows == []
+    assert result.current_exposure_s == 22 * H  # still the fact at the period end
+
+
+in_force_timelines = st.tuples(timelines, st.integers(-100, 2100))
+
+
+@settings(max_examples=300, deadline=None)
+@given(in_force_timelines)
+def test_in_force_splits_the_breach_of_the_whole_period(case):
+    """Breach before in-force + breach in force = breach of the whole period; the in-force part is
+    exactly the analysis of the sub-period, and its windows never start before in-force."""
+    (length, raw, rpo), offset = case
+    points = [RecoveryPoint(BASE + timedelta(seconds=c), BASE + timedelta(seconds=c + d)) for c, d in raw]
+    period = Period(BASE, BASE + timedelta(seconds=length))
+    start = BASE + timedelta(seconds=offset)
+    whole = rpo_analysis(points, period, rpo_s=rpo)
+    part = rpo_analysis(points, period, rpo_s=rpo, in_force_from=start)
+    assert part.current_exposure_s == whole.current_exposure_s
+    if offset >= length:
+        assert part.attainment is None and part.breach_seconds == 0
+        return
+    if offset <= 0:
+        assert part == whole
+        return
+    sub = Period(start, period.until)
+    assert replace(part, ignored_future=[]) == replace(rpo_analysis(points, sub, rpo_s=rpo, now=period.until),
+                                                       ignored_future=[])
+    early = rpo_analysis(points, Period(BASE, start), rpo_s=rpo, now=period.until)
+    assert early.breach_seconds + part.breach_seconds == pytest.approx(whole.breach_seconds)
+    assert all(w.start >= start for w in part.breach_windows)
+    assert 0.0 <= part.attainment <= 1.0
+
+
+def test_slot_begun_before_in_force_counts_only_if_met():
+    # weekly slots [0,7) [7,14) [14,21) [21,28); in force from day 9: [7,14) began before it
+    result = rto_analysis([], PERIOD_3_24, rto_s=H, occurrences=WEEKLY, in_force_from=at(9))
+    assert (result.slots_met, result.slots_counted) == (0, 1)  # only [14, 21): [21, 28) is still open
+    met = rto_analysis([drill(at(10), 30)], PERIOD_3_24, rto_s=H, occurrences=WEEKLY, in_force_from=at(9))
+    assert (met.slots_met, met.slots_counted, met.attainment) == (1, 2, 0.5)
+    # before in force: a drill's time is no RTA statistic of the objectives either
+    trial = rto_analysis([drill(at(4), 90)], PERIOD_3_24, rto_s=H, occurrences=WEEKLY, in_force_from=at(9))
+    assert trial.rta_max_s is None and trial.last_pass_at == at(4) + timedelta(minutes=90)
+
+
+def test_no_drill_schedule_anchors_slots_at_the_in_force_time():
+    result = rto_analysis([], Period(at(0), at(75)), rto_s=H, occurrences=[], in_force_from=at(20))
+    assert (result.slots_met, result.slots_counted) == (0, 1)  # [20, 50) closed, [50, 80) open
+    gone = rto_analysis([drill(at(1), 5)], Period(at(0), at(75)), rto_s=H, occurrences=[], in_force_from=at(80))
+    assert gone.attainment is None and gone.slots_counted == 0 and gone.rta_p50_s is None
+
+
+# --- projected full RTO: fixed cost + bytes / throughput --------------------------------------------
+
+MB = 10**6
+
+
+def timed_drill(start: datetime, nbytes: int, model: RestoreModel, first_byte_s: float = 1.0,
+                other_s: float = 0.5) -> DrillRun:
+    """A drill whose restore follows `model`: `first_byte_s` of restic start-up, then the bytes at the
+    model's throughput, plus `other_s` of preflight and checks (model.fixed_s = first_byte_s + other_s)."""
+    data_s = nbytes * model.s_per_byte
+    rta = model.fixed_s + data_s
+    return DrillRun(start, start + timedelta(seconds=rta), True, bytes_restored=nbytes,
+                    restore_verify_s=first_byte_s + data_s, restore_first_byte_s=first_byte_s)
+
+
+def test_small_drill_dominated_by_start_up_no_longer_inflates_the_projection():
+    # The reported defect: 40 MB restored in 1.56 s of which 1.28 s restic start-up (RTA 1.69 s);
+    # dividing it all by the bytes projected 400 MB at 12-16 s where the next drill took 3.7 s.
+    small = DrillRun(at(0), at(0, seconds=1.69), True, bytes_restored=40 * MB, restore_verify_s=1.56,
+                     restore_first_byte_s=1.28)
+    projection = project_full_rto([small], 400 * MB)
+    assert projection is not None and projection.method == "split"
+    assert projection.model.fixed_s == pytest.approx(1.41)
+    assert projection.seconds == pytest.approx(1.41 + 2.8)
+    assert abs(projection.seconds / 3.7 - 1) < 0.2
+    legacy = replace(small, restore_first_byte_s=None)  # recorded before the first byte was measured
+    assert project_full_rto([legacy], 400 * MB).seconds == pytest.approx(0.13 + 15.6)
+    assert project_full_rto([legacy], 400 * MB).first_byte_measured is False
+
+
+def test_drill_model_splits_at_the_first_byte_and_clamps_bad_evidence():
+    model = drill_model(DrillRun(at(0), at(0, seconds=100), True, bytes_restored=50 * MB, restore_verify_s=80,
+                                 restore_first_byte_s=30))
+    assert model == RestoreModel(fixed_s=50, s_per_byte=1 / MB)
+    everything_start_up = DrillRun(at(0), at(0, seconds=10), True, bytes_restored=MB, restore_verify_s=5,
+                                   restore_first_byte_s=7)
+    assert drill_model(everything_start_up) is None
+    inconsistent = DrillRun(at(0), at(0, seconds=10), True, bytes_restored=MB, restore_verify_s=50)
+    assert drill_model(inconsistent) == RestoreModel(fixed_s=0.0, s_per_byte=50 / MB)
+
+
+def test_pooled_model_uses_median_fixed_cost_and_all_bytes_over_all_data_time():
+    truth = RestoreModel(fixed_s=2.0, s_per_byte=0.01 / MB)
+    drills = [timed_drill(at(d), 40 * MB, truth, first_byte_s=1.5) for d in range(3)]
+    slow = replace(drills[1], finished_at=drills[1].finished_at + timedelta(seconds=4),
+                   restore_verify_s=drills[1].restore_verify_s + 4)  # one drill on a busy host
+    pooled = pooled_model([drills[0], slow, drills[2]])
+    assert pooled is not None and pooled.fixed_s == pytest.approx(2.0)
+    assert pooled.s_per_byte == pytest.approx((3 * 0.4 + 4) / (120 * MB))
+    legacy = DrillRun(at(5), at(5, 1), True, bytes_restored=MB, restore_verify_s=3000)
+    assert pooled_model([legacy, *drills]) == pooled_model(drills)  # older records only when alone
+    assert pooled_model([legacy]) == drill_model(legacy)
+    assert pooled_model([]) is None
+
+
+def test_fit_needs_sizes_four_times_apart_and_a_physical_line():
+    assert fitted_model([(10 * MB, 2.0), (30 * MB, 4.0)]) is None  # 3x apart: timing noise
+    assert fitted_model([(10 * MB, 2.0), (40 * MB, 5.0)]) == RestoreModel(pytest.approx(1.0), pytest.approx(0.1 / MB))
+    assert fitted_model([(10 * MB, 5.0), (40 * MB, 4.0)]) is None  # larger restores faster: no slope
+    assert fitted_model([(10 * MB, 1.0), (40 * MB, 10.0)]) is None  # negative fixed cost
+    assert fitted_model([(10 * MB, 1.0)]) is None
+
+
+def test_projection_prefers_the_fit_and_states_its_spread():
+    truth = RestoreModel(fixed_s=3.0, s_per_byte=0.02 / MB)
+    drills = [timed_drill(at(0), 40 * MB, truth), timed_drill(at(1), 400 * MB, truth, first_byte_s=1.2)]
+    projection = project_full_rto(drills, 4000 * MB)
+    assert projection is not None and projection.method == "fit" and projection.drills == 2
+    assert projection.seconds == pytest.approx(truth.seconds(4000 * MB))
+    assert projection.low_s <= projection.seconds <= projection.high_s
+    assert projection.extrapolation == pytest.approx(10)
+    assert (projection.smallest_drill_bytes, projection.largest_drill_bytes) == (40 * MB, 400 * MB)
+    assert project_full_rto(drills, None) is None
+    assert project_full_rto([replace(d, bytes_restored=0) for d in drills], 4000 * MB) is None
+    # only the newest FIT_DRILLS drills: an old, slow host's drills drop out
+    old = [timed_drill(at(-30 + i), 40 * MB, RestoreModel(300.0, 1 / MB)) for i in range(2)]
+    recent = [timed_drill(at(i), (40, 400)[i % 2] * MB, truth) for i in range(FIT_DRILLS)]
+    assert project_full_rto([*old, *recent], 4000 * MB) == project_full_rto(recent, 4000 * MB)
+    assert project_full_rto([*old, *recent[1:]], 4000 * MB).high_s > 300
+
+
+def test_rto_analysis_projects_from_passing_drills_finished_by_now():
+    truth = RestoreModel(fixed_s=60.0, s_per_byte=1 / MB)
+    drills = [timed_drill(at(4), 100 * MB, truth), replace(timed_drill(at(5), 200 * MB, truth), passed=False),
+              timed_drill(at(30), 200 * MB, RestoreModel(1.0, 0.001 / MB))]
+    result = rto_analysis(drills, PERIOD_3_24, rto_s=H, occurrences=WEEKLY, now=at(25), repo_bytes=1000 * MB)
+    assert result.projection is not None and result.projection.drills == 1
+    assert result.projected_full_rto_s == pytest.approx(1060)
+
+
+# Drills last at least milliseconds: their times are stored to the microsecond.
+models = st.builds(RestoreModel, fixed_s=st.floats(0.1, 3600.0), s_per_byte=st.floats(1e-9, 1e-5))
+sizes = st.integers(10 * MB, 10**11)
+
+
+@settings(max_examples=300, deadline=None)
+@given(models, st.lists(sizes, min_size=1, max_size=12), st.floats(0.0, 1.0), sizes)
+def test_projection_is_exact_when_drills_follow_the_model(truth, drill_sizes, start_share, target):
+    """Whatever the sizes (one size or several, fitted or split), drills that follow fixed cost +
+    bytes / throughput project any size exactly, and the point lies within its range."""
+    drills = [timed_drill(at(i), b, truth, first_byte_s=truth.fixed_s * start_share,
+                          other_s=truth.fixed_s * (1 - start_share)) for i, b in enumerate(drill_sizes)]
+    projection = project_full_rto(drills, target)
+    assert projection is not None
+    assert projection.seconds == pytest.approx(truth.seconds(target), rel=1e-3)
+    assert projection.low_s <= projection.seconds <= projection.high_s
+    used = drill_sizes[-FIT_DRILLS:]
+    assert projection.method == ("fit" if max(used) >= MIN_FIT_SPREAD * min(used) else "split")
+    assert projection.drills == len(used)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e12, 1e12), st.floats(-1e6, 1e6)), min_size=2, max_size=20))
+def test_least_squares_residuals_sum_to_zero(pairs):
+    xs = [x for x, _ in pairs]
+    if max(xs) - min(xs) < 1:
+        return
+    ys = [y for _, y in pairs]
+    slope, intercept = least_squares(xs, ys)
+    residuals = [y - (intercept + slope * x) for x, y in pairs]
+    assert sum(residuals) == pytest.approx(0, abs=1e-6 * max(1.0, max(abs(y) for y in ys)) * len(ys))

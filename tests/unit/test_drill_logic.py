@@ -17,7 +17,15 @@ from drkit.core.policy import Policy
 from drkit.engines.manifest import Entry, Manifest
 from drkit.engines.restic import Node
 from drkit.jobs.drill.clock import Stopwatch
-from drkit.jobs.drill.sandbox import Protected, Sandbox, default_path, overlap_reason, protected_paths, space_reason
+from drkit.jobs.drill.sandbox import (
+    FirstByteWatch,
+    Protected,
+    Sandbox,
+    default_path,
+    overlap_reason,
+    protected_paths,
+    space_reason,
+)
 from drkit.jobs.drill.verdict import select_verdict
 from drkit.jobs.drill.verification import (
     HashJob,
@@ -271,3 +279,27 @@ def test_retire_moves_the_tree_out_of_its_name_at_once_then_discard_removes_it(t
     assert (box.retired / "srv").is_dir()
     box.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_first_byte_is_the_first_file_with_content_not_a_directory_or_empty_file(tmp_path):
+    created = time.monotonic()
+    watch = FirstByteWatch(tmp_path, interval=0.001)
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "empty.txt").write_bytes(b"")  # restic creates empty files before any data
+    (tmp_path / "a" / "link").symlink_to("/etc/passwd")
+    time.sleep(0.05)
+    assert watch.seconds is None
+    before = time.monotonic()
+    (tmp_path / "a" / "b" / "data.bin").write_bytes(b"x")
+    deadline = time.monotonic() + 5
+    while watch.seconds is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    watch.stop()
+    assert watch.seconds is not None
+    assert before - created - 0.01 <= watch.seconds <= time.monotonic() - created  # seen only once written
+
+
+def test_first_byte_watch_stops_without_data(tmp_path):
+    watch = FirstByteWatch(tmp_path)
+    watch.stop()
+    assert watch.seconds is None and not watch._thread.is_alive()

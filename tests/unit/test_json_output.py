@@ -40,7 +40,7 @@ POLICY = """\
 version: 1
 name: {name}
 business: {{tier: 1, owner: Jane <jane@example.com>}}
-objectives: {{rpo: {rpo}, rto: 4h}}
+objectives: {{rpo: {rpo}, rto: 4h, in_force_from: 2026-01-01}}
 targets: [{{path: /srv/data}}]
 schedule: {{backup: every day at 01:30, drill: every sunday at 04:00}}
 repository: {{url: "s3:http://127.0.0.1:9/bucket/{name}", password_file: /etc/pw}}
@@ -155,7 +155,8 @@ def test_scheduler_plan(site):
 def test_policy_explain(site):
     data = site.document("policy", "explain", "db", "--json")
     assert data["schema"] == "drkit.policy-explanation/1" and data["file"] == str(site.policies / "db.yaml")
-    assert data["policy"]["name"] == "db" and data["policy"]["objectives"] == {"rpo": 90000.0, "rto": 14400.0}
+    assert data["policy"]["name"] == "db" and data["policy"]["objectives"] == {
+        "rpo": 90000.0, "rto": 14400.0, "in_force_from": "2026-01-01T00:00:00Z"}
     assert data["rpo_feasibility"]["feasible"] is True and data["rpo_feasibility"]["interval_s"] == 86400.0
 
 

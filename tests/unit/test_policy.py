@@ -2,6 +2,7 @@
 
 import json
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,24 @@ def test_bad_repository_name(tmp_path, name):
 def test_empty_repositories_list_is_an_error(tmp_path):
     found = problems(tmp_path, with_repositories("repositories: []\n"))
     assert any("repositories: List should have at least 1 item" in p for p in found), found
+
+
+@pytest.mark.parametrize("written,expected", [
+    ("2026-03-01", datetime(2026, 3, 1, tzinfo=timezone.utc)),  # YAML date: its midnight UTC
+    ("2026-03-01T12:30:00+02:00", datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)),
+    ("2026-03-01 12:30:00", datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)),  # no offset: UTC
+    ('"2026-03-01T12:30:00Z"', datetime(2026, 3, 1, 12, 30, tzinfo=timezone.utc)),  # quoted text
+])
+def test_in_force_from_is_a_utc_moment(tmp_path, written, expected):
+    text = GOOD.replace("objectives: {rpo: 24h, rto: PT4H}",
+                        f"objectives: {{rpo: 24h, rto: PT4H, in_force_from: {written}}}")
+    moment = load_policy_file(write(tmp_path, text)).objectives.in_force_from
+    assert moment == expected and moment.tzinfo == timezone.utc
+    assert load_policy_file(write(tmp_path, GOOD)).objectives.in_force_from is None
+
+
+def test_bad_in_force_from_names_file_line_and_field(tmp_path):
+    text = GOOD.replace("objectives: {rpo: 24h, rto: PT4H}", "objectives:\n  rpo: 24h\n  rto: 4h\n  in_force_from: soon")
+    assert problems(tmp_path, text) == [
+        f"{tmp_path / 'p.yaml'}:12: objectives.in_force_from: 'soon' is not an ISO date or datetime "
+        "(e.g. 2026-03-01 or 2026-03-01T12:00:00Z)"]

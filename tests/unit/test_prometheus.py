@@ -22,7 +22,9 @@ def rows(tmp_path):
     history.drill(NOW - timedelta(hours=1, minutes=30), 0.5, policy="db")
     history.list("db")
     history.list("new")
-    return [policy_status(history.catalog, history.state, make_policy(name), NOW) for name in ("db", "new")]
+    declared = {"rpo": "25h", "rto": "4h", "in_force_from": "2026-01-01"}  # so the 30 days before count
+    return [policy_status(history.catalog, history.state, make_policy("db", objectives=declared), NOW),
+            policy_status(history.catalog, history.state, make_policy("new"), NOW)]
 
 
 def samples(text: str) -> dict[tuple[str, str], float]:

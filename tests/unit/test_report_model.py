@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from report_builders import DAY, PERIOD, T0, T1, H, at, daily_points, facts, rto_facts
+from report_builders import DAY, MONTH, PERIOD, T0, T1, H, at, daily_points, drill, facts, new_policy, rto_facts
 
 from drkit.core.compliance import Period, Window
 from drkit.engines.catalog import PointRow
@@ -205,3 +205,60 @@ def test_a_listing_older_than_the_period_end_is_a_caveat():
     fresh = build_policy(facts(listed_at=T1), PERIOD, now=T1)
     assert any("last listed at 2026-01-10T00:00:00.000000Z" in c for c in stale.caveats)
     assert not any("last listed" in c for c in fresh.caveats)
+
+
+# --- objectives in force ----------------------------------------------------------------------------
+
+def test_new_policy_is_not_red_for_the_month_before_it_existed():
+    before = build_policy(new_policy(first_evidence_at=None), MONTH, now=MONTH.until)  # the defect
+    assert before.rpo.attainment < 0.1 and (before.rto.slots_met, before.rto.slots_counted) == (1, 6)
+    report = build_policy(new_policy(), MONTH, now=MONTH.until)
+    assert report.in_force.since == at(27, 2.5) and report.in_force.source == "first evidence record"
+    assert report.in_force.coverage == pytest.approx((2 * DAY + 21.5 * H) / (30 * DAY))
+    assert report.rpo.attainment == 1.0 and report.rpo.breach_windows == [] and report.rpo_met
+    # slot [25, 30) began before the policy existed: counted because met, the five before not at all
+    assert (report.rto.slots_met, report.rto.slots_counted, report.rto.attainment) == (1, 1, 1.0)
+    assert report.rto_met
+    assert any(line.startswith("the time before 2026-01-28T02:30:00.000000Z, when the objectives came into force "
+                               "(first evidence record)") for line in report.not_shown)
+
+
+def test_declared_in_force_from_wins_over_the_first_evidence():
+    report = build_policy(new_policy(in_force_from=at(20)), MONTH, now=MONTH.until)
+    assert report.in_force.source == "objectives.in_force_from" and report.in_force.coverage == pytest.approx(1 / 3)
+    # nothing restorable from day 20 until day 27 02:30: counted against the RPO
+    assert report.rpo.breach_windows == [Window(at(20), at(27, 2.5))]
+    assert report.rpo.attainment == pytest.approx(1 - (7 * DAY + 2.5 * H) / (10 * DAY))
+    assert (report.rto.slots_met, report.rto.slots_counted) == (1, 2)  # [20,25) missed, [25,30) met
+
+
+def test_objectives_in_force_only_after_the_period_attain_nothing_and_miss_nothing():
+    report = build_policy(new_policy(in_force_from=at(40)), MONTH, now=MONTH.until)
+    assert report.in_force.coverage == 0.0
+    assert report.rpo.attainment is None and report.rpo.met is None and report.rpo.within(0.0) is None
+    assert report.verified_rpo.attainment is None and report.rto.attainment is None
+    assert report.rpo_met and report.rto_met  # `drkit report --check` does not fail on it
+    assert any("in force only from 2026-02-10T00:00:00.000000Z (objectives.in_force_from), after this period"
+               in c for c in report.caveats)
+    assert not any("RTO attainment is undefined" in c for c in report.caveats)
+
+
+def test_no_evidence_at_all_is_in_force_throughout_and_attains_nothing():
+    report = build_policy(facts(points=(), listed_at=None, first_evidence_at=None), PERIOD, now=T1)
+    assert report.in_force.since is None and report.in_force.coverage == 1.0
+    assert report.rpo.attainment == 0.0 and not report.rpo_met
+
+
+def test_projection_basis_names_method_drills_model_and_spread():
+    big = drill(at(5, 10), 1, restore_verify_s=3000, bytes_restored=10**9)
+    report = build_policy(replace(rto_facts(), drills=(big,)), PERIOD, now=T1)
+    assert report.projection_basis == ("1 drill of 1.0 GB, each split at the restore's first byte into fixed and "
+                                       "data time: 10m fixed + 2.0 GB at 333.3 kB/s")
+    assert any("predate drkit's time-to-first-byte measurement" in c for c in report.caveats)
+
+
+def test_far_extrapolation_gets_a_caveat():
+    small = drill(at(5, 10), 1, restore_verify_s=60, bytes_restored=10**8)
+    report = build_policy(replace(rto_facts(), drills=(small,)), PERIOD, now=T1)
+    assert report.rto.projection.extrapolation == pytest.approx(20)
+    assert any("extrapolates 20x beyond the largest drill (100.0 MB)" in c for c in report.caveats)

@@ -27,8 +27,9 @@ def test_fresh_policy_with_a_recent_backup_is_ok_and_not_yet_due_for_a_drill(his
     s = status(history)
     assert s.problems == [] and s.verdict == "OK"
     assert s.exposure_s == 2 * 3600
-    # the clock starts at the first recovery point's capture
-    assert s.last_drill is None and s.due_by == NOW - timedelta(hours=2) + timedelta(days=45)
+    # the clock starts at the first recovery point, but not before the objectives came into force: by
+    # default the first evidence record, i.e. the finish of the backup that made that point
+    assert s.last_drill is None and s.due_by == NOW - timedelta(hours=1) + timedelta(days=45)
     assert s.as_dict()["drill_overdue"] is False and s.as_dict()["last_drill_at"] is None
 
 
@@ -36,14 +37,18 @@ def test_never_drilled_policy_is_overdue_45_days_after_its_first_recovery_point(
     for d in range(10, 60):
         history.backup(at(d, 2), at(d, 2.5))
     s = status(history)
-    assert s.due_by == at(10, 2) + timedelta(days=45) and s.drill_overdue
+    assert s.due_by == at(10, 2.5) + timedelta(days=45) and s.drill_overdue  # in force from the first backup's finish
     assert s.problems == ["DRILL OVERDUE"] and s.verdict == "BREACH"
 
 
 def test_manual_snapshots_start_the_drill_clock_too(history):
     history.manual(at(1))
     history.backup(at(59, 22), at(59, 23))
-    assert status(history).due_by == at(1) + timedelta(days=45)
+    declared = {"rpo": "25h", "rto": "4h", "in_force_from": "2026-01-01"}
+    assert status(history, objectives=declared).due_by == at(1) + timedelta(days=45)
+    # by default in force from the first drkit evidence: the manual snapshot before it starts no clock
+    s = status(history)
+    assert s.due_by == at(59, 23) + timedelta(days=45) and not s.drill_overdue
 
 
 @pytest.mark.parametrize(("age_days", "overdue"), [(10, False), (10.5, False), (11, True)])
@@ -74,10 +79,13 @@ def test_slow_or_failed_last_drill_is_an_rto_problem_and_interrupted_ones_are_sk
 def test_exposure_beyond_the_rpo_is_a_breach(history):
     history.backup(at(58), at(58, 1))
     history.drill(at(58, 2), 1)
-    s = status(history)
+    s = status(history, objectives={"rpo": "25h", "rto": "4h", "in_force_from": "2026-01-01"})
     assert s.exposure_s == 2 * 86400 and s.problems == ["RPO"]
-    # over the last 30 days only [Feb 28 01:00, Mar 1 01:00) had a point within the RPO
+    # in force all along: over the last 30 days only [Feb 28 01:00, Mar 1 01:00) had a point within the RPO
     assert s.report.rpo.attainment == pytest.approx(1 / 30)
+    # by default in force from the first evidence (Feb 28 01:00): 24 h met of 47 h, the breach still counts
+    s = status(history)
+    assert s.problems == ["RPO"] and s.report.rpo.attainment == pytest.approx(24 / 47)
 
 
 def test_no_recovery_point_is_an_unbounded_rpo_breach_but_no_drill_is_due(history):

@@ -35,7 +35,7 @@ from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DrillMeasured, measured_of
 from drkit.evidence.records import Record, signature_problem
 from drkit.jobs.drill.clock import Stopwatch
-from drkit.jobs.drill.sandbox import Sandbox, protected_paths
+from drkit.jobs.drill.sandbox import FirstByteWatch, Sandbox, protected_paths
 from drkit.jobs.drill.selection import Choice, SnapshotChooser
 from drkit.jobs.drill.verdict import DrillFailed, Verdict, damage_or, restore_failure, select_verdict
 from drkit.jobs.drill.verification import (
@@ -258,6 +258,7 @@ class _Drill:
 
         runners = ThreadPoolExecutor(2, thread_name_prefix="drill-restic")
         hashers = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="drill-hash")
+        first_byte = FirstByteWatch(target)  # fixed cost of the restore, for the projected full RTO
         try:
             listed = runners.submit(restic.list_snapshot, choice.selector, tags=choice.tags) if choice.listing is None else None
             restoring = runners.submit(restic.restore_verified, choice.selector, target, tags=choice.tags,
@@ -281,6 +282,8 @@ class _Drill:
                 terminate_running(grace=5)
             raise
         finally:
+            first_byte.stop()
+            self.measured["restore_first_byte_s"] = first_byte.seconds
             hashers.shutdown(wait=True, cancel_futures=True)
             runners.shutdown(wait=True)  # a failed drill still waits for restic before discarding
         self._compare(tree, hashes)

@@ -13,6 +13,8 @@ import errno
 import os
 import shutil
 import stat
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -187,3 +189,46 @@ def _remove(path: Path) -> None:
             func(name)
 
     shutil.rmtree(path, onerror=retry)
+
+
+class FirstByteWatch:
+    """Time from now until restored data first lands in the sandbox: the restore's time to first byte.
+
+    restic 0.14 creates a regular file when its first blob arrives, after opening the repository,
+    loading the index, walking the tree and fetching a pack (empty files come earlier and do not
+    count). What precedes the first byte does not grow with the data; the projected full RTO
+    (docs/reports.md) treats it as fixed cost. Polled on a thread until found or `stop()`.
+    """
+
+    def __init__(self, root: Path, interval: float = 0.005):
+        self.root = root
+        self.interval = interval
+        self.seconds: float | None = None
+        self._began = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="drill-first-byte", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            if _holds_data(self.root):
+                self.seconds = time.monotonic() - self._began
+                return
+            self._stop.wait(self.interval)
+
+
+def _holds_data(root: Path) -> bool:
+    """Whether any regular file under `root` has content (stops at the first)."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                info = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+                return True
+    return False

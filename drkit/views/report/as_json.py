@@ -10,10 +10,11 @@ import math
 from datetime import datetime
 from typing import Any
 
+from drkit.core.compliance import Projection
 from drkit.core.jsonshape import dumps
 from drkit.evidence.records import utc_text
 from drkit.views.report.formats import register_format
-from drkit.views.report.model import PolicyReport, Report, RpoFigures
+from drkit.views.report.model import InForce, PolicyReport, Report, RpoFigures
 
 
 def when(moment: datetime | None) -> str | None:
@@ -38,12 +39,37 @@ def rpo_dict(rpo: RpoFigures) -> dict[str, Any]:
     }
 
 
+def in_force_dict(in_force: InForce) -> dict[str, Any]:
+    return {"from": when(in_force.since), "source": in_force.source, "coverage": in_force.coverage}
+
+
+def projection_dict(projection: Projection | None, basis: str | None) -> dict[str, Any]:
+    """Every key always present (null without a projection), so CSV columns do not depend on the data."""
+    if projection is None:
+        return dict.fromkeys(("method", "drills", "fixed_s", "bytes_per_s", "low_s", "high_s", "data_bytes",
+                              "smallest_drill_bytes", "largest_drill_bytes", "first_byte_measured", "basis"))
+    return {
+        "method": projection.method,
+        "drills": projection.drills,
+        "fixed_s": projection.model.fixed_s,
+        "bytes_per_s": 1 / projection.model.s_per_byte,
+        "low_s": projection.low_s,
+        "high_s": projection.high_s,
+        "data_bytes": projection.repo_bytes,
+        "smallest_drill_bytes": projection.smallest_drill_bytes,
+        "largest_drill_bytes": projection.largest_drill_bytes,
+        "first_byte_measured": projection.first_byte_measured,
+        "basis": basis,
+    }
+
+
 def policy_dict(p: PolicyReport) -> dict[str, Any]:
     rto, growth = p.rto, p.growth
     return {
         "name": p.name,
         "tier": p.tier,
         "owner": p.owner,
+        "in_force": in_force_dict(p.in_force),
         "rpo": rpo_dict(p.rpo),
         "verified_rpo": rpo_dict(p.verified_rpo),
         "rto": {
@@ -58,6 +84,7 @@ def policy_dict(p: PolicyReport) -> dict[str, Any]:
             "last_pass_age_s": number(rto.last_pass_age_s),
             "projected_full_rto_s": number(rto.projected_full_rto_s),
             "projected_exceeds_rto": rto.projected_exceeds_rto,
+            "projection": projection_dict(rto.projection, p.projection_basis),
         },
         "growth": {
             "bytes_per_day": number(growth.bytes_per_day),

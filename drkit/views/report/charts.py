@@ -22,7 +22,8 @@ from drkit.views.report.model import PolicyReport, exposure_series
 STYLE = {"svg.fonttype": "none", "svg.hashsalt": "drkit", "font.size": 9, "axes.spines.top": False,
          "axes.spines.right": False}
 COLOURS = {"pass": "#2e7d32", "breach": "#ef6c00", "fail": "#c62828", "error": "#c62828",
-           "interrupted": "#757575", "exposure": "#1565c0", "target": "#c62828", "projection": "#6a1b9a"}
+           "interrupted": "#757575", "exposure": "#1565c0", "target": "#c62828", "projection": "#6a1b9a",
+           "not_in_force": "#9e9e9e"}
 _HEADER = re.compile(r"^.*?(?=<svg)", re.S)
 
 
@@ -47,6 +48,15 @@ def _time_axis(ax, period: Period) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
+def _not_in_force(ax, policy: PolicyReport, period: Period) -> None:
+    """Grey over the time before the objectives took effect: neither breach nor attainment."""
+    since = policy.in_force.since
+    if since is None or since <= period.since:
+        return
+    ax.axvspan(period.since, min(since, period.until), color=COLOURS["not_in_force"], alpha=0.4, linewidth=0,
+               zorder=2.5, label="not in force")
+
+
 def _legend(ax) -> None:
     """Above the plot, where it cannot hide a drill or the line it names."""
     ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=4, frameon=False, borderaxespad=0.2)
@@ -64,6 +74,7 @@ def exposure_chart(policy: PolicyReport, period: Period) -> str:
             ax.axvspan(window.start, window.end, color=COLOURS["target"], alpha=0.15, linewidth=0)
         ax.plot(xs, ys, color=COLOURS["exposure"], linewidth=1.4, label="exposure")
         ax.axhline(rpo_h, color=COLOURS["target"], linestyle="--", linewidth=1, label=f"RPO {format_duration(policy.rpo.target_s)}")
+        _not_in_force(ax, policy, period)
         finite = [y for y in ys if not math.isnan(y)]
         ax.set_ylim(0, max(finite + [rpo_h]) * 1.15)
         if not finite:
@@ -94,9 +105,10 @@ def rta_chart(policy: PolicyReport, period: Period) -> str:
             ax.axhline(projected / 3600, color=COLOURS["projection"], linestyle=":", linewidth=1.2,
                        label=f"projected full RTO {format_duration(projected)}")
             tops.append(projected / 3600)
+        _not_in_force(ax, policy, period)
         if not policy.drills:
             ax.text(0.5, 0.5, "no drill in this period", transform=ax.transAxes, ha="center", va="center",
-                    color=COLOURS["target"])
+                    color=COLOURS["target"] if policy.in_force.any else COLOURS["not_in_force"])
         ax.set_ylim(0, max(tops) * 1.2)
         ax.set_ylabel("recovery time (h)")
         _time_axis(ax, period)

@@ -43,10 +43,11 @@ def _policy_view(p: PolicyReport, report: Report) -> dict:
     rpo, rto = p.rpo, p.rto
     return {
         "p": p,
-        "rpo_class": verdict(rpo.attainment >= 1.0),
-        "worst_class": verdict(rpo.worst_exposure_s is not None and rpo.worst_exposure_s <= rpo.target_s),
-        "now_class": verdict(rpo.current_exposure_s is not None and rpo.current_exposure_s <= rpo.target_s),
-        "vrpo_class": verdict(p.verified_rpo.attainment >= 1.0),
+        "rpo_class": verdict(rpo.met),
+        "worst_class": verdict(rpo.within(rpo.worst_exposure_s)),
+        "now_class": verdict(rpo.within(rpo.current_exposure_s)),
+        "vrpo_class": verdict(p.verified_rpo.met),
+        "force_class": "" if p.in_force.coverage == 1 else "na",
         "rto_class": verdict(None if rto.attainment is None else rto.attainment >= 1.0),
         "p95_class": verdict(None if rto.rta_p95_s is None else rto.rta_p95_s <= rto.target_s),
         "proj_class": verdict(None if rto.projected_exceeds_rto is None else not rto.projected_exceeds_rto),

@@ -9,31 +9,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from drkit.core.compliance import (
     DrillRun,
     Period,
+    Projection,
     RecoveryPoint,
     RpoResult,
     RtoResult,
     Trend,
     Window,
+    coverage,
     growth_trend,
     rpo_analysis,
     rto_analysis,
     rto_crossing_date,
     verified_points,
 )
+from drkit.core.display import format_size
 from drkit.core.durations import format_duration
 from drkit.core.jsonshape import JsonDocument
+from drkit.core.moments import parse_moment as parse_moment  # re-exported: `drkit report --since`
 from drkit.engines.catalog import PointRow
 from drkit.evidence.records import Record, utc_text
 
 FALLBACK_DRILL_DAYS = 30  # slot length, and drill interval for `drkit status`, without a drill schedule
 MAX_LISTED = 5  # snapshot ids named in one caveat
 MIN_TREND_SPAN = timedelta(days=1)  # backups closer together than this give no growth trend
+FAR_EXTRAPOLATION = 10.0  # a projection beyond this many times the largest drill gets a caveat
 
 NOT_SHOWN = (
     "Whether restored data is correct beyond what each drill checked (every file present with its "
@@ -98,19 +103,49 @@ class PolicyFacts:
     latest_size: tuple[datetime, int] | None = None  # newest successful backup before the period end
     first_evidence_at: datetime | None = None
     first_drill_at: datetime | None = None
+    in_force_from: datetime | None = None  # objectives.in_force_from as declared in the policy
 
 
 # --- outputs --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class InForce:
+    """When the objectives took effect, why then, and how much of the period that covers."""
+
+    since: datetime | None  # None: no evidence and nothing declared: in force throughout
+    source: str | None  # IN_FORCE_DECLARED or IN_FORCE_FIRST_EVIDENCE; None without `since`
+    coverage: float  # share of the period in force, 0..1
+
+    @property
+    def any(self) -> bool:
+        return self.coverage > 0
+
+
+IN_FORCE_DECLARED = "objectives.in_force_from"
+IN_FORCE_FIRST_EVIDENCE = "first evidence record"
+
+
+@dataclass(frozen=True)
 class RpoFigures:
     target_s: float
-    attainment: float
+    attainment: float | None  # None: the objectives were in force at no time of the period
     breach_seconds: float
-    worst_exposure_s: float | None  # None: unbounded (no restorable point at some moment)
+    worst_exposure_s: float | None  # None: unbounded (no restorable point at some moment), or not in force
     current_exposure_s: float | None
     breach_windows: list[Window]
+
+    @property
+    def met(self) -> bool | None:
+        """Attained throughout; None when nothing was judged (the objectives were never in force)."""
+        return None if self.attainment is None else self.attainment >= 1.0
+
+    def within(self, exposure_s: float | None) -> bool | None:
+        """An exposure against the RPO (None exposure: unbounded, over any target); None when
+        nothing was judged."""
+        if self.attainment is None:
+            return None
+        return exposure_s is not None and exposure_s <= self.target_s
 
 
 @dataclass(frozen=True)
@@ -153,16 +188,21 @@ class PolicyReport:
     caveats: list[str]
     sources: list[str]
     not_shown: list[str]
+    in_force: InForce = InForce(None, None, 1.0)
+    projection_basis: str | None = None  # what the projected full RTO rests on, in words
     points: list[RecoveryPoint] = field(default_factory=list, repr=False)
     drills: list[DrillPoint] = field(default_factory=list, repr=False)
     items: list[EvidenceItem] = field(default_factory=list, repr=False)
 
     @property
     def rpo_met(self) -> bool:
-        return self.rpo.attainment >= 1.0
+        """Objectives not in force during the period cannot be missed in it."""
+        return not self.in_force.any or bool(self.rpo.met)
 
     @property
     def rto_met(self) -> bool:
+        if not self.in_force.any:
+            return True
         return self.rto.attainment == 1.0 and not self.rto.projected_exceeds_rto
 
 
@@ -181,21 +221,6 @@ class Report(JsonDocument, schema="drkit.report/1"):
 
 
 # --- period ---------------------------------------------------------------------------------
-
-
-def parse_moment(text: str) -> datetime:
-    """ISO date or datetime; naive means UTC. A bare date is its midnight (UTC)."""
-    text = text.strip()
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day, time(0), tzinfo=timezone.utc)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"'{text}' is not an ISO date or datetime (e.g. 2026-03-01 or 2026-03-01T12:00:00Z)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def report_period(since: datetime | None, until: datetime | None, now: datetime,
@@ -227,11 +252,14 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
     """Figures for one policy. Measured at the period end, so a report over a past period is the
     same whenever (and on whichever host) it is generated."""
     caveats: list[str] = []
+    in_force = in_force_of(facts, period, caveats)
+    start = in_force.since
     points = _recovery_points(facts, now, caveats)
     if facts.listed_at is not None and facts.listed_at < period.until:
         caveats.append(f"the repository was last listed at {utc_text(facts.listed_at)}: snapshots made outside drkit "
                        "after that are not counted (run: drkit report --refresh)")
-    rpo = _rpo_figures(rpo_analysis(points, period, facts.rpo_s, now=period.until), "RPO", caveats)
+    rpo = _rpo_figures(rpo_analysis(points, period, facts.rpo_s, now=period.until, in_force_from=start), "RPO",
+                       caveats)
 
     usable = [d for d in facts.drills if d.record.finished_at <= period.until]
     unsigned = [d for d in usable if not d.verified]
@@ -240,22 +268,41 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
                        f"(first: {unsigned[0].problem})")
     trusted = [d for d in usable if d.verified]
     runs = [drill_run(d.record) for d in trusted]
-    verified = _rpo_figures(rpo_analysis(verified_points(runs), period, facts.rpo_s, now=period.until),
-                            "verified RPO", None)
+    verified = _rpo_figures(rpo_analysis(verified_points(runs), period, facts.rpo_s, now=period.until,
+                                         in_force_from=start), "verified RPO", None)
 
     repo_bytes = facts.latest_size[1] if facts.latest_size else None
     rto = rto_analysis(runs, period, facts.rto_s, list(facts.drill_occurrences), now=period.until,
-                       repo_bytes=repo_bytes)
-    _rto_caveats(facts, rto, runs, period, caveats)
+                       repo_bytes=repo_bytes, in_force_from=start)
+    _rto_caveats(facts, rto, runs, period, in_force, caveats)
 
-    growth = _growth(facts, runs, period, caveats)
+    growth = _growth(facts, rto, caveats)
     evidence = _evidence(facts, caveats)
     drills = [DrillPoint(r.started_at, r.rta_s, d.record.result, r.snapshot_id)
               for d, r in zip(trusted, runs) if period.since <= r.started_at < period.until]
     return PolicyReport(
         name=facts.name, tier=facts.tier, owner=facts.owner, rpo=rpo, verified_rpo=verified, rto=rto,
         growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
-        not_shown=_not_shown(facts, period), points=points, drills=drills, items=list(facts.records))
+        not_shown=_not_shown(facts, period, in_force), in_force=in_force,
+        projection_basis=projection_basis(rto.projection), points=points, drills=drills,
+        items=list(facts.records))
+
+
+def in_force_of(facts: PolicyFacts, period: Period, caveats: list[str]) -> InForce:
+    """The declared `objectives.in_force_from`, else the policy's first evidence record: a policy
+    is not blamed for the time before drkit knew it. With neither (no evidence at all) the
+    objectives are in force throughout: missing evidence counts against compliance."""
+    if facts.in_force_from is not None:
+        since, source = facts.in_force_from, IN_FORCE_DECLARED
+    elif facts.first_evidence_at is not None:
+        since, source = facts.first_evidence_at, IN_FORCE_FIRST_EVIDENCE
+    else:
+        return InForce(None, None, 1.0)
+    share = coverage(period, since)
+    if share == 0:
+        caveats.append(f"the objectives are in force only from {utc_text(since)} ({source}), after this period: "
+                       "there is nothing to attain (attainment null)")
+    return InForce(since, source, share)
 
 
 def drill_run(record: Record) -> DrillRun:
@@ -266,7 +313,13 @@ def drill_run(record: Record) -> DrillRun:
     return DrillRun(
         started_at=record.started_at, finished_at=record.finished_at, passed=record.result in ("pass", "breach"),
         bytes_restored=int(bytes_restored), restore_verify_s=float(measured.get("restore_verify_s") or 0.0),
-        snapshot_id=record.snapshot_id or "", snapshot_time=record.snapshot_time)
+        snapshot_id=record.snapshot_id or "", snapshot_time=record.snapshot_time,
+        restore_first_byte_s=_seconds(measured.get("restore_first_byte_s")))
+
+
+def _seconds(value: object) -> float | None:
+    """A measured duration, or None when the record did not measure it (older drkit)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _recovery_points(facts: PolicyFacts, now: datetime, caveats: list[str]) -> list[RecoveryPoint]:
@@ -293,10 +346,11 @@ def _recovery_points(facts: PolicyFacts, now: datetime, caveats: list[str]) -> l
 
 def _rpo_figures(result: RpoResult, label: str, caveats: list[str] | None) -> RpoFigures:
     """Infinite exposures become None; the caveat says why."""
-    worst = None if math.isinf(result.worst_exposure_s) else result.worst_exposure_s
+    unbounded = result.worst_exposure_s is not None and math.isinf(result.worst_exposure_s)
+    worst = None if unbounded else result.worst_exposure_s
     current = None if math.isinf(result.current_exposure_s) else result.current_exposure_s
     if caveats is not None:
-        if worst is None:
+        if unbounded:
             caveats.append(f"{label}: no recovery point was restorable during part of the period: worst exposure "
                            "is unbounded (null); that time counts as breach")
         if current is None:
@@ -306,37 +360,66 @@ def _rpo_figures(result: RpoResult, label: str, caveats: list[str] | None) -> Rp
                       worst_exposure_s=worst, current_exposure_s=current, breach_windows=list(result.breach_windows))
 
 
-def _rto_caveats(facts: PolicyFacts, rto: RtoResult, runs: list[DrillRun], period: Period,
+def _rto_caveats(facts: PolicyFacts, rto: RtoResult, runs: list[DrillRun], period: Period, in_force: InForce,
                  caveats: list[str]) -> None:
     if not facts.drill_schedule:
-        caveats.append(f"no drill schedule: RTO attainment uses {FALLBACK_DRILL_DAYS}-day slots from the period start")
-    if rto.attainment is None:
+        anchor = "the period start" if in_force.coverage == 1 else "the start of the in-force time"
+        caveats.append(f"no drill schedule: RTO attainment uses {FALLBACK_DRILL_DAYS}-day slots from {anchor}")
+    if rto.attainment is None and in_force.any:
         caveats.append("no drill slot closed within the period and none was met: RTO attainment is undefined (null)")
     if not any(r.passed and period.since <= r.started_at < period.until for r in runs):
         caveats.append("no passing drill started in the period: recovery time percentiles are null")
     if rto.last_pass_at is None:
         caveats.append("no drill has ever passed: recovery within the RTO is not demonstrated")
-    elif rto.projected_full_rto_s is None:
-        caveats.append("projected full RTO unknown: the last passing drill measured no restore throughput, "
+    elif rto.projection is None:
+        caveats.append("projected full RTO unknown: no passing drill measured restore throughput, "
                        "or no backup evidence gives the repository size")
-    elif rto.projected_exceeds_rto:
-        caveats.append(f"projected full RTO {format_duration(rto.projected_full_rto_s)} exceeds the RTO "
-                       f"{format_duration(rto.target_s)}: restoring the whole current data set would take too long, "
+    else:
+        _projection_caveats(rto.projection, rto.target_s, caveats)
+
+
+def _projection_caveats(projection: Projection, rto_s: float, caveats: list[str]) -> None:
+    if projection.seconds > rto_s:
+        caveats.append(f"projected full RTO {format_duration(projection.seconds)} exceeds the RTO "
+                       f"{format_duration(rto_s)}: restoring the whole current data set would take too long, "
                        "whatever the last drill measured")
+    if projection.extrapolation > FAR_EXTRAPOLATION:
+        caveats.append(f"projected full RTO extrapolates {projection.extrapolation:.0f}x beyond the largest drill "
+                       f"({format_size(projection.largest_drill_bytes)}): only a drill of the full data set "
+                       "measures it")
+    if not projection.first_byte_measured:
+        caveats.append("projected full RTO: some drills used predate drkit's time-to-first-byte measurement; "
+                       "their restic start-up counts as data time, which overestimates a large restore")
 
 
-def _growth(facts: PolicyFacts, runs: list[DrillRun], period: Period, caveats: list[str]) -> GrowthFigures:
+def projection_basis(projection: Projection | None) -> str | None:
+    """What the projection rests on, for people: method, drills, model and the spread."""
+    if projection is None:
+        return None
+    model = projection.model
+    rate = f"{format_size(1 / model.s_per_byte)}/s"
+    sizes = format_size(projection.smallest_drill_bytes)
+    if projection.smallest_drill_bytes != projection.largest_drill_bytes:
+        sizes += f" to {format_size(projection.largest_drill_bytes)}"
+    drills = f"{projection.drills} drill{'s' if projection.drills > 1 else ''} of {sizes}"
+    basis = f"least-squares fit over {drills}" if projection.method == "fit" else \
+        f"{drills}, each split at the restore's first byte into fixed and data time"
+    spread = "" if projection.low_s == projection.high_s else \
+        f"; {format_duration(projection.low_s)} to {format_duration(projection.high_s)} across the drills"
+    return (f"{basis}: {format_duration(model.fixed_s)} fixed + {format_size(projection.repo_bytes)} at {rate}"
+            f"{spread}")
+
+
+def _growth(facts: PolicyFacts, rto: RtoResult, caveats: list[str]) -> GrowthFigures:
     sizes = list(facts.sizes)
     spread = (sizes[-1][0] - sizes[0][0]) if sizes else timedelta(0)
     trend: Trend | None = growth_trend(sizes) if spread >= MIN_TREND_SPAN else None
     crossing = None
-    passes = [r for r in runs if r.passed]
-    last = max(passes, key=lambda r: r.finished_at, default=None)
     if trend is None:
         caveats.append("growth trend unknown: it needs successful drkit backups in the period spread over at "
                        "least a day (a slope from minutes apart would be noise)")
-    elif last is not None and facts.latest_size is not None:
-        crossing = rto_crossing_date(last, trend, facts.latest_size, facts.rto_s)
+    elif rto.projection is not None and facts.latest_size is not None:
+        crossing = rto_crossing_date(rto.projection.model, trend, facts.latest_size, facts.rto_s)
     latest_at, latest_bytes = facts.latest_size if facts.latest_size else (None, None)
     return GrowthFigures(bytes_per_day=trend.bytes_per_day if trend else None, latest_bytes=latest_bytes,
                          latest_at=latest_at, samples=len(facts.sizes), rto_crossing_at=crossing)
@@ -367,8 +450,11 @@ def _sources(facts: PolicyFacts) -> list[str]:
     return sources
 
 
-def _not_shown(facts: PolicyFacts, period: Period) -> list[str]:
+def _not_shown(facts: PolicyFacts, period: Period, in_force: InForce) -> list[str]:
     lines = []
+    if in_force.since is not None and in_force.since > period.since:
+        lines.append(f"the time before {utc_text(in_force.since)}, when the objectives came into force "
+                     f"({in_force.source}): not counted for or against attainment")
     if facts.first_evidence_at is None:
         lines.append("no drkit evidence at all: completion times are snapshot times")
     elif facts.first_evidence_at > period.since:

@@ -64,6 +64,10 @@ def _samples(s: PolicyStatus) -> list[tuple[Metric, dict[str, str], float | bool
          {"window": WINDOW_LABEL}, report.rpo.attainment),
         (Metric("drkit_rto_attainment_ratio", "Share of the window's drill slots met within the RTO."),
          {"window": WINDOW_LABEL}, report.rto.attainment),
+        (Metric("drkit_in_force", "1 when the objectives are in force now (objectives.in_force_from, by default "
+                "the first evidence record)."), {}, s.in_force),
+        (Metric("drkit_in_force_ratio", "Share of the window in which the objectives were in force (the "
+                "attainment ratios cover only that part)."), {"window": WINDOW_LABEL}, report.in_force.coverage),
     ]
 
 

@@ -13,9 +13,10 @@ from drkit.core.display import format_when
 from drkit.core.durations import format_duration
 from drkit.evidence.records import utc_text
 from drkit.views.report.formats import register_format
-from drkit.views.report.model import Report
+from drkit.views.report.model import PolicyReport, Report
 
 LEFT = ("last pass", "last drill", "drill due", "status")
+WRAPPED_HEADINGS = ("in force",)
 
 
 def percent(value: float | None) -> str:
@@ -25,6 +26,18 @@ def percent(value: float | None) -> str:
 def _mark(text: str, ok: bool | None) -> Text:
     style = "" if ok is None else ("green" if ok else "red")
     return Text(text, style=style)
+
+
+NOT_IN_FORCE = "grey50"  # time and figures before the objectives came into force: neither met nor missed
+
+
+def _share(value: float | None) -> str:
+    """A percentage as short as it can be without rounding a partial share to 100 % or 0 %."""
+    if value is None:
+        return "n/a"
+    if value in (0.0, 1.0):
+        return f"{value * 100:.0f}%"
+    return f"{min(max(value * 100, 0.1), 99.9):.1f}%"
 
 
 def _stamp(moment) -> str:
@@ -39,29 +52,34 @@ def _table(title: str, columns: list[str], rows: list[list]) -> Table:
             table.add_column(column, overflow="fold", min_width=6)
             continue
         width = max([len(str(row[i])) for row in rows] + [len(word) for word in column.split()])
-        table.add_column(column, justify="left" if column in LEFT else "right", min_width=width, no_wrap=True)
+        # a short figure under a two-word heading: let the heading take two lines, not the row's width
+        table.add_column(column, justify="left" if column in LEFT else "right", min_width=width,
+                         no_wrap=column not in WRAPPED_HEADINGS)
     for row in rows:
         table.add_row(*row)
     return table
 
 
 def rpo_table(report: Report) -> Table:
-    """Two narrow tables read better than one wide one on an 80-column terminal or in a log."""
+    """Two narrow tables read better than one wide one on an 80-column terminal or in a log. The
+    "in force" column appears when some policy's objectives took effect within the period."""
     period = report.period
+    partial = any(p.in_force.coverage < 1 for p in report.policies)
     rows = []
     for p in report.policies:
         rpo = p.rpo
+        share = [Text(_share(p.in_force.coverage), style="" if p.in_force.coverage == 1 else NOT_IN_FORCE)]
         rows.append([
-            p.name, str(p.tier), format_duration(rpo.target_s),
-            _mark(percent(rpo.attainment), rpo.attainment >= 1.0),
+            p.name, str(p.tier), format_duration(rpo.target_s), *(share if partial else []),
+            _mark(percent(rpo.attainment), rpo.met),
             format_duration(rpo.breach_seconds) if rpo.breach_seconds else "-",
-            _mark(format_duration(rpo.worst_exposure_s),
-                  rpo.worst_exposure_s is not None and rpo.worst_exposure_s <= rpo.target_s),
-            _mark(format_duration(rpo.current_exposure_s),
-                  rpo.current_exposure_s is not None and rpo.current_exposure_s <= rpo.target_s),
+            _mark(format_duration(rpo.worst_exposure_s) if rpo.met is not None else "n/a",
+                  rpo.within(rpo.worst_exposure_s)),
+            _mark(format_duration(rpo.current_exposure_s), rpo.within(rpo.current_exposure_s)),
             str(len(p.caveats))])
-    return _table(f"RPO {_stamp(period.since)} – {_stamp(period.until)} UTC",
-                  ["policy", "tier", "RPO", "attained", "breach", "worst", "now", "caveats"], rows)
+    columns = ["policy", "tier", "RPO", *(["in force"] if partial else []), "attained", "breach", "worst", "now",
+               "caveats"]
+    return _table(f"RPO {_stamp(period.since)} – {_stamp(period.until)} UTC", columns, rows)
 
 
 def rto_table(report: Report) -> Table:
@@ -90,6 +108,7 @@ def render(report: Report) -> Group:
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     for p in report.policies:
+        parts += _basis(p)
         for caveat in p.caveats:
             parts.append(Text(f"{p.name}: {caveat}"))
     return Group(*parts)
@@ -101,6 +120,17 @@ def render_text(report: Report) -> str:
     console = Console(record=True, width=160, file=io.StringIO(), highlight=False)
     console.print(render(report))
     return console.export_text()
+def _basis(p: PolicyReport) -> list[Text]:
+    """Where the in-force time starts and what the projection rests on: the figures' footing."""
+    lines = []
+    if p.in_force.since is not None and p.in_force.coverage < 1:
+        lines.append(Text(f"{p.name}: objectives in force from {_stamp(p.in_force.since)} UTC ({p.in_force.source}): "
+                          f"{_share(p.in_force.coverage)} of the period; the time before is not counted",
+                          style=NOT_IN_FORCE))
+    if p.projection_basis is not None:
+        lines.append(Text(f"{p.name}: projected full RTO {_duration(p.rto.projected_full_rto_s)} from "
+                          f"{p.projection_basis}"))
+    return lines
 
 
 def status_table(rows) -> Table:
@@ -115,5 +145,5 @@ def status_table(rows) -> Table:
             _mark(_duration(r.last_drill_rta_s), None if drill is None else r.last_drill_ok),
             format_duration(r.rto_s),
             _mark(_stamp(r.due_by)[:10] if r.due_by else "-", None if r.due_by is None else not r.drill_overdue),
-            _mark(problems or "OK", not problems)])
+            _mark(problems or "OK", not problems) if r.in_force else Text("not in force", style=NOT_IN_FORCE)])
     return _table("", ["policy", "exposure", "RPO", "last drill", "RTA", "RTO", "drill due", "status"], lines)
