@@ -33,17 +33,17 @@ def test_a_plugin_target_and_check_back_up_restore_and_judge_the_drill(env, sour
     assert f"{file}:" in unplugged.stderr and "targets[1]: unknown kind ['toy']" in unplugged.stderr
 
     env.drkit("repo", "init", "toys", env=plugged, check=0)
-    [backup] = json.loads(env.drkit("backup", "toys", "--json", env=plugged, check=0).stdout)
+    [backup] = json.loads(env.drkit("backup", "toys", "--json", env=plugged, check=0).stdout)["runs"]
     listing = env.restic("toys", "ls", "latest").stdout
     assert any(line.endswith("/staging/toys/toy/toy.txt") for line in listing.splitlines()), listing
 
-    passed = json.loads(env.drkit("restore-drill", "toys", "--json", env=plugged, check=0).stdout)
+    passed = json.loads(env.drkit("restore-drill", "toys", "--json", env=plugged, check=0).stdout)["record"]
     assert passed["result"] == "pass" and passed["snapshot_id"] == backup["record"]["snapshot_id"]
     [check] = passed["measured"]["checks"]
     assert (check["name"], check["passed"], check["detail"]) == ("toy_check toy.txt", True, f"restored toy holds {TEXT!r}")
 
     toy_policy(env, source, expect="other text")
-    failed = json.loads(env.drkit("restore-drill", "toys", "--json", env=plugged, check=4).stdout)
+    failed = json.loads(env.drkit("restore-drill", "toys", "--json", env=plugged, check=4).stdout)["record"]
     assert failed["result"] == "fail"
     [check] = failed["measured"]["checks"]
     assert not check["passed"] and check["detail"] == f"restored toy holds {TEXT!r}, expected 'other text'"
