@@ -103,9 +103,9 @@ class History:
         return f"{self.made:064x}"
 
     def backup(self, capture: datetime, finished: datetime, size: int = 1000, policy: str = "db",
-               listed: bool = True) -> str:
+               listed: bool = True, result: str = "pass") -> str:
         sid = self.new_id()
-        record = Record(kind="backup", policy=policy, started_at=capture, finished_at=finished, result="pass",
+        record = Record(kind="backup", policy=policy, started_at=capture, finished_at=finished, result=result,
                         snapshot_id=sid, snapshot_time=capture, bytes=size)
         self.catalog.add_record(self.key.sign(record))
         if listed:

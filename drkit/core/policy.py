@@ -106,6 +106,9 @@ class Objectives(Model):
         None, description="When these objectives took effect (a date is its midnight UTC). Time before it "
         "is not in force: shown grey, never counted for or against attainment. Default: the policy's "
         "first evidence record")
+    accept_partial: bool = Field(
+        False, description="Count a partial snapshot (files unreadable at backup time) as a recovery point for "
+        "the RPO; by default it is degraded: it does not end an RPO breach (docs/reports.md)")
 
 
 # --- targets ----------------------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_policy_explain(site):
     data = site.document("policy", "explain", "db", "--json")
     assert data["schema"] == "drkit.policy-explanation/1" and data["file"] == str(site.policies / "db.yaml")
     assert data["policy"]["name"] == "db" and data["policy"]["objectives"] == {
-        "rpo": 90000.0, "rto": 14400.0, "in_force_from": "2026-01-01T00:00:00Z"}
+        "rpo": 90000.0, "rto": 14400.0, "in_force_from": "2026-01-01T00:00:00Z", "accept_partial": False}
     assert data["rpo_feasibility"]["feasible"] is True and data["rpo_feasibility"]["interval_s"] == 86400.0
 
 

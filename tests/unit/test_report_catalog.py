@@ -7,7 +7,7 @@ import io
 import json
 import tempfile
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -160,3 +160,18 @@ def test_a_forged_record_cannot_invent_a_recovery_point(history):
     assert report.rpo.breach_windows[0].start == at(0, 3) and report.rpo.breach_windows[0].end == at(10)
     assert not any("no longer in the repository" in c for c in report.caveats)
     assert report.evidence.records == 1 and report.evidence.verified == 0
+
+
+def test_partial_backups_are_flagged_and_never_hide_the_last_complete_point(tmp_path):
+    """Every point says whether its backup was partial; the last complete one is always among them."""
+    history = History(tmp_path)
+    since = datetime(2026, 3, 20, tzinfo=timezone.utc)
+    complete = history.backup(since - timedelta(days=10), since - timedelta(days=10) + timedelta(minutes=5))
+    partial = history.backup(since - timedelta(days=9), since - timedelta(days=9) + timedelta(minutes=5),
+                             result="partial")
+    recent = history.backup(since + timedelta(hours=1), since + timedelta(hours=1, minutes=5), result="partial")
+    history.list()
+    every = {r.id: r.partial for r in history.catalog.recovery_point_rows("db", since)}
+    assert every == {complete: False, partial: True, recent: True}
+    rows = history.catalog.recovery_point_rows("db", since, accept_partial=False)
+    assert {r.id: r.partial for r in rows if not r.partial} == {complete: False}  # the model drops the partial ones

@@ -51,6 +51,19 @@ def test_manual_snapshot_counts_from_its_own_time_and_is_named_in_a_caveat():
     assert any("1 snapshot(s) have no drkit backup evidence" in c for c in report.caveats)
 
 
+def test_a_partial_snapshot_does_not_end_an_rpo_breach_unless_accepted():
+    # the Jan 5 gap (test above) is "closed" at Jan 4 14:00 by a snapshot that lacks unreadable files
+    partial = PointRow("dd" * 32, at(4, 14), at(4, 14.5), partial=True)
+    points = tuple(daily_points()) + (partial,)
+    degraded = build_policy(facts(points=points, accept_partial=False), PERIOD, now=T1)
+    assert degraded.rpo == build_policy(facts(accept_partial=False), PERIOD, now=T1).rpo
+    assert degraded.rpo.breach_windows == [Window(at(4, 3), at(5, 2.5))]
+    assert any("1 partial snapshot(s)" in c and "do not count" in c for c in degraded.caveats)
+    accepted = build_policy(facts(points=points, accept_partial=True), PERIOD, now=T1)
+    assert accepted.rpo.breach_windows == [Window(at(4, 3), at(4, 14.5))]
+    assert any("count as recovery points (objectives.accept_partial)" in c for c in accepted.caveats)
+
+
 def test_future_snapshot_is_ignored_and_reported_as_clock_skew():
     future = PointRow("ff" * 32, at(30), None)
     with_future = build_policy(facts(points=tuple(daily_points()) + (future,)), PERIOD, now=T1)

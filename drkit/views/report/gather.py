@@ -58,7 +58,8 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         repository=public_url(policy.repository.url), evidence_location=evidence_location(policy),
         drill_schedule=policy.schedule.drill.text if policy.schedule.drill else None,
         drill_occurrences=tuple(drill_occurrences(policy, period)),
-        points=tuple(recovery_points(catalog, name, period, keys)),
+        points=tuple(recovery_points(catalog, name, period, keys, accept_partial=policy.objectives.accept_partial)),
+        accept_partial=policy.objectives.accept_partial,
         snapshot_count=catalog.snapshot_count(name), listed_at=catalog.listed_at(name),
         drills=tuple(checked_rows(catalog, catalog.evidence_rows(name, until=period.until, kind="drill"), keys)),
         records=tuple(checked_rows(catalog, catalog.evidence_rows(name, period.since, period.until), keys)),
@@ -69,11 +70,11 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
     )
 
 
-def recovery_points(catalog: Catalog, name: str, period: Period,
-                    keys: dict[str, Ed25519PublicKey]) -> list[PointRow]:
+def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey], *,
+                    accept_partial: bool = True) -> list[PointRow]:
     """Snapshots from the repository listing, plus those known only from backup evidence whose
     signature holds: a forged record must not invent a recovery point the repository never had."""
-    rows = catalog.recovery_point_rows(name, period.since)
+    rows = catalog.recovery_point_rows(name, period.since, accept_partial=accept_partial)
     unlisted = {r.id for r in rows if not r.listed}
     if not unlisted:
         return rows

@@ -95,6 +95,7 @@ class PolicyFacts:
     drill_schedule: str | None = None
     drill_occurrences: tuple[datetime, ...] = ()  # covering the period; empty: no drill schedule
     points: tuple[PointRow, ...] = ()
+    accept_partial: bool = True  # objectives.accept_partial (False in policies; True keeps hand-built facts whole)
     snapshot_count: int = 0
     listed_at: datetime | None = None
     drills: tuple[EvidenceItem, ...] = ()  # every drill record the catalog holds
@@ -333,6 +334,15 @@ def _recovery_points(facts: PolicyFacts, now: datetime, caveats: list[str]) -> l
         caveats.append(f"clock skew: {len(future)} snapshot(s) captured in the future of the report time are "
                        f"ignored: {named}" + (" …" if len(future) > MAX_LISTED else ""))
     kept = [p for p in facts.points if p.time <= now]
+    partial = [p for p in kept if p.partial]
+    if partial and not facts.accept_partial:
+        kept = [p for p in kept if not p.partial]
+        caveats.append(f"{len(partial)} partial snapshot(s) (files unreadable at backup time) do not count as "
+                       "recovery points: " + ", ".join(p.id[:8] for p in partial[:MAX_LISTED])
+                       + " (objectives.accept_partial: true counts them)")
+    elif partial:
+        caveats.append(f"{len(partial)} partial snapshot(s) count as recovery points (objectives.accept_partial): "
+                       "they lack files that could not be read at backup time")
     manual = [p for p in kept if p.completion is None]
     if manual:
         caveats.append(f"{len(manual)} snapshot(s) have no drkit backup evidence (made with plain restic or "
