@@ -40,8 +40,16 @@ class PolicyError(DrkitError):
     exit_code = ExitCode.USAGE
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = [one_line(p) for p in problems]
+        super().__init__("\n".join(self.problems))
+
+
+def one_line(text: str) -> str:
+    """Messages quote what a user wrote (a key, a path, a phrase); a newline, control character or
+    lone surrogate in it must neither split the line nor break printing: escape those, as repr does."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class BreachError(DrkitError):

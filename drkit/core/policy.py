@@ -26,6 +26,8 @@ from pydantic import (
 
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError
+from drkit.core.locations import check_repository_url
+from drkit.core.policy_source import guard_scalar_constructors, node_problems, read_policy_text
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -54,6 +56,19 @@ def _phrase(value: Any) -> SchedulePhrase:
     return parse_phrase(value)
 
 
+def _whole_number(value: Any) -> Any:
+    """YAML's `true` and `1.0` are not counts: pydantic's lax int would take them as 1."""
+    if isinstance(value, bool | float):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(f"{shown}: expected a whole number, such as 3")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+MAX_KEEP = 1_000_000      # restic keep_* counts: more than any schedule makes in a century
+MAX_LOCK_DAYS = 36_500    # 100 years of S3 Object Lock is already irreversible for a lifetime
+
+
 Phrase = Annotated[
     SchedulePhrase,
     BeforeValidator(_phrase),
@@ -78,7 +93,7 @@ class Contact(Model):
 class Business(Model):
     function: str | None = Field(None, description="Business function this data serves")
     owner: str | None = Field(None, description="Accountable owner, e.g. 'Jane Doe <jane@example.com>'")
-    tier: int = Field(3, ge=1, le=5, description="1 = most critical")
+    tier: WholeNumber = Field(3, ge=1, le=5, description="1 = most critical")
     contacts: list[Contact] = []
 
 
@@ -155,12 +170,12 @@ class Schedule(Model):
 
 
 class Retention(Model):
-    keep_last: int | None = Field(None, ge=1, description="restic forget --keep-last (and so on for each keep_*)")
-    keep_hourly: int | None = Field(None, ge=1)
-    keep_daily: int | None = Field(None, ge=1)
-    keep_weekly: int | None = Field(None, ge=1)
-    keep_monthly: int | None = Field(None, ge=1)
-    keep_yearly: int | None = Field(None, ge=1)
+    keep_last: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP, description="restic forget --keep-last (and so on for each keep_*)")
+    keep_hourly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_daily: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_weekly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_monthly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_yearly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
     keep_within: Duration | None = Field(None, description="keep every snapshot younger than this")
 
     def is_empty(self) -> bool:
@@ -175,14 +190,12 @@ class Repository(Model):
     aws_profile: str | None = Field(None, description="AWS profile (SSO/role profiles resolved by boto3); default: AWS chain")
     region: str | None = Field(None, description="S3 region; default from an AWS host name, else us-east-1")
     require_object_lock: bool = Field(False, description="`repo init` exits 3 when the bucket has no Object Lock")
-    lock_days: int | None = Field(None, ge=1, description="Object Lock retention set on new objects after backup")
+    lock_days: WholeNumber | None = Field(None, ge=1, le=MAX_LOCK_DAYS, description="Object Lock retention set on new objects after backup")
 
     @field_validator("url")
     @classmethod
     def _supported(cls, value: str) -> str:
-        if not (value.startswith("s3:") or value.startswith("/") or value.startswith("local:")):
-            raise ValueError(f"'{value}': drkit supports s3:… repositories (and local paths for tests)")
-        return value
+        return check_repository_url(value)
 
     @model_validator(mode="after")
     def _one_password_source(self) -> "Repository":
@@ -275,7 +288,7 @@ class EmailSpec(Model):
     to: list[str] = Field(min_length=1)
     sender: str | None = Field(None, alias="from")
     smtp_host: str | None = None
-    smtp_port: int | None = None
+    smtp_port: WholeNumber | None = Field(None, ge=1, le=65535)
 
 
 class EmailNotify(Model):
@@ -289,7 +302,7 @@ Notify = Union[WebhookNotify, HealthcheckNotify, EmailNotify]
 # --- the policy ---------------------------------------------------------------------------------
 
 class Policy(Model):
-    version: Literal[1] = Field(description="Policy file format version; always 1")
+    version: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(description="Policy file format version; always 1")
     name: str = Field(pattern=NAME_RE, max_length=63, description="[a-z0-9-]+, unique across the policies directory")
     description: str | None = Field(None, description="What this policy protects, for report readers")
     business: Business = Business()
@@ -331,6 +344,7 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+guard_scalar_constructors(_LineLoader)
 
 
 def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
@@ -431,13 +445,11 @@ def _get(data: Any, loc: list[Any]) -> Any:
 
 def load_policy_file(file: Path) -> Policy:
     """Parse and validate one policy file; raise PolicyError listing every problem in it."""
+    text = read_policy_text(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError([f"{file}:1: cannot read file: {exc.strerror}"]) from None
-    try:
-        root = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        loader = _LineLoader(text)  # one parse: the nodes give lines, the same nodes give the data
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -445,6 +457,8 @@ def load_policy_file(file: Path) -> Policy:
         raise PolicyError([f"{file}:{line}: (yaml): {problem}"]) from None
     if not isinstance(data, dict):
         raise PolicyError([f"{file}:1: (top level): expected a mapping with version, name, objectives, …"])
+    if text_problems := node_problems(root, file):
+        raise PolicyError(text_problems)
     dupes = _duplicate_keys(root, file)
     try:
         policy = Policy.model_validate(data)
