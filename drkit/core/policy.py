@@ -7,6 +7,7 @@ referenced (password_file / password_env / password_command), never inlined.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -497,11 +498,24 @@ def policy_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
-    """Load every file; collect every problem of every file, then raise once."""
+@dataclass(frozen=True)
+class PolicyScan:
+    """Every policy file of a directory, each loaded on its own: one broken file must not stop
+    commands on the others (docs/reliability.md). `problems` holds the broken files' lines."""
+
+    loaded: list[LoadedPolicy]
+    problems: list[str]
+
+
+def scan_policies(paths: list[Path]) -> PolicyScan:
+    """Load every file; collect every problem of every file. A file whose policy name an earlier
+    file already uses is a problem and is left out."""
     problems: list[str] = []
     loaded: list[LoadedPolicy] = []
-    files = policy_files(paths)
+    try:
+        files = policy_files(paths)
+    except OSError as exc:  # an unreadable directory
+        return PolicyScan([], [f"{exc.filename}:1: (file): cannot read directory: {exc.strerror}"])
     for file in files:
         if not file.exists():
             problems.append(f"{file}:1: (file): no such file or directory")
@@ -511,15 +525,23 @@ def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
         except PolicyError as exc:
             problems += exc.problems
     seen: dict[str, Path] = {}
+    unique: list[LoadedPolicy] = []
     for item in loaded:
         if item.name in seen:
             line = _name_line(item.file)
             problems.append(f"{item.file}:{line}: name: policy name '{item.name}' is also used by {seen[item.name]}")
         else:
             seen[item.name] = item.file
-    if problems:
-        raise PolicyError(problems)
-    return loaded
+            unique.append(item)
+    return PolicyScan(unique, problems)
+
+
+def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
+    """Load every file; collect every problem of every file, then raise once."""
+    scan = scan_policies(paths)
+    if scan.problems:
+        raise PolicyError(scan.problems)
+    return scan.loaded
 
 
 def _name_line(file: Path) -> int:

@@ -1,22 +1,19 @@
 """Property: whatever bytes a policy file holds, `drkit policy validate FILE` exits 0 or 2 with
 one-line problems; never a traceback, never "internal error" (docs/reliability.md).
 
-The CLI runs in-process (`drkit.cli.main`, the same entry point as the console script) so that
+The CLI runs in-process (`drkit.cli.main`, the console script's entry point) so that
 well over 1,000 generated files stay within a few seconds.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import pytest
 import yaml
+from factories import drkit_in_process
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from drkit.cli import main
 
 VALID = {
     "version": 1,
@@ -51,22 +48,11 @@ NASTY_YAML = [
 ]
 
 
-def run_cli(*args: str) -> tuple[int, str]:
-    """`drkit ARGS` in-process: (exit code, stdout + stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, out.getvalue() + err.getvalue()
-
-
 def assert_clean_verdict(tmp: Path, raw: bytes) -> None:
     file = tmp / "p.yaml"
     file.write_bytes(raw)
-    code, output = run_cli("--state-dir", str(tmp / "state"), "policy", "validate", str(file))
+    result = drkit_in_process("--state-dir", str(tmp / "state"), "policy", "validate", str(file))
+    code, output = result.code, result.stdout + result.stderr
     assert code in (0, 2), output
     assert "Traceback" not in output and "internal error" not in output, output
     if code == 2:
