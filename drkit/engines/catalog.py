@@ -5,13 +5,16 @@ evidence in the buckets (`drkit catalog rebuild`), except the hash cache, which 
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from drkit.core import errors
 from drkit.evidence.records import Record, parse_utc, utc_text
 
 SCHEMA = """
@@ -100,11 +103,62 @@ class PointRow:
 POINT_LOOKBACK_DAYS = 7
 
 
+class _CatalogConnection(sqlite3.Connection):
+    """A connection whose SQLite failures (disk full, read-only, not a database) are StateErrors
+    naming the catalog file: one line and exit 1 instead of an OperationalError. A failed
+    statement or commit changes nothing, so earlier evidence stays and the catalog stays usable."""
+
+    catalog_path: Path
+
+    def execute(self, *args, **kwargs):  # noqa: ANN002, ANN003 - sqlite3's own signature
+        with _sqlite_errors(self.catalog_path):
+            return super().execute(*args, **kwargs)
+
+    def executemany(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        with _sqlite_errors(self.catalog_path):
+            return super().executemany(*args, **kwargs)
+
+    def executescript(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        with _sqlite_errors(self.catalog_path):
+            return super().executescript(*args, **kwargs)
+
+    def __exit__(self, *exc):  # noqa: ANN002 - `with db:` commits here
+        with _sqlite_errors(self.catalog_path):
+            return super().__exit__(*exc)
+
+
+# SQLite result codes (https://www.sqlite.org/rescode.html) -> what to do about them
+_SQLITE_HINTS = {
+    "SQLITE_FULL": errors.hint_for(errno.ENOSPC),
+    "SQLITE_READONLY": errors.hint_for(errno.EACCES),
+    "SQLITE_CANTOPEN": errors.hint_for(errno.EACCES),
+    "SQLITE_PERM": errors.hint_for(errno.EACCES),
+    "SQLITE_IOERR": "the file system may be full or failing: check `df` and the kernel log",
+    "SQLITE_NOTADB": "move it away and run: drkit catalog rebuild",
+    "SQLITE_CORRUPT": "move it away and run: drkit catalog rebuild",
+}
+
+
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise  # a bug, not a state fault
+    except sqlite3.DatabaseError as exc:
+        name = getattr(exc, "sqlite_errorname", "")  # extended, e.g. SQLITE_READONLY_DIRECTORY
+        hint = next((h for code, h in _SQLITE_HINTS.items() if name == code or name.startswith(code + "_")), None)
+        raise errors.StateError("use the catalog", path, str(exc), hint=hint) from exc
+
+
 class Catalog:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with errors.state_writes("create the state directory", path.parent):
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        with _sqlite_errors(path):
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None, factory=_CatalogConnection)
+        self.db.catalog_path = path
         self.db.execute("pragma journal_mode=wal")
         self.db.execute("pragma synchronous=normal")
         self.db.executescript(SCHEMA)

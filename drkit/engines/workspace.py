@@ -37,16 +37,20 @@ class Workspace:
 
     @cached_property
     def catalog(self) -> Catalog:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with errors.state_writes("create the state directory", self.state_dir):
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return Catalog(self.state_dir / "catalog.sqlite")
 
     @cached_property
     def key(self) -> SigningKey:
-        return SigningKey.load_or_create(self.state_dir / "keys" / "evidence-ed25519.pem")
+        path = self.state_dir / "keys" / "evidence-ed25519.pem"
+        with errors.state_writes("read or create the evidence signing key", path):
+            return SigningKey.load_or_create(path)
 
     def staging(self, policy: str) -> Path:
         path = self.state_dir / "staging" / policy
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with errors.state_writes("create the staging directory", path):
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
         return path
 
     def lock(self, policy: str, job: str) -> PolicyLock:

@@ -79,15 +79,17 @@ def _backup_locked(ws: Workspace, policy: Policy, *, on_status, time_override, t
         if clear_stale:
             restic.unlock_stale()  # a killed drkit leaves restic's lock; `unlock` removes only stale ones
         staging = ws.staging(policy.name)
-        _empty(staging)
-        mark = now_utc()
-        paths = targets.prepare(policy, staging)
+        with errors.state_writes("write the staging directory", staging):
+            _empty(staging)
+            mark = now_utc()
+            paths = targets.prepare(policy, staging)
         phases["dump"] = (now_utc() - mark).total_seconds()
 
         mark = now_utc()
         manifest, cache = build(policy.name, paths, targets.excludes(policy), ws.catalog.hash_cache(policy.name), mark)
         manifest_bytes = manifest.to_json()
-        (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
+        with errors.state_writes("write the backup manifest", staging / MANIFEST_NAME):
+            (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
         if staging not in paths:
             paths.append(staging)
         phases["manifest"] = (now_utc() - mark).total_seconds()
