@@ -7,7 +7,7 @@ Exit codes: 0 done, every target met · 1 could not complete · 2 usage or polic
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -30,7 +30,8 @@ from drkit.cli import (
     status,
 )
 from drkit.cli.app import EXIT_CODES, App, Invocation, err
-from drkit.core import errors
+from drkit.core import errors, logs
+from drkit.engines.privacy import PRIVATE_UMASK
 from drkit.engines.workspace import default_state_dir
 
 
@@ -45,7 +46,7 @@ from drkit.engines.workspace import default_state_dir
 @click.pass_context
 def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    logs.configure(verbose)
     app = App(policies_dir, state_dir or default_state_dir(), verbose)
     ctx.ensure_object(Invocation).app = app  # main() applies the app's exit floor
     ctx.obj = app
@@ -68,7 +69,11 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     invocation = Invocation()
-    code = _run(argv, invocation)
+    umask = os.umask(PRIVATE_UMASK)  # the state dir's files, restic's cache, SQLite's -wal: owner only
+    try:
+        code = _run(argv, invocation)
+    finally:
+        os.umask(umask)
     sys.exit(max(code, invocation.exit_floor))
 
 

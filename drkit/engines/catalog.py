@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from drkit.core import errors
+from drkit.engines.privacy import create_private_file, private_dirs
 from drkit.evidence.records import Record, parse_utc, utc_text
 
 SCHEMA = """
@@ -153,8 +154,9 @@ def _sqlite_errors(path: Path) -> Iterator[None]:
 
 class Catalog:
     def __init__(self, path: Path):
-        with errors.state_writes("create the state directory", path.parent):
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with errors.state_writes("create the catalog", path):
+            private_dirs(path.parent)
+            create_private_file(path)
         self.path = path
         with _sqlite_errors(path):
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None, factory=_CatalogConnection)

@@ -9,12 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from drkit.core.errors import LockedError, state_writes
+from drkit.engines.privacy import private_dirs
 
 
 class PolicyLock:
     def __init__(self, lock_dir: Path, policy: str, job: str = "run"):
         with state_writes("create the lock directory", lock_dir):
-            lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dirs(lock_dir)
         self.path = lock_dir / f"{policy}.lock"
         self.policy = policy
         self.job = job

@@ -16,6 +16,7 @@ from drkit.core import errors
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
+from drkit.engines.privacy import private_dirs, secure_state_dir
 from drkit.engines.restic import Restic
 from drkit.engines.s3 import S3, parse_location
 from drkit.evidence.records import Record, SigningKey, object_name
@@ -36,25 +37,33 @@ class Workspace:
         self._s3: dict[str, S3 | None] = {}
 
     @cached_property
+    def private_state_dir(self) -> Path:
+        """The state directory, created 0700 or repaired to 0700/0600 (once per workspace; the
+        first use of anything in it goes through here)."""
+        repair = secure_state_dir(self.state_dir)
+        if repair.changed:
+            log.info("state directory %s made private (0700/0600): %s", self.state_dir, repair.summary())
+        for problem in repair.failed:
+            log.warning("state directory not private: %s", problem)
+        return self.state_dir
+
+    @cached_property
     def catalog(self) -> Catalog:
-        with errors.state_writes("create the state directory", self.state_dir):
-            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return Catalog(self.state_dir / "catalog.sqlite")
+        return Catalog(self.private_state_dir / "catalog.sqlite")
 
     @cached_property
     def key(self) -> SigningKey:
-        path = self.state_dir / "keys" / "evidence-ed25519.pem"
+        path = self.private_state_dir / "keys" / "evidence-ed25519.pem"
         with errors.state_writes("read or create the evidence signing key", path):
             return SigningKey.load_or_create(path)
 
     def staging(self, policy: str) -> Path:
-        path = self.state_dir / "staging" / policy
+        path = self.private_state_dir / "staging" / policy
         with errors.state_writes("create the staging directory", path):
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return path
+            return private_dirs(path)
 
     def lock(self, policy: str, job: str) -> PolicyLock:
-        return PolicyLock(self.state_dir / "locks", policy, job)
+        return PolicyLock(self.private_state_dir / "locks", policy, job)
 
     def s3(self, policy: Policy) -> S3 | None:
         """One S3 (one boto3 session and client) per repository for the life of this workspace."""
@@ -66,7 +75,7 @@ class Workspace:
     def restic(self, policy: Policy) -> Restic:
         s3 = self.s3(policy)
         credentials = s3.credentials_env() if s3 else {}
-        return Restic(policy.repository, credentials=credentials, cache_dir=self.state_dir / "restic-cache")
+        return Restic(policy.repository, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache")
 
     # --- evidence --------------------------------------------------------------------------
 
