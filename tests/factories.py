@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
+import io
 import os
 import shutil
 import subprocess
@@ -88,6 +90,28 @@ class Env:
         env = self.env(RESTIC_PASSWORD_FILE=str(self.password_file),
                        RESTIC_REPOSITORY=f"s3:{self.endpoint}/{self.bucket}/{name}")
         return subprocess.run(["restic", *args], capture_output=True, text=True, env=env, check=check, timeout=300)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def drkit_in_process(*args: str) -> CliResult:
+    """`drkit ARGS` through `drkit.cli.main` in this process (the console script's entry point):
+    milliseconds instead of a child's ~0.5 s, for tests that run the CLI hundreds of times."""
+    from drkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def make_env(root: Path, server, bucket: str) -> Env:

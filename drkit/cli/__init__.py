@@ -7,7 +7,7 @@ Exit codes: 0 done, every target met · 1 could not complete · 2 usage or polic
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -29,8 +29,9 @@ from drkit.cli import (
     snapshots,
     status,
 )
-from drkit.cli.app import EXIT_CODES, App, err
-from drkit.core import errors
+from drkit.cli.app import EXIT_CODES, App, Invocation, err
+from drkit.core import errors, logs
+from drkit.engines.privacy import PRIVATE_UMASK
 from drkit.engines.workspace import default_state_dir
 from drkit.plugins import load_plugins
 
@@ -46,9 +47,11 @@ from drkit.plugins import load_plugins
 @click.pass_context
 def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
-    logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    logs.configure(verbose)
     load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)
-    ctx.obj = App(policies_dir, state_dir or default_state_dir(), verbose)
+    app = App(policies_dir, state_dir or default_state_dir(), verbose)
+    ctx.ensure_object(Invocation).app = app  # main() applies the app's exit floor
+    ctx.obj = app
 
 
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
@@ -67,30 +70,46 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
+    invocation = Invocation()
+    umask = os.umask(PRIVATE_UMASK)  # the state dir's files, restic's cache, SQLite's -wal: owner only
+    try:
+        code = _run(argv, invocation)
+    finally:
+        os.umask(umask)
+    sys.exit(max(code, invocation.exit_floor))
+
+
+def _run(argv: list[str] | None, invocation: Invocation) -> int:
+    """Run one command; its exit code, with every typed error printed as its one-line message."""
     verbose = any(a in ("-vv", "-vvv") for a in (argv or sys.argv[1:]))
     try:
-        cli.main(args=argv, prog_name="drkit", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="drkit", standalone_mode=False, obj=invocation)
+        return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        raise
     except click.exceptions.Abort:
         err.print("drkit: aborted")
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except errors.PolicyError as exc:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
-        sys.exit(int(exc.exit_code))
+        return int(exc.exit_code)
     except errors.DrkitError as exc:
         err.print(f"drkit: error: {exc}", markup=False)
-        sys.exit(int(exc.exit_code))
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         from drkit.engines import process
 
         process.terminate_running(grace=5)
         err.print("drkit: interrupted")
-        sys.exit(130)
+        return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it
         if verbose:
             raise
         err.print(f"drkit: internal error: {type(exc).__name__}: {exc} (rerun with -vv for details)", markup=False)
-        sys.exit(1)
+        return 1

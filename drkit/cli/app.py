@@ -13,7 +13,7 @@ from rich.console import Console
 
 from drkit.core import errors
 from drkit.core.jsonshape import JsonDocument, dumps
-from drkit.core.policy import LoadedPolicy, find_policy, load_policies
+from drkit.core.policy import LoadedPolicy, PolicyScan, find_policy, scan_policies
 from drkit.engines.workspace import Workspace
 
 EXIT_CODES = """\b
@@ -38,19 +38,41 @@ class App:
     state_dir: Path
     verbose: int
     _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
+    exit_floor: int = 0  # ExitCode.USAGE once a broken policy file was reported: the run exits at least 2
 
     @property
     def policies(self) -> list[LoadedPolicy]:
+        """The policies that load. A broken file is reported (its FILE:LINE lines on stderr) and
+        skipped, so the others still run; the command then exits at least 2."""
         if self._policies is None:
-            self._policies = self.reload_policies()
+            scan = self._scan()
+            for problem in scan.problems:
+                err.print(str(problem), markup=False)
+            if scan.problems:
+                self.exit_floor = errors.ExitCode.USAGE
+            self._policies = scan.loaded
         return self._policies
 
     def reload_policies(self) -> list[LoadedPolicy]:
         """Read the policies directory again (the daemon's SIGHUP); PolicyError when a file is invalid."""
+        scan = self._scan()
+        if scan.problems:
+            raise errors.PolicyError(scan.problems)
+        return scan.loaded
+
+    def _scan(self) -> PolicyScan:
+        """Every file of the policies directory; UsageError when there is no policy at all, since
+        an empty table and exit 0 would read as "all healthy"."""
         if not self.policies_dir.is_dir():
             raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
                                     hint="pass --policies DIR or set DRKIT_POLICIES")
-        return load_policies([self.policies_dir])
+        scan = scan_policies([self.policies_dir])
+        if not scan.loaded and scan.problems:
+            raise errors.PolicyError(scan.problems)
+        if not scan.loaded:
+            raise errors.UsageError(f"no policies in {self.policies_dir}",
+                                    hint="add a NAME.yaml policy file, or pass --policies DIR")
+        return scan
 
     def policy(self, name: str) -> LoadedPolicy:
         return find_policy(self.policies, name)
@@ -70,6 +92,17 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+@dataclass
+class Invocation:
+    """What `main()` needs back from a command run: the App, whose exit floor it applies."""
+
+    app: App | None = None
+
+    @property
+    def exit_floor(self) -> int:
+        return self.app.exit_floor if self.app is not None else 0
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

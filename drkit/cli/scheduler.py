@@ -10,7 +10,7 @@ from rich.table import Table
 
 from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
 from drkit.core import errors
-from drkit.core.atomic import write_text_atomically
+from drkit.core.atomic import readable_dirs, write_text_atomically
 from drkit.core.display import format_time_of_day, format_when
 from drkit.evidence.records import now_utc
 
@@ -101,7 +101,7 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, grace: fl
         for name, text in files.items():
             click.echo(text if len(files) == 1 else f"# ---- {name} ----\n{text}")
         return
-    output.mkdir(parents=True, exist_ok=True)
+    readable_dirs(output)
     for name, text in files.items():
         write_text_atomically(output / name, text)
         click.echo(f"wrote {output / name}")

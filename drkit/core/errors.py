@@ -7,10 +7,13 @@ Exit codes (README and `drkit --help` document the same table):
 
 from __future__ import annotations
 
+import errno
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Iterator
 
 
 class ExitCode(IntEnum):
@@ -77,8 +80,22 @@ class PolicyError(DrkitError):
     exit_code = ExitCode.USAGE
 
     def __init__(self, problems: Iterable[Problem | str]):
-        self.problems = [p if isinstance(p, Problem) else Problem.parse(p) for p in problems]
+        self.problems = [_one_line_problem(p) for p in problems]
         super().__init__("\n".join(map(str, self.problems)))
+
+
+def one_line(text: str) -> str:
+    """Messages quote what a user wrote (a key, a path, a phrase); a newline, control character or
+    lone surrogate in it must neither split the line nor break printing: escape those, as repr does."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _one_line_problem(problem: Problem | str) -> Problem:
+    if isinstance(problem, str):
+        return Problem.parse(one_line(problem))
+    return Problem(problem.file, problem.line, problem.path, one_line(problem.message))
 
 
 class BreachError(DrkitError):
@@ -149,3 +166,39 @@ class S3Error(DrkitError):
 
 class Interrupted(DrkitError):
     pass
+
+
+class StateError(DrkitError):
+    """Local state could not be written or read: the state directory (catalog, evidence key,
+    staging, locks) or a drill sandbox is full, read-only or not ours. One line naming the path
+    and the cause (docs/reliability.md, "State-directory faults")."""
+
+    def __init__(self, doing: str, path: Path | str, cause: str, *, hint: str | None = None):
+        self.path = Path(path)
+        super().__init__(f"cannot {doing}: {path}: {cause}", hint=hint)
+
+
+_HINTS = {
+    errno.ENOSPC: "free space on that file system, or pass {other} on another one",
+    errno.EDQUOT: "raise the disk quota, or pass {other} on another file system",
+    errno.EACCES: "check the owner and mode of that directory, run drkit as its owner, or pass {other}",
+    errno.EPERM: "check the owner and mode of that directory, run drkit as its owner, or pass {other}",
+    errno.EROFS: "that file system is mounted read-only; pass {other} on a writable one",
+}
+
+
+def hint_for(code: int | None, other: str = "--state-dir DIR") -> str | None:
+    """What to do about a failed write of local state, by errno; `other` names the option that moves it."""
+    hint = _HINTS.get(code or 0)
+    return hint.format(other=other) if hint else None
+
+
+@contextmanager
+def state_writes(doing: str, path: Path, *, other: str = "--state-dir DIR") -> Iterator[None]:
+    """Turn an OSError of local state I/O (ENOSPC, EACCES, EROFS, ...) into a StateError naming
+    the file (the OSError's own file name when it has one, else `path`)."""
+    try:
+        yield
+    except OSError as exc:
+        raise StateError(doing, exc.filename or path, exc.strerror or str(exc),
+                         hint=hint_for(exc.errno, other)) from exc

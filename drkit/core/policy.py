@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,7 +34,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError, Problem, UsageError
 from drkit.core.kinds import KindRegistry
+from drkit.core.locations import check_repository_url
 from drkit.core.moments import utc_moment
+from drkit.core.policy_source import guard_scalar_constructors, node_problems, read_policy_text
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -60,6 +63,19 @@ def _phrase(value: Any) -> SchedulePhrase:
     if not isinstance(value, str):
         raise ValueError("expected a schedule phrase such as 'every day at 01:30'")
     return parse_phrase(value)
+
+
+def _whole_number(value: Any) -> Any:
+    """YAML's `true` and `1.0` are not counts: pydantic's lax int would take them as 1."""
+    if isinstance(value, bool | float):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(f"{shown}: expected a whole number, such as 3")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+MAX_KEEP = 1_000_000      # restic keep_* counts: more than any schedule makes in a century
+MAX_LOCK_DAYS = 36_500    # 100 years of S3 Object Lock is already irreversible for a lifetime
 
 
 Phrase = Annotated[
@@ -95,7 +111,7 @@ class Contact(Model):
 class Business(Model):
     function: str | None = Field(None, description="Business function this data serves")
     owner: str | None = Field(None, description="Accountable owner, e.g. 'Jane Doe <jane@example.com>'")
-    tier: int = Field(3, ge=1, le=5, description="1 = most critical")
+    tier: WholeNumber = Field(3, ge=1, le=5, description="1 = most critical")
     contacts: list[Contact] = []
 
 
@@ -137,12 +153,12 @@ class Schedule(Model):
 
 
 class Retention(Model):
-    keep_last: int | None = Field(None, ge=1, description="restic forget --keep-last (and so on for each keep_*)")
-    keep_hourly: int | None = Field(None, ge=1)
-    keep_daily: int | None = Field(None, ge=1)
-    keep_weekly: int | None = Field(None, ge=1)
-    keep_monthly: int | None = Field(None, ge=1)
-    keep_yearly: int | None = Field(None, ge=1)
+    keep_last: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP, description="restic forget --keep-last (and so on for each keep_*)")
+    keep_hourly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_daily: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_weekly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_monthly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
+    keep_yearly: WholeNumber | None = Field(None, ge=1, le=MAX_KEEP)
     keep_within: Duration | None = Field(None, description="keep every snapshot younger than this")
 
     def is_empty(self) -> bool:
@@ -159,14 +175,12 @@ class Repository(Model):
     aws_profile: str | None = Field(None, description="AWS profile (SSO/role profiles resolved by boto3); default: AWS chain")
     region: str | None = Field(None, description="S3 region; default from an AWS host name, else us-east-1")
     require_object_lock: bool = Field(False, description="`repo init` exits 3 when the bucket has no Object Lock")
-    lock_days: int | None = Field(None, ge=1, description="Object Lock retention set on new objects after backup")
+    lock_days: WholeNumber | None = Field(None, ge=1, le=MAX_LOCK_DAYS, description="Object Lock retention set on new objects after backup")
 
     @field_validator("url")
     @classmethod
     def _supported(cls, value: str) -> str:
-        if not (value.startswith("s3:") or value.startswith("/") or value.startswith("local:")):
-            raise ValueError(f"'{value}': drkit supports s3:… repositories (and local paths for tests)")
-        return value
+        return check_repository_url(value)
 
     @model_validator(mode="after")
     def _one_password_source(self) -> "Repository":
@@ -230,7 +244,7 @@ def _one_repository_key(schema: dict[str, Any]) -> None:
 class Policy(Model):
     model_config = ConfigDict(serialize_by_alias=True, json_schema_extra=_one_repository_key)
 
-    version: Literal[1] = Field(description="Policy file format version; always 1")
+    version: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(description="Policy file format version; always 1")
     name: str = Field(pattern=NAME_RE, max_length=63, description="[a-z0-9-]+, unique across the policies directory")
     description: str | None = Field(None, description="What this policy protects, for report readers")
     business: Business = Business()
@@ -324,6 +338,7 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 _LineLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+guard_scalar_constructors(_LineLoader)
 
 
 def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
@@ -388,13 +403,11 @@ _YAML_KEYS = {name: field.alias for name, field in Policy.model_fields.items() i
 
 def load_policy_file(file: Path) -> Policy:
     """Parse and validate one policy file; raise PolicyError listing every problem in it."""
+    text = read_policy_text(file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError([Problem(str(file), 1, None, f"cannot read file: {exc.strerror}")]) from None
-    try:
-        root = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        loader = _LineLoader(text)  # one parse: the nodes give lines, the same nodes give the data
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -402,6 +415,8 @@ def load_policy_file(file: Path) -> Policy:
         raise PolicyError([Problem(str(file), line, "(yaml)", problem)]) from None
     if not isinstance(data, dict):
         raise PolicyError([Problem(str(file), 1, "(top level)", "expected a mapping with version, name, objectives, …")])
+    if text_problems := node_problems(root, file):
+        raise PolicyError(text_problems)
     dupes = _duplicate_keys(root, file)
     try:
         policy = Policy.model_validate(data)
@@ -440,19 +455,24 @@ def policy_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
-    """Load every file; collect every problem of every file, then raise once."""
-    loaded, problems = read_policies(paths)
-    if problems:
-        raise PolicyError(problems)
-    return loaded
+@dataclass(frozen=True)
+class PolicyScan:
+    """Every policy file of a directory, each loaded on its own: one broken file must not stop
+    commands on the others (docs/reliability.md). `problems` holds the broken files' problems."""
+
+    loaded: list[LoadedPolicy]
+    problems: list[Problem]
 
 
-def read_policies(paths: list[Path]) -> tuple[list[LoadedPolicy], list[Problem]]:
-    """Every file that loads, and every problem of every file (`drkit policy validate` shows both)."""
+def scan_policies(paths: list[Path]) -> PolicyScan:
+    """Load every file; collect every problem of every file (`drkit policy validate` shows both). A
+    file whose policy name an earlier file already uses is a problem and is left out."""
     problems: list[Problem] = []
     loaded: list[LoadedPolicy] = []
-    files = policy_files(paths)
+    try:
+        files = policy_files(paths)
+    except OSError as exc:  # an unreadable directory
+        return PolicyScan([], [Problem(str(exc.filename), 1, "(file)", f"cannot read directory: {exc.strerror}")])
     for file in files:
         if not file.exists():
             problems.append(Problem(str(file), 1, "(file)", "no such file or directory"))
@@ -462,6 +482,7 @@ def read_policies(paths: list[Path]) -> tuple[list[LoadedPolicy], list[Problem]]
         except PolicyError as exc:
             problems += exc.problems
     seen: dict[str, Path] = {}
+    unique: list[LoadedPolicy] = []
     for item in loaded:
         if item.name in seen:
             line = _name_line(item.file)
@@ -469,7 +490,16 @@ def read_policies(paths: list[Path]) -> tuple[list[LoadedPolicy], list[Problem]]
                                     f"policy name '{item.name}' is also used by {seen[item.name]}"))
         else:
             seen[item.name] = item.file
-    return loaded, problems
+            unique.append(item)
+    return PolicyScan(unique, problems)
+
+
+def load_policies(paths: list[Path]) -> list[LoadedPolicy]:
+    """Load every file; collect every problem of every file, then raise once."""
+    scan = scan_policies(paths)
+    if scan.problems:
+        raise PolicyError(scan.problems)
+    return scan.loaded
 
 
 def _name_line(file: Path) -> int:

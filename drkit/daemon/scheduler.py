@@ -277,7 +277,8 @@ class Daemon:
     def run(self) -> int:
         """Run until a signal (or, with --once, until the due jobs are done); return the exit code."""
         self.policies = self.load()   # invalid policies: exit 2 before anything is created
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with errors.state_writes("create the state directory", self.state_dir):
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock = self._daemon_lock()
         catalog = Catalog(self.state_dir / "catalog.sqlite")
         previous = self._install_signals()
@@ -485,8 +486,11 @@ class Daemon:
         self._published = current
         state = {"pid": os.getpid(), "updated_at": utc_text(now_utc()), "next_runs": current}
         tmp = self.state_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-        tmp.replace(self.state_dir / STATE_FILE)
+        try:
+            tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+            tmp.replace(self.state_dir / STATE_FILE)
+        except OSError as exc:  # a full disk must not stop the schedule; `plan` then computes its own
+            self.log.daemon("publish", "failed", f"could not write {tmp}: {exc.strerror}")
 
 
 def published_first_runs(state_dir: Path) -> dict[str, datetime] | None:

@@ -8,12 +8,14 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from drkit.core.errors import LockedError
+from drkit.core.errors import LockedError, state_writes
+from drkit.engines.privacy import private_dirs
 
 
 class PolicyLock:
     def __init__(self, lock_dir: Path, policy: str, job: str = "run"):
-        lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with state_writes("create the lock directory", lock_dir):
+            private_dirs(lock_dir)
         self.path = lock_dir / f"{policy}.lock"
         self.policy = policy
         self.job = job
@@ -21,6 +23,10 @@ class PolicyLock:
         self.dead_holder: str | None = None  # set when the previous holder died without releasing
 
     def acquire(self) -> "PolicyLock":
+        with state_writes("take the run lock", self.path):
+            return self._acquire()
+
+    def _acquire(self) -> "PolicyLock":
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -32,8 +38,12 @@ class PolicyLock:
         previous = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
         self.dead_holder = previous or None  # release() empties the file; a killed run leaves its line
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{self.job}, pid {os.getpid()} since {stamp}".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{self.job}, pid {os.getpid()} since {stamp}".encode(), 0)
+        except OSError:
+            os.close(fd)  # closing drops the flock: a run that cannot write its lock line does not start
+            raise
         self._fd = fd
         return self
 

@@ -16,6 +16,7 @@ from drkit.core import errors
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
+from drkit.engines.privacy import private_dirs, secure_state_dir
 from drkit.engines.restic import Restic
 from drkit.engines.s3 import S3, parse_location
 from drkit.evidence.keys import LOCAL_KEY
@@ -37,9 +38,19 @@ class Workspace:
         self._s3: dict[str, S3 | None] = {}
 
     @cached_property
+    def private_state_dir(self) -> Path:
+        """The state directory, created 0700 or repaired to 0700/0600 (once per workspace; the
+        first use of anything in it goes through here)."""
+        repair = secure_state_dir(self.state_dir)
+        if repair.changed:
+            log.info("state directory %s made private (0700/0600): %s", self.state_dir, repair.summary())
+        for problem in repair.failed:
+            log.warning("state directory not private: %s", problem)
+        return self.state_dir
+
+    @cached_property
     def catalog(self) -> Catalog:
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return Catalog(self.state_dir / "catalog.sqlite")
+        return Catalog(self.private_state_dir / "catalog.sqlite")
 
     def close(self) -> None:
         """Close the catalog if this workspace opened it (SQLite connections belong to one thread)."""
@@ -48,15 +59,17 @@ class Workspace:
 
     @cached_property
     def key(self) -> SigningKey:
-        return SigningKey.load_or_create(self.state_dir / LOCAL_KEY)
+        path = self.private_state_dir / LOCAL_KEY
+        with errors.state_writes("read or create the evidence signing key", path):
+            return SigningKey.load_or_create(path)
 
     def staging(self, policy: str) -> Path:
-        path = self.state_dir / "staging" / policy
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return path
+        path = self.private_state_dir / "staging" / policy
+        with errors.state_writes("create the staging directory", path):
+            return private_dirs(path)
 
     def lock(self, policy: str, job: str) -> PolicyLock:
-        return PolicyLock(self.state_dir / "locks", policy, job)
+        return PolicyLock(self.private_state_dir / "locks", policy, job)
 
     def s3(self, policy: Policy, repository: str | None = None) -> S3 | None:
         """One S3 (one boto3 session and client) per repository for the life of this workspace;
@@ -75,7 +88,7 @@ class Workspace:
         repo = policy.repository_named(repository)
         s3 = self.s3(policy, repo.name)
         credentials = s3.credentials_env() if s3 else {}
-        return Restic(repo, credentials=credentials, cache_dir=self.state_dir / "restic-cache")
+        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache")
 
     # --- evidence --------------------------------------------------------------------------
 

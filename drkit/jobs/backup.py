@@ -56,15 +56,16 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
     if ctx.clear_stale:
         restic.unlock_stale()  # a killed drkit leaves restic's lock; `unlock` removes only stale ones
     staging = ws.staging(policy.name)
-    _empty(staging)
-    with ctx.phase("dump"):
+    with ctx.phase("dump"), errors.state_writes("write the staging directory", staging):
+        _empty(staging)
         paths = targets.prepare(policy, staging)
 
     with ctx.phase("manifest"):
         manifest, cache = build(policy.name, paths, targets.excludes(policy), ws.catalog.hash_cache(policy.name),
                                 now_utc())
         manifest_bytes = manifest.to_json()
-        (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
+        with errors.state_writes("write the backup manifest", staging / MANIFEST_NAME):
+            (staging / MANIFEST_NAME).write_bytes(manifest_bytes)
         if staging not in paths:
             paths.append(staging)
 

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 from pydantic import Field
 
-from drkit.core.policy import Event, Model
+from drkit.core.policy import Event, Model, WholeNumber
 from drkit.notify import registry
 from drkit.notify.message import Message
 from drkit.notify.registry import register_channel
@@ -19,7 +19,7 @@ class EmailSpec(Model):
     to: list[str] = Field(min_length=1)
     sender: str | None = Field(None, alias="from")
     smtp_host: str | None = None
-    smtp_port: int | None = None
+    smtp_port: WholeNumber | None = Field(None, ge=1, le=65535)
 
 
 class EmailNotify(Model):

@@ -10,7 +10,7 @@ from drkit.core.errors import Problem
 from drkit.core.feasibility import rpo_feasibility
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.outcome import SNAPSHOT_RESULTS
-from drkit.core.policy import LoadedPolicy, read_policies
+from drkit.core.policy import LoadedPolicy, scan_policies
 from drkit.engines.catalog import Catalog
 
 
@@ -67,7 +67,8 @@ def schedule_warnings(policies: list[LoadedPolicy], catalog: Catalog | None) -> 
 def validate_policies(paths: list[Path], state_dir: Path, *, strict: bool = False) -> PolicyValidation:
     """Load every file, keep every problem; measured backup durations come from the catalog when
     one exists (validating must not create a state directory)."""
-    loaded, problems = read_policies(paths)
+    scan = scan_policies(paths)
+    loaded, problems = scan.loaded, scan.problems
     broken = {p.file for p in problems}
     valid = [item for item in loaded if str(item.file) not in broken]
     path = state_dir / "catalog.sqlite"

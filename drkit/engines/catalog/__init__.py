@@ -9,9 +9,9 @@ its own DDL and queries; `Catalog` is all of them over one connection.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
+from drkit.engines.catalog.connection import connect
 from drkit.engines.catalog.evidence import EvidenceStore
 from drkit.engines.catalog.hashes import CachedHash, HashCache
 from drkit.engines.catalog.keys import KeyCache
@@ -30,9 +30,8 @@ class Catalog(EvidenceStore, SnapshotListing, RecoveryPoints, HashCache, KeyCach
     """The state directory's catalog.sqlite: every table group over one WAL-mode connection."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
-        super().__init__(sqlite3.connect(path, timeout=30, isolation_level=None))
+        super().__init__(connect(path))
         self.db.execute("pragma journal_mode=wal")
         self.db.execute("pragma synchronous=normal")
         self.db.executescript(SCHEMA)

@@ -128,7 +128,12 @@ class Sandbox:
             raise errors.UsageError(reason, hint="free space or pass --sandbox on a larger filesystem")
 
     def open(self) -> None:
-        """Create the directory 0700 (parents as needed, also 0700); an existing empty one is chmod'ed."""
+        """Create the directory 0700 (parents as needed, also 0700); an existing empty one is chmod'ed.
+        A full or read-only parent is a StateError naming it (exit 1), before anything is restored."""
+        with errors.state_writes("create the drill sandbox", self.path, other="--sandbox DIR"):
+            self._open()
+
+    def _open(self) -> None:
         if self.path.exists():
             os.chmod(self.path, 0o700)
         else:
