@@ -24,7 +24,7 @@ def add_files(root: Path, start: int, count: int) -> None:
 
 
 def drill_rta(env) -> float:
-    record = json.loads(env.drkit("restore-drill", "big", "--json", check=0, timeout=900).stdout)
+    record = json.loads(env.drkit("restore-drill", "big", "--json", check=0, timeout=900).stdout)["record"]
     assert record["measured"]["restore_first_byte_s"] > 0  # where the projection splits fixed from data time
     return record["measured"]["rta_s"]
 

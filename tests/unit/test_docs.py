@@ -51,3 +51,9 @@ def test_readme_has_exactly_the_two_setup_commands():
 def test_docs_linked_from_readme_exist():
     for link in re.findall(r"\]\((docs/[^)]+)\)", README):
         assert (ROOT / link).exists(), link
+
+
+def test_test_modules_have_unique_basenames():
+    """pytest's default import mode imports test modules by basename: two alike break collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -43,7 +43,7 @@ def evidence(env: Env) -> list[tuple[str, str, str]]:
 def assert_still_usable(env: Env) -> None:
     status = env.drkit("status", "--json")
     assert status.returncode in (0, 3), status.stderr  # 3: no passing drill yet is a breach, not a fault
-    assert [row["policy"] for row in json.loads(status.stdout)] == ["site"]
+    assert [row["policy"] for row in json.loads(status.stdout)["policies"]] == ["site"]
     assert "signatures ok, chains intact" in env.drkit("evidence", "verify", check=0).stdout
 
 
@@ -75,7 +75,8 @@ def test_read_only_sandbox_parent(env, backed_up):
     proc = drkit_restricted(env, "restore-drill", "site")
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
-    [verdict] = [ln for ln in proc.stdout.splitlines() if ln.startswith("ERROR site: ")]
+    assert any(ln.startswith("ERROR site: ") for ln in proc.stdout.splitlines())  # the verdict; the cause on stderr
+    [verdict] = [ln for ln in proc.stderr.splitlines() if ln.startswith("drkit: error: ")]
     assert f"cannot create the drill sandbox: {parent}/site-" in verdict and "Permission denied" in verdict
     assert "--sandbox DIR" in verdict
     after = evidence(env)
