@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# Measures wall-clock restores: run on a quiet machine (scripts/test runs `-m timing` alone, after the rest).
+pytestmark = [pytest.mark.slow, pytest.mark.timing]
 
 FILE_BYTES = 1_000_000
 TOLERANCE = 0.2
