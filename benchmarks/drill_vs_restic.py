@@ -56,7 +56,7 @@ def main() -> int:
         build_data(data, args.mb, args.files)
         env.write_policy("bench", [data], drill={"sandbox": str(work / "drills"), "verify": "full"})
         env.drkit("repo", "init", "bench", check=0)
-        backup = json.loads(env.drkit("backup", "bench", "--json", check=0, timeout=1800).stdout)[0]["record"]
+        backup = json.loads(env.drkit("backup", "bench", "--json", check=0, timeout=1800).stdout)["runs"][0]["record"]
         snapshot = backup["snapshot_id"]
         restic_env = env.env(RESTIC_PASSWORD_FILE=str(env.password_file),
                              RESTIC_REPOSITORY=f"s3:{env.endpoint}/{env.bucket}/bench",
@@ -74,7 +74,7 @@ def main() -> int:
             seconds, proc = timed([sys.executable, "-m", "drkit", "restore-drill", "bench", "--json"], env.env(), ROOT)
             if proc.returncode != 0:
                 raise SystemExit(f"drill exited {proc.returncode}: {proc.stdout[-500:]} {proc.stderr[-500:]}")
-            record = json.loads(proc.stdout)
+            record = json.loads(proc.stdout)["record"]
             drill_s.append(seconds)
             rta_s.append(record["measured"]["rta_s"])
             phases = ", ".join(f"{k} {v:.2f}" for k, v in record["phases"].items())

@@ -51,7 +51,7 @@ def add_files(root: Path, start: int, count: int, size: int) -> None:
 
 
 def drill(env: Env, name: str) -> dict:
-    record = json.loads(env.drkit("restore-drill", name, "--json", check=0, timeout=1800).stdout)
+    record = json.loads(env.drkit("restore-drill", name, "--json", check=0, timeout=1800).stdout)["record"]
     m = record["measured"]
     phases = ", ".join(f"{k} {v:.2f}" for k, v in record["phases"].items())
     print(f"drill {m['bytes_restored'] / 1e6:,.1f} MB: RTA {m['rta_s']:.2f} s ({phases}; first byte after "
@@ -66,7 +66,7 @@ def projection(env: Env, name: str) -> dict:
 
 def grow_and_drill(env: Env, data: Path, count: int, grown: int, size: int) -> Round:
     add_files(data, count, grown - count, size)
-    backup = json.loads(env.drkit("backup", "bench", "--json", check=0, timeout=1800).stdout)[0]["record"]
+    backup = json.loads(env.drkit("backup", "bench", "--json", check=0, timeout=1800).stdout)["runs"][0]["record"]
     rto = projection(env, "bench")
     record = drill(env, "bench")
     return Round(backup["bytes"], rto["projection"], rto["projected_full_rto_s"], record["measured"]["rta_s"])
