@@ -1,5 +1,5 @@
-"""`sqlite: {path, query, expect, expect_min}`: integrity_check, then an optional query, on the
-restored database (a sqlite *target*'s path means its staged copy)."""
+"""`sqlite: {path, query, expect, expect_min, expect_max}`: integrity_check, then an optional query,
+on the restored database (a sqlite *target*'s path means its staged copy)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class SqliteCheckSpec(Model):
     query: str | None = None
     expect: str | int | float | None = None
     expect_min: float | None = None
+    expect_max: float | None = None
 
 
 class SqliteCheck(Model):
@@ -48,10 +49,10 @@ def sqlite_check(check: SqliteCheck, ctx: CheckContext) -> str:
     finally:
         con.close()
     if row is None:
-        if spec.expect is not None or spec.expect_min is not None:
+        if (spec.expect, spec.expect_min, spec.expect_max) != (None, None, None):
             raise CheckFailed("query returned no rows")
         return "integrity_check ok; query returned no rows"
-    problem = value_problem(row[0], spec.expect, spec.expect_min)
+    problem = value_problem(row[0], spec.expect, spec.expect_min, spec.expect_max)
     if problem:
         raise CheckFailed(f"query {problem}")
     return f"integrity_check ok; query = {row[0]!r}"
