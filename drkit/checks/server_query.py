@@ -50,8 +50,8 @@ def run_query(kind: str, spec: ServerQuerySpec, ctx: CheckContext) -> str:
     if row is None:
         if (spec.expect, spec.expect_min, spec.expect_max) != (None, None, None):
             raise CheckFailed("query returned no rows")
-        return f"{database}: query returned no rows"
+        return "query returned no rows"
     problem = value_problem(row[0], spec.expect, spec.expect_min, spec.expect_max)
     if problem:
-        raise CheckFailed(f"{database}: query {problem}")
-    return f"{database}: query = {row[0]!r}"
+        raise CheckFailed(f"query {problem}")
+    return f"query = {row[0]!r}"
