@@ -15,6 +15,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -127,7 +128,29 @@ class ServerHome:
 def _private_dir(prefix: str, run_as: RunAs, directory: str | None = None) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=directory))
     run_as.own(path)
+    blocked = unreachable(path.parent, run_as)
+    if blocked is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        raise errors.DrkitError(f"drill: {run_as.name}, who runs the throw-away database server, cannot enter "
+                                f"{blocked} (on the way to {path.parent})",
+                                hint="point TMPDIR at a directory every user can pass, e.g. /var/tmp")
     return path
+
+
+def unreachable(directory: Path, run_as: RunAs) -> Path | None:
+    """The first directory on the way to `directory` that `run_as` may not pass, by its mode bits."""
+    groups = {run_as.gid, *os.getgrouplist(run_as.name, run_as.gid)}
+    for path in [*reversed(directory.parents), directory]:
+        st = path.stat()
+        if st.st_uid == run_as.uid:
+            allowed = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in groups:
+            allowed = st.st_mode & stat.S_IXGRP
+        else:
+            allowed = st.st_mode & stat.S_IXOTH
+        if not allowed:
+            return path
+    return None
 
 
 def free_port() -> int:
