@@ -7,9 +7,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from drkit.core import errors
 from drkit.core.policy import NAME_RE
@@ -19,7 +19,14 @@ from drkit.targets.registry import TargetKind
 
 T = TypeVar("T", bound=BaseModel)
 
-Databases = list[str] | Literal["all"]
+def _databases(value: Any) -> Any:
+    """One message for the common slip `databases: shop` (not a list, not `all`)."""
+    if isinstance(value, str) and value != "all":
+        raise ValueError(f"'{value}': write a list (`[{value}]`) or `all`")
+    return value
+
+
+Databases = Annotated[list[str] | Literal["all"], BeforeValidator(_databases)]
 
 
 def name_field(default: str):

@@ -180,6 +180,7 @@ def test_mariadb_dump_argv_is_consistent_and_complete(tmp_path):
 @pytest.mark.parametrize("targets_, message", [
     ([{"postgres": {"dsn": "host=db"}}], "name the databases to dump"),
     ([{"postgres": {"dsn": "host=db", "databases": []}}], "name at least one database"),
+    ([{"mysql": {"defaults_file": "/my.cnf", "databases": "shop"}}], "'shop': write a list (`[shop]`) or `all`"),
     ([{"postgres": {"dsn": "host=db dbname=a", "password_file": "/p", "password_env": "X"}}], "not both"),
     ([{"postgres": {"dsn": "host=db dbname=a"}}, {"postgres": {"dsn": "host=db2 dbname=b"}}],
      "stores its copy under the same staging name ('postgres') as targets[0]"),
