@@ -25,6 +25,21 @@ def value_problem(value: Any, expect: Any, expect_min: float | None, expect_max:
     return None
 
 
+def row_problem(row: tuple[Any, ...] | None, expect: Any, expect_min: float | None,
+                expect_max: float | None) -> str | None:
+    """A query's first row against the expectations: no row at all fails only when something was
+    expected of it."""
+    if row is None:
+        return "query returned no rows" if (expect, expect_min, expect_max) != (None, None, None) else None
+    problem = value_problem(row[0], expect, expect_min, expect_max)
+    return f"query {problem}" if problem else None
+
+
+def row_detail(row: tuple[Any, ...] | None) -> str:
+    """The detail line of a query that passed: its value (a row count, a checksum)."""
+    return "query returned no rows" if row is None else f"query = {row[0]!r}"
+
+
 def _number(value: Any) -> float | None:
     try:
         return float(value)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from drkit.checks.expect import value_problem
+from drkit.checks.expect import row_detail, row_problem
 from drkit.checks.registry import CheckContext, CheckError, CheckFailed
 from drkit.core.policy import NAME_RE, Duration, Model
 from drkit.engines.databases.server import DatabaseRef, QueryFailed
@@ -47,11 +47,7 @@ def run_query(kind: str, spec: ServerQuerySpec, ctx: CheckContext) -> str:
         row = server.query(database, spec.sql, spec.timeout.total_seconds())
     except QueryFailed as exc:
         raise CheckFailed(f"query failed: {exc}") from None
-    if row is None:
-        if (spec.expect, spec.expect_min, spec.expect_max) != (None, None, None):
-            raise CheckFailed("query returned no rows")
-        return "query returned no rows"
-    problem = value_problem(row[0], spec.expect, spec.expect_min, spec.expect_max)
+    problem = row_problem(row, spec.expect, spec.expect_min, spec.expect_max)
     if problem:
-        raise CheckFailed(f"query {problem}")
-    return f"query = {row[0]!r}"
+        raise CheckFailed(problem)
+    return row_detail(row)

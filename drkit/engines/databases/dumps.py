@@ -8,11 +8,15 @@ knows which server version made the dumps and which databases they hold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drkit.core.errors import SourceMissing
+from drkit.engines import process
 
 INDEX_NAME = "drkit-dump.json"
 
@@ -59,3 +63,18 @@ class DumpIndex(BaseModel):
 def dump_file(database: str, suffix: str) -> str:
     """A file name for any database name (they may hold '/', spaces, ...): percent-encoded."""
     return quote(database, safe="") + suffix
+
+
+def run_dump_tool(argv: list[str], *, env: Mapping[str, str] | None = None, timeout: float | None, label: str,
+                  what: str, hint: str) -> process.Completed:
+    """Run a client of the live server at backup time; SourceMissing "LABEL: WHAT: why" when it does
+    not run to its end (missing, timed out, killed) or exits non-zero: the backup stops before restic."""
+    try:
+        done = process.run(argv, timeout=timeout, env=env)
+    except process.ProgramNotFound as exc:
+        raise SourceMissing(f"{label}: {what}: {exc}", hint=hint) from None
+    except process.ProcessError as exc:
+        raise SourceMissing(f"{label}: {what}: {exc}") from None
+    if not done.ok:
+        raise SourceMissing(f"{label}: {what}: {Path(argv[0]).name} {done.status()}: {done.last_line()}")
+    return done

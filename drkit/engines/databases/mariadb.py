@@ -20,7 +20,7 @@ from typing import Any
 
 from drkit.core import errors
 from drkit.engines import process
-from drkit.engines.databases.dumps import DatabaseDump, DumpIndex, dump_file
+from drkit.engines.databases.dumps import DatabaseDump, DumpIndex, dump_file, run_dump_tool
 from drkit.engines.databases.server import QueryFailed, RunAs, ServerHome, Throwaway, find_program
 
 DUMP_SUFFIX = ".sql"
@@ -49,17 +49,8 @@ class LiveServer:
     def run(self, argv: list[str], *, timeout: float | None, what: str) -> process.Completed:
         """Run a client program (`--defaults-file` inserted first); SourceMissing "LABEL: WHAT: why"
         when it does not run to its end or exits non-zero."""
-        full = [argv[0], f"--defaults-file={self.defaults_file}", *argv[1:]]
-        try:
-            done = process.run(full, timeout=timeout)
-        except process.ProgramNotFound as exc:
-            raise errors.SourceMissing(f"{self.label}: {what}: {exc}", hint="apt-get install mariadb-client") from None
-        except process.ProcessError as exc:
-            raise errors.SourceMissing(f"{self.label}: {what}: {exc}") from None
-        if not done.ok:
-            raise errors.SourceMissing(f"{self.label}: {what}: {Path(argv[0]).name} {done.status()}: "
-                                       f"{done.last_line()}")
-        return done
+        return run_dump_tool([argv[0], f"--defaults-file={self.defaults_file}", *argv[1:]], timeout=timeout,
+                             label=self.label, what=what, hint="apt-get install mariadb-client")
 
     def query(self, sql: str, *, timeout: float = 60) -> list[str]:
         client = find_program(["mariadb", "mysql"]) or "mariadb"

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from drkit.core import errors
 from drkit.engines import process
-from drkit.engines.databases.dumps import DatabaseDump, DumpIndex, dump_file
+from drkit.engines.databases.dumps import DatabaseDump, DumpIndex, dump_file, run_dump_tool
 from drkit.engines.databases.server import QueryFailed, RunAs, ServerHome, Throwaway, free_port
 
 DUMP_SUFFIX = ".dump"
@@ -154,17 +154,8 @@ class LiveServer:
         """Run a client program; SourceMissing "LABEL: WHAT: why" when it does not run to its end
         or exits non-zero."""
         with pgpass(self.password) as extra:
-            try:
-                done = process.run(argv, timeout=timeout, env=process.child_env(extra))
-            except process.ProgramNotFound as exc:
-                raise errors.SourceMissing(f"{self.label}: {what}: {exc}", hint="apt-get install postgresql-client") \
-                    from None
-            except process.ProcessError as exc:
-                raise errors.SourceMissing(f"{self.label}: {what}: {exc}") from None
-        if not done.ok:
-            raise errors.SourceMissing(f"{self.label}: {what}: {Path(argv[0]).name} {done.status()}: "
-                                       f"{done.last_line()}")
-        return done
+            return run_dump_tool(argv, env=process.child_env(extra), timeout=timeout, label=self.label, what=what,
+                                 hint="apt-get install postgresql-client")
 
     def query(self, database: str, sql: str, *, timeout: float = 60) -> list[list[str]]:
         done = self.run(["psql", *PSQL_FLAGS, "--command", sql, "--dbname", dsn_for(self.dsn, database)],
