@@ -183,7 +183,7 @@ class MariaDBServer(_Server):
         me = pwd.getpwuid(os.geteuid()).pw_name
         self.admin_user = me
         self.sql(f"create user {self.backup_user}@localhost identified by '{self.password}';"
-                 f"grant select, show view, trigger, event, lock tables, reload, process on *.* "
+                 f"grant select, show view, trigger, event, lock tables on *.* "  # docs/databases.md
                  f"to {self.backup_user}@localhost;")
         self.defaults_file.write_text(f"[client]\nuser={self.backup_user}\npassword={self.password}\n"
                                       f"socket={self.socket}\n")

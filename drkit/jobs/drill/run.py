@@ -4,7 +4,8 @@ correct, run the policy's checks, and measure the recovery time (RTA) against th
 Flow: preflight (vet the sandbox, pick the snapshot, check free space) -> restore with
 `restic restore --verify` while `restic ls` lists the snapshot and, once restic starts its own
 read-back, restored files are hashed on a thread pool -> verify the tree and the hashes against
-the manifest stored in the snapshot -> checks -> one signed evidence record. Every run ends in
+the manifest stored in the snapshot -> a throw-away server per database target, its dumps loaded
+(drkit/jobs/drill/databases.py) -> checks -> one signed evidence record. Every run ends in
 exactly one verdict: PASS (exit 0), BREACH (RTA > RTO, exit 3), FAIL (data or check wrong, exit 4)
 or ERROR (could not run, exit 1; a refused sandbox or snapshot is a usage error, exit 2).
 """
