@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from factories import Env
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -257,3 +260,37 @@ def test_mariadb_down_during_backup_fails_it_without_a_snapshot(env, mariadb_ser
     assert proc.stderr.startswith("drkit: error: mysql target mysql: query: mariadb exited 1: ")
     assert mariadb_server.password not in proc.stderr
     assert snapshot_count(env, "shop") == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to an unprivileged user needs root")
+def test_a_drill_as_an_unprivileged_user_keeps_its_server_in_the_sandbox(postgres_server):
+    """drkit not running as root: the throw-away server runs as drkit's own user, its home in the
+    sandbox, and its socket in a short private directory when the sandbox's path is too long."""
+    db = postgres_server.create_database(rows=42)
+    root = Path(tempfile.mkdtemp(prefix="drkit-test-nonroot-"))
+    try:
+        for name, text in (("repo-password", "repo secret"), ("db-password", postgres_server.password)):
+            (root / name).write_text(text + "\n")
+            (root / name).chmod(0o600)
+        env = Env(root, "", "", {})
+        env.write_policy("shop", targets=[{"postgres": {"dsn": postgres_server.dsn(), "databases": [db],
+                                                        "password_file": str(root / "db-password")}}],
+                         repository={"url": str(root / "repo"), "password_file": str(root / "repo-password")},
+                         drill={"sandbox": str(root / "drills" / ("long" * 12)), "checks": [counted(db, 42)]})
+        env.drkit("repo", "init", "shop", check=0)
+        env.drkit("backup", "shop", check=0)
+        subprocess.run(["chown", "-R", "nobody:nogroup", str(root)], check=True)
+        root.chmod(0o755)
+        argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *env.drkit_argv(
+            "restore-drill", "shop", "--json")]
+        with ArgvWatch([]) as watch:
+            proc = subprocess.run(argv, env=env.env(HOME=str(root)), capture_output=True, text=True, timeout=300,
+                                  cwd=root)
+        assert proc.returncode == 0, proc.stderr
+        record = json.loads(proc.stdout)["record"]
+        assert record["measured"]["databases"][0]["run_as"] == "nobody"
+        assert record["measured"]["checks"][0]["detail"] == "query = '42'"
+        assert "initdb" in watch.seen
+        assert not any((root / "drills").rglob(".drkit-db")) and not list(Path("/tmp").glob("drkit-sock-*"))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
