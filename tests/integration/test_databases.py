@@ -202,17 +202,22 @@ def test_pg_dump_killed_mid_run_fails_the_backup_without_a_snapshot(env, postgre
     assert snapshot_count(env, "shop") == before
 
 
-def test_sigterm_during_a_drill_stops_the_throwaway_server(env, postgres_server):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_during_a_drill_stops_the_throwaway_server(env, postgres_server, sig):
     db = postgres_server.create_database(rows=5)
     pg_policy(env, postgres_server, db, [{"postgres_query": {"database": db, "sql": "select pg_sleep(60)"}}])
     env.drkit("backup", "shop", check=0)
     proc = subprocess.Popen(env.drkit_argv("restore-drill", "shop", "--json"), env=env.env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_for_process("psql")  # the check's query is running on the throw-away server
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)  # SIGINT: what Ctrl-C sends drkit (the server runs in a session of its own)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1, err
-    assert json.loads(out)["record"]["result"] == "interrupted"
+    assert "Traceback" not in err
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 1, err
+        assert json.loads(out)["record"]["result"] == "interrupted"
+    else:
+        assert proc.returncode == 130, err
     assert throwaway_leftovers(env) == []
 
 
