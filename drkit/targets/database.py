@@ -19,6 +19,7 @@ from drkit.targets.registry import TargetKind
 
 T = TypeVar("T", bound=BaseModel)
 
+
 def _databases(value: Any) -> Any:
     """One message for the common slip `databases: shop` (not a list, not `all`)."""
     if isinstance(value, str) and value != "all":
@@ -29,19 +30,20 @@ def _databases(value: Any) -> Any:
 Databases = Annotated[list[str] | Literal["all"], BeforeValidator(_databases)]
 
 
-def name_field(default: str):
+def name_field(default: str) -> Any:
+    """The `name` field every database target has (its default: the kind's key)."""
     return Field(default, pattern=NAME_RE, max_length=63,
                  description="names the target's dumps (`<staging>/<name>/`), its drill phases and query checks' "
                              "`server`; unique among the policy's targets")
 
 
-def timeout_field():
+def timeout_field() -> Any:
     return Field(timedelta(hours=6), description="a dump still running after this long is stopped and fails the "
                                                  "backup")
 
 
 def listed_dumps(databases: Databases | None, restored: str, suffix: str) -> str:
-    """" (`$RESTORE/.../shop.dump`, ...)" for the runbook, when the policy lists the databases."""
+    """The runbook's list of dump files, `$RESTORE/.../shop.dump`, when the policy names the databases."""
     if not isinstance(databases, list):
         return ""
     return " (" + ", ".join(f"`$RESTORE/{restored}/{dump_file(name, suffix)}`" for name in databases) + ")"

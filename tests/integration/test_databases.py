@@ -155,9 +155,17 @@ def test_postgres_drill_counts_the_backed_up_rows_on_a_throwaway_server(env, pos
 
 def test_a_check_expecting_more_rows_fails_the_drill_and_stops_the_server(env, postgres_server):
     db = postgres_server.create_database(rows=20)
-    pg_policy(env, postgres_server, db, [counted(db, expect_min=21)])
-    env.drkit("backup", "shop", check=0)
+    postgres_server.sql("create table if not exists settings (k text primary key, v text); "
+                        "insert into settings values ('a', 'b') on conflict do nothing")
+    pg_policy(env, postgres_server, db, [counted(db, expect_min=21),
+                                         {"postgres_query": {"database": "postgres", "expect": 1,
+                                                             "sql": "select count(*) from settings"}}],
+              databases="all")  # every database of the cluster, `postgres` included
+    backup = json.loads(env.drkit("backup", "shop", "--json", check=0).stdout)["runs"][0]["record"]
+    assert {"postgres", db} <= {d["database"] for d in backup["measured"]["databases"]}
     proc = env.drkit("restore-drill", "shop", check=4)
+    assert "  ok  " in proc.stdout and "postgres_query postgres: select count(*) from settings: query = '1'" \
+        in proc.stdout, proc.stdout
     assert f"FAIL shop: check failed: postgres_query {db}: select count(*) from orders: query returned '20', " \
            "expected at least 21" in proc.stdout, proc.stdout
     assert throwaway_leftovers(env) == []

@@ -304,9 +304,12 @@ class ThrowawayPostgres(Throwaway):
                   timeout=None)
 
     def load(self, database: str) -> None:
+        """`pg_restore --create` (the database with its own settings); the `postgres` database
+        exists in every new cluster already, so its dump is restored into it."""
         entry = next(d for d in self.index.databases if d.database == database)
         jobs = str(max(1, os.cpu_count() or 1))
-        done = self._run([self._bin("pg_restore"), "--create", "--no-tablespaces", "--jobs", jobs,
+        create = ["--create"] if database != self.superuser else []
+        done = self._run([self._bin("pg_restore"), *create, "--no-tablespaces", "--jobs", jobs,
                           *self._connection("postgres"), str(self.dumps / entry.file)], timeout=None)
         if not done.ok:
             raise errors.VerificationError(f"{self.label}: database {database} could not be restored from its dump: "
