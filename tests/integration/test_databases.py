@@ -252,11 +252,15 @@ def test_mariadb_drill_counts_the_backed_up_rows_and_fails_on_more(env, mariadb_
     assert throwaway_leftovers(env) == []
 
     env.write_policy("shop", targets=[{"mysql": {"defaults_file": str(mariadb_server.defaults_file),
-                                                 "databases": [db]}}],
+                                                 "databases": "all"}}],  # the `mysql` system database too
                      drill={"sandbox": str(env.root / "drills"), "checks": [
-                         {"mysql_query": {"database": db, "sql": "select count(*) from orders", "expect_min": 301}}]})
+                         {"mysql_query": {"database": "mysql", "expect": 1, "sql": "select count(*) from "
+                                          "mysql.global_priv where user = 'drkit_backup'"}},
+                         {"mysql_query": {"database": db, "sql": "select count(*) from orders", "expect_min": 302}}]})
+    env.drkit("backup", "shop", check=0)  # 301 rows now
     failed = drill(env, "shop", check=4)
-    assert failed["result"] == "fail" and "expected at least 301" in failed["errors"][0]
+    assert [c["passed"] for c in failed["measured"]["checks"]] == [True, False], failed["measured"]["checks"]
+    assert failed["result"] == "fail" and "returned '301', expected at least 302" in failed["errors"][0]
     assert throwaway_leftovers(env) == []
 
 
