@@ -8,6 +8,8 @@
 #   free_port                 print a free TCP port on 127.0.0.1
 #   start_seaweedfs DATA_DIR  `weed mini` on free loopback ports (see ../shared/s3-servers.md)
 #   stop_seaweedfs            SIGTERM the server start_seaweedfs started and wait for it
+#   start_postgres DIR        a private PostgreSQL cluster in DIR on a unix socket (no TCP)
+#   stop_postgres             fast shutdown of the cluster start_postgres started
 
 DRKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DRKIT_VENV="$DRKIT_ROOT/.venv"
@@ -228,4 +230,63 @@ stop_seaweedfs() {
     waited=$((waited + 1))
   done
   wait "$pid" 2>/dev/null || true
+}
+
+# The newest PostgreSQL installed the Debian way (/usr/lib/postgresql/N/bin).
+_drkit_pg_bindir() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -n 1)"
+  [[ -n "$dir" && -x "$dir/initdb" ]] || { drkit_error "PostgreSQL not found in /usr/lib/postgresql (apt-get install postgresql)"; return 1; }
+  printf '%s\n' "$dir"
+}
+
+# _drkit_as_pg_user CMD...: run CMD as the cluster's owner (the postgres system user when root).
+_drkit_as_pg_user() {
+  if ((EUID == 0)); then setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; else "$@"; fi
+}
+
+# start_postgres DIR: a private cluster with its data in DIR/data (initdb on first use; superuser
+# `postgres`, trusted over the socket, every other role by password), its socket in DIR, no TCP
+# (listen_addresses=''), its log in DIR/postgres.log. As root it runs as the postgres system user,
+# which must be able to enter DIR. Sets and exports PG_BINDIR, PG_SOCKET_DIR, PG_PORT, PG_PID.
+# Call it in the current shell, e.g. with `trap stop_postgres EXIT`.
+start_postgres() {
+  local dir="${1:?usage: start_postgres DIR}" bindir port deadline
+  bindir="$(_drkit_pg_bindir)" || return 1
+  mkdir -p "$dir" && dir="$(cd "$dir" && pwd)" && chmod 700 "$dir" || return 1
+  ((EUID == 0)) && chown postgres:postgres "$dir"
+  _drkit_as_pg_user test -x "$dir" \
+    || drkit_error "the postgres user cannot enter $dir (a parent directory is private); run the demo from elsewhere" \
+    || return 1
+  if [[ ! -s "$dir/data/PG_VERSION" ]]; then
+    (cd "$dir" && _drkit_as_pg_user "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale \
+      --no-sync >"$dir/initdb.log" 2>&1) || drkit_error "initdb failed; see $dir/initdb.log" || return 1
+    printf 'local all postgres trust\nlocal all all scram-sha-256\n' >"$dir/data/pg_hba.conf"
+  fi
+  port="$(free_port)"
+  (cd "$dir" && _drkit_as_pg_user "$bindir/postgres" -D "$dir/data" -c listen_addresses= \
+    -c unix_socket_directories="$dir" -c port="$port" </dev/null >>"$dir/postgres.log" 2>&1) &
+  export PG_PID=$! PG_BINDIR="$bindir" PG_SOCKET_DIR="$dir" PG_PORT="$port"
+  deadline=$((SECONDS + 60))
+  until "$bindir/pg_isready" -q -h "$dir" -p "$port"; do
+    if ! kill -0 "$PG_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      stop_postgres
+      drkit_error "PostgreSQL did not start; last lines of $dir/postgres.log:"$'\n'"$(tail -n 20 "$dir/postgres.log")"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# stop_postgres: fast shutdown (SIGINT) of the cluster from start_postgres; safe to call twice.
+stop_postgres() {
+  local dir="${PG_SOCKET_DIR:-}" pid
+  [[ -n "${PG_PID:-}" && -n "$dir" ]] || return 0
+  unset PG_PID
+  pid="$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)" || return 0
+  [[ -n "$pid" ]] || return 0
+  kill -INT "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  drkit_log "PostgreSQL (pid $pid) did not stop within 15 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
 }

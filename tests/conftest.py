@@ -5,10 +5,13 @@
     bucket       function: a fresh bucket `t-<8 hex>` on seaweedfs
     env          function: an isolated drkit installation on that bucket (tests/factories.py)
     source       function: a small deterministic source tree
+    postgres_server  session: a private PostgreSQL cluster on a unix socket (tests/databases.py)
+    mariadb_server   session: a private MariaDB on a unix socket
 
-Each yields (bucket: returns) an S3Server: endpoint, access_key, secret_key, region, kind,
-client(), env(), restic_url(bucket, path), start(), stop(). Servers start on first use only.
-Tests that use them are marked `slow`; tests under tests/unit may not use them.
+The S3 fixtures yield (bucket: returns) an S3Server: endpoint, access_key, secret_key, region,
+kind, client(), env(), restic_url(bucket, path), start(), stop(). Servers start on first use only.
+Tests that use them are marked `slow` (and `postgres` / `mariadb`); tests under tests/unit may not
+use them.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # `import servers` works whatever pytest's import mode
     sys.path.insert(0, str(TESTS_DIR))
 
+import databases  # noqa: E402
 from factories import Env, make_env, make_tree  # noqa: E402
 from servers import MotoS3, S3Server, SeaweedFS, ServerStartError  # noqa: E402
 
-SERVER_FIXTURES = frozenset({"seaweedfs", "moto_server", "bucket"})
+DATABASE_MARKERS = {"postgres_server": "postgres", "mariadb_server": "mariadb"}
+SERVER_FIXTURES = frozenset({"seaweedfs", "moto_server", "bucket", *DATABASE_MARKERS})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -37,6 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not used:
             continue
         item.add_marker(pytest.mark.slow)
+        for fixture in used.intersection(DATABASE_MARKERS):
+            item.add_marker(getattr(pytest.mark, DATABASE_MARKERS[fixture]))
         if TESTS_DIR / "unit" in item.path.parents:
             misplaced.append(f"{item.nodeid} uses {', '.join(sorted(used))}")
     if misplaced:
@@ -82,3 +89,23 @@ def env(tmp_path: Path, seaweedfs: SeaweedFS, bucket: str) -> Env:
 def source(tmp_path: Path) -> Path:
     """A small deterministic source tree."""
     return make_tree(tmp_path / "src")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[databases.PostgresCluster]:
+    try:
+        server = databases.PostgresCluster()
+    except (databases.ServerStartError, OSError) as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[databases.MariaDBServer]:
+    try:
+        server = databases.MariaDBServer()
+    except (databases.ServerStartError, OSError) as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.close()

@@ -15,16 +15,17 @@ from drkit.checks.registry import (
     CheckFailed,
     CheckKind,
     CheckResult,
+    DatabaseLookup,
     check_name,
+    database_of,
     register_check,
     run_check,
     run_checks,
 )
 
 # The built-in kinds register themselves on import, in the order the docs list them.
-from drkit.checks import file_exists, sqlite, postgres_query, command  # noqa: E402, F401, I001  isort: skip
-from drkit.checks.postgres_query import POSTGRES_NOT_IMPLEMENTED  # noqa: E402
+from drkit.checks import file_exists, sqlite, postgres_query, mysql_query, command  # noqa: E402, F401, I001  isort: skip
 
-__all__ = ["POSTGRES_NOT_IMPLEMENTED", "CheckContext", "CheckError", "CheckFailed", "CheckKind", "CheckResult",
-           "check_name", "register_check", "restored_location", "run_check", "run_checks", "sandbox_path",
+__all__ = ["CheckContext", "CheckError", "CheckFailed", "CheckKind", "CheckResult", "DatabaseLookup", "check_name",
+           "database_of", "register_check", "restored_location", "run_check", "run_checks", "sandbox_path",
            "target_copy", "value_problem"]

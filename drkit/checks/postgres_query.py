@@ -1,24 +1,22 @@
-"""`postgres_query: {sql, expect, expect_min}`: a query on a throw-away PostgreSQL started on the
-restored dump. Until that drill support exists the check is an ERROR, never a silent PASS."""
+"""`postgres_query: {database, sql, expect | expect_min | expect_max}`: a query on the drill's
+throw-away PostgreSQL, started on a postgres target's restored dumps (docs/databases.md)."""
 
 from __future__ import annotations
 
-from drkit.checks.registry import CheckContext, CheckError, register_check
+from drkit.checks.registry import CheckContext, register_check
+from drkit.checks.server_query import ServerQuerySpec, name_of, ref_of, run_query
 from drkit.core.policy import Model
 
-POSTGRES_NOT_IMPLEMENTED = "postgres_query checks need the PostgreSQL drill support (not yet implemented)"
 
-
-class PostgresQuerySpec(Model):
-    sql: str
-    expect: str | int | float | None = None
-    expect_min: float | None = None
+class PostgresQuerySpec(ServerQuerySpec):
+    """A query on a restored PostgreSQL database."""
 
 
 class PostgresQueryCheck(Model):
     postgres_query: PostgresQuerySpec
 
 
-@register_check(PostgresQueryCheck, key="postgres_query", name=lambda c: f"postgres_query {c.postgres_query.sql}")
+@register_check(PostgresQueryCheck, key="postgres_query", name=lambda c: name_of("postgres", c.postgres_query),
+                database=lambda c: ref_of("postgres", c.postgres_query))
 def postgres_query(check: PostgresQueryCheck, ctx: CheckContext) -> str:
-    raise CheckError(POSTGRES_NOT_IMPLEMENTED)
+    return run_query("postgres", check.postgres_query, ctx)

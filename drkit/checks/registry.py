@@ -11,12 +11,16 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from pydantic import BaseModel
 
 from drkit.core import errors
 from drkit.core.policy import CHECKS, Policy
+from drkit.engines.databases.server import DatabaseRef
+
+if TYPE_CHECKING:
+    from drkit.engines.databases.server import Throwaway
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,20 @@ class CheckResult:
         return asdict(self)
 
 
+class DatabaseLookup(Protocol):
+    """The drill's running throw-away servers (drkit/jobs/drill/databases.py)."""
+
+    def resolve(self, ref: DatabaseRef) -> tuple["Throwaway", str]:
+        """The server and database a query check means; CheckError / CheckFailed when none fits."""
+
+
 @dataclass(frozen=True)
 class CheckContext:
     sandbox: Path  # resolved
     staging: str | None  # the policy's staging dir as stored in the snapshot (absolute), if any
     policy: Policy
     base_dir: Path  # the policy file's directory: command checks run there
+    databases: DatabaseLookup | None = None  # throw-away servers on the restored dumps, when the policy has any
 
 
 class CheckFailed(Exception):
@@ -52,18 +64,27 @@ CheckFn = Callable[[Any, CheckContext], str]
 
 @dataclass(frozen=True)
 class CheckKind:
-    """How results name a check of this kind, and the function that runs it."""
+    """How results name a check of this kind, the function that runs it, and — for a query on a
+    throw-away database server — which database it asks (its time is that database's `queries`)."""
 
     name: Callable[[Any], str]
     run: CheckFn
+    database: Callable[[Any], DatabaseRef] | None = None
 
 
-def register_check(model: type[BaseModel], *, key: str, name: Callable[[Any], str]) -> Callable[[CheckFn], CheckFn]:
+def register_check(model: type[BaseModel], *, key: str, name: Callable[[Any], str],
+                   database: Callable[[Any], DatabaseRef] | None = None) -> Callable[[CheckFn], CheckFn]:
     """Decorator: `model` entries of `drill.checks` (selected by the YAML `key`) run this function."""
     def decorate(func: CheckFn) -> CheckFn:
-        CHECKS.add(key, model, CheckKind(name, func))
+        CHECKS.add(key, model, CheckKind(name, func, database))
         return func
     return decorate
+
+
+def database_of(check: Any) -> DatabaseRef | None:
+    """The database a check queries, None for checks on the restored files."""
+    kind = CHECKS.get(check)
+    return kind.database(check) if kind is not None and kind.database is not None else None
 
 
 def check_name(check: Any) -> str:

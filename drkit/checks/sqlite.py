@@ -1,5 +1,5 @@
-"""`sqlite: {path, query, expect, expect_min}`: integrity_check, then an optional query, on the
-restored database (a sqlite *target*'s path means its staged copy)."""
+"""`sqlite: {path, query, expect, expect_min, expect_max}`: integrity_check, then an optional query,
+on the restored database (a sqlite *target*'s path means its staged copy)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from pydantic import Field
 
-from drkit.checks.expect import value_problem
+from drkit.checks.expect import row_detail, row_problem
 from drkit.checks.paths import restored_location
 from drkit.checks.registry import CheckContext, CheckFailed, register_check
 from drkit.core.policy import Model
@@ -19,6 +19,7 @@ class SqliteCheckSpec(Model):
     query: str | None = None
     expect: str | int | float | None = None
     expect_min: float | None = None
+    expect_max: float | None = None
 
 
 class SqliteCheck(Model):
@@ -47,11 +48,7 @@ def sqlite_check(check: SqliteCheck, ctx: CheckContext) -> str:
         raise CheckFailed(str(exc)) from None
     finally:
         con.close()
-    if row is None:
-        if spec.expect is not None or spec.expect_min is not None:
-            raise CheckFailed("query returned no rows")
-        return "integrity_check ok; query returned no rows"
-    problem = value_problem(row[0], spec.expect, spec.expect_min)
+    problem = row_problem(row, spec.expect, spec.expect_min, spec.expect_max)
     if problem:
-        raise CheckFailed(f"query {problem}")
-    return f"integrity_check ok; query = {row[0]!r}"
+        raise CheckFailed(problem)
+    return f"integrity_check ok; {row_detail(row)}"

@@ -46,7 +46,7 @@ def _drill_lines(outcome, verdict: str) -> str | tuple[str, bool]:
 
     buffer = io.StringIO()
     Console(file=buffer, highlight=False, soft_wrap=True, width=out.width).print(_drill_table(outcome.record))
-    lines = [buffer.getvalue().rstrip("\n"), _drill_line(outcome, verdict)]
+    lines = [buffer.getvalue().rstrip("\n"), *_check_lines(outcome.record), _drill_line(outcome, verdict)]
     if outcome.detail is not None and outcome.detail.kept_sandbox:
         lines.append(f"restored tree kept in {outcome.detail.kept_sandbox}")
     more = outcome.detail.problems[1:] if verdict == "FAIL" and outcome.detail is not None else []
@@ -66,6 +66,18 @@ def _drill_table(record) -> Table:
         rate = f"{size / 1e6 / seconds:,.1f}" if phase in ("restore", "verify", "total") and seconds > 0 and size else ""
         table.add_row(phase, f"{seconds:.2f}", rate)
     return table
+
+
+def _check_lines(record) -> list[str]:
+    """What each check asked and got (a query's value: a row count, a checksum), one line each."""
+    figures = measured_if(record, DrillMeasured)
+    if figures is None or not figures.checks:
+        return []
+    lines = ["checks:"]
+    for check in figures.checks:
+        result = "ok" if check.get("passed") else ("ERROR" if check.get("error") else "FAIL")
+        lines.append(f"  {result:<5} {check.get('seconds', 0):6.2f} s  {check.get('name')}: {check.get('detail', '')}")
+    return lines
 
 
 def _drill_line(outcome, verdict: str) -> str:

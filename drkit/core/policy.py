@@ -213,6 +213,9 @@ class Drill(Model):
     verify: Annotated[str, BeforeValidator(_verify_mode)] = Field(
         "full", description="sha256 of every restored file ('full') or a random sample ('sample:5%')")
     checks: list[Check] = Field([], description="application checks run on the restored data")
+    run_as: str | None = Field(None, description="user the throw-away database servers of a drill run as when drkit "
+                                                 "runs as root (default: the `postgres` / `mysql` system user); "
+                                                 "docs/databases.md")
 
     @property
     def sample_percent(self) -> float:
@@ -230,6 +233,9 @@ Notify = Annotated[Model, NOTIFIERS]
 
 def _absent(value: Any) -> bool:
     return value is None
+
+
+_STAGING = Path("/staging")  # stands for any staging dir when comparing where targets store their copies
 
 
 def _one_repository_key(schema: dict[str, Any]) -> None:
@@ -264,6 +270,25 @@ class Policy(Model):
         description="one repository, named `primary` unless `name` says otherwise; give this or `repositories`, not both")
     drill: Drill = Drill()
     notify: list[Notify] = []
+
+    @field_validator("targets")
+    @classmethod
+    def _distinct_staging(cls, targets: list[Model]) -> list[Model]:
+        """Two targets staged under one name would overwrite each other's dumps in one snapshot."""
+        first: dict[Path, int] = {}
+        for index, target in enumerate(targets):
+            kind = TARGETS.of(target)
+            where = kind.restored_path(target, _STAGING)
+            if not where.is_relative_to(_STAGING):
+                continue  # backed up in place
+            if where in first:
+                raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                    type=PydanticCustomError("same_staging", "stores its copy under the same staging name "
+                                             "('{where}') as targets[{first}]; give one of them another name",
+                                             {"where": str(where.relative_to(_STAGING)), "first": first[where]}),
+                    loc=(index, TARGETS.key_of(type(target))), input=target)])
+            first[where] = index
+        return targets
 
     @field_validator("repository_list")
     @classmethod
@@ -531,6 +556,8 @@ _MOVED = {
     "CommandTarget": "drkit.targets.command", "CommandSource": "drkit.targets.command",
     "FileExistsCheck": "drkit.checks.file_exists", "SqliteCheck": "drkit.checks.sqlite",
     "SqliteCheckSpec": "drkit.checks.sqlite", "PostgresQueryCheck": "drkit.checks.postgres_query",
+    "MysqlTarget": "drkit.targets.mysql", "MysqlSource": "drkit.targets.mysql",
+    "MysqlQueryCheck": "drkit.checks.mysql_query", "MysqlQuerySpec": "drkit.checks.mysql_query",
     "PostgresQuerySpec": "drkit.checks.postgres_query", "CommandCheck": "drkit.checks.command",
     "CommandCheckSpec": "drkit.checks.command",
     "WebhookNotify": "drkit.notify.webhook", "HealthcheckNotify": "drkit.notify.healthcheck",

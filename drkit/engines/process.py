@@ -5,10 +5,12 @@ Two ways to run a child, one registry of running children:
   stopped with SIGINT first: restic 0.14 removes its repository lock only on SIGINT (SIGTERM kills
   it on the spot and leaves a stale lock; measured: exit -15, lock listed afterwards).
 - `run`: every other program (command targets, pg_dump, command checks): argv only, never a shell,
-  secrets in the child's environment (PGPASSWORD, ...), never in argv, which every local user can
+  secrets in the child's environment (PGPASSFILE, ...), never in argv, which every local user can
   read in /proc. Each child leads its own process group: on a timeout, an exception in drkit,
   Ctrl-C or SIGTERM the whole group gets SIGTERM, then SIGKILL after a grace period, so a shell's
   background children cannot outlive the run and keep writing into a staging dir or a sandbox.
+- `serve`: a long-running child that drkit stops itself (a drill's throw-away database server,
+  docs/databases.md), with the signal that shuts it down cleanly; terminate_running stops it too.
 
 `terminate_running` (SIGTERM handler, daemon shutdown) stops every tracked child of both kinds.
 """
@@ -206,14 +208,16 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run(argv: Sequence[str], *, timeout: float | None, env: Mapping[str, str] | None = None,
-        cwd: Path | None = None, stdout: Path | None = None, grace: float = GRACE_S) -> Completed:
+        cwd: Path | None = None, stdout: Path | None = None, stdin: Path | None = None,
+        grace: float = GRACE_S) -> Completed:
     """Run `argv` to its end and return how it ended (a non-zero exit is the caller's to judge).
 
     `env` defaults to `child_env()`; `stdout` names a file for the program's output (else it is
-    captured). Raises ProcessError (not found, not executable, timed out) and errors.Interrupted
-    when terminate_running stopped it; Ctrl-C and other exceptions stop the group and propagate.
+    captured); `stdin` a file to read (else it reads nothing). Raises ProcessError (not found, not
+    executable, timed out) and errors.Interrupted when terminate_running stopped it; Ctrl-C and
+    other exceptions stop the group and propagate.
     """
-    proc = _track(argv[0], lambda: _start(argv, env, cwd, stdout), _terminate_group)
+    proc = _track(argv[0], lambda: _start(argv, env, cwd, stdout, stdin), _terminate_group)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -229,13 +233,15 @@ def run(argv: Sequence[str], *, timeout: float | None, env: Mapping[str, str] | 
     return Completed(argv[0], proc.returncode, out or b"", err or b"")
 
 
-def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
-           stdout: Path | None) -> subprocess.Popen:
+def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None, stdout: Path | None,
+           stdin: Path | None = None) -> subprocess.Popen:
     where = f" (cwd {cwd})" if cwd is not None and "/" in argv[0] and not argv[0].startswith("/") else ""
-    with open(stdout, "wb") if stdout is not None else contextlib.nullcontext() as out:
+    with (open(stdout, "wb") if stdout is not None else contextlib.nullcontext() as out,
+          open(stdin, "rb") if stdin is not None else contextlib.nullcontext() as source):
         try:
             return subprocess.Popen(list(argv), env=dict(env) if env is not None else child_env(), cwd=cwd,
-                                    stdin=subprocess.DEVNULL, stdout=out if out is not None else subprocess.PIPE,
+                                    stdin=source if source is not None else subprocess.DEVNULL,
+                                    stdout=out if out is not None else subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)
         except FileNotFoundError as exc:
             if cwd is not None and str(exc.filename) == str(cwd):
@@ -243,6 +249,76 @@ def _start(argv: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None,
             raise ProgramNotFound(f"program {argv[0]!r} not found{where}") from None
         except PermissionError:
             raise ProcessError(f"program {argv[0]!r} is not executable{where}") from None
+
+
+# --- servers: running until drkit stops them ------------------------------------------------------
+
+@dataclass
+class Service:
+    """A long-running child in its own process group, tracked so that terminate_running stops it
+    (SIGTERM to drkit, the daemon's shutdown); `stop` is the normal end. Its stdout and stderr go
+    to `log`, which start-up failures quote."""
+
+    proc: subprocess.Popen
+    label: str
+    stop_signal: signal.Signals
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, grace: float = 30.0) -> None:
+        """`stop_signal` to the group (a clean shutdown), SIGKILL to what is left after `grace`;
+        only signals, so it works while drkit refuses to start programs (shutting down)."""
+        try:
+            _stop_service(self.proc, grace, self.stop_signal)
+        finally:
+            _untrack(self.proc)
+
+    def log_tail(self, lines: int = 3) -> str:
+        """The last lines of the log, joined into one line, for an error message."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return " / ".join([ln.strip() for ln in text.splitlines() if ln.strip()][-lines:])[:400]
+
+
+def serve(argv: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: Path, stop_signal: signal.Signals,
+          label: str) -> Service:
+    """Start a server that runs until `Service.stop` (or terminate_running, which sends it
+    `stop_signal` too). Raises ProgramNotFound / ProcessError like `run`."""
+    def launch() -> subprocess.Popen:
+        with open(log, "ab") as out:
+            return _start_logged(argv, env, cwd, out)
+
+    proc = _track(label, launch, lambda p, grace: _stop_service(p, grace, stop_signal))
+    return Service(proc, label, stop_signal, log)
+
+
+def _start_logged(argv: Sequence[str], env: Mapping[str, str], cwd: Path, out: IO[bytes]) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except FileNotFoundError:
+        raise ProgramNotFound(f"program {argv[0]!r} not found") from None
+    except PermissionError:
+        raise ProcessError(f"program {argv[0]!r} is not executable") from None
+
+
+def _stop_service(proc: subprocess.Popen, grace: float, stop_signal: signal.Signals) -> None:
+    if proc.poll() is None:
+        _signal_group(proc.pid, stop_signal)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc.pid, signal.SIGKILL)  # backends the server left behind
+    proc.wait()
 
 
 def stop_group(proc: subprocess.Popen, grace: float = GRACE_S) -> None:

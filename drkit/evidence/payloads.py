@@ -29,6 +29,17 @@ class Measured(BaseModel):
         return self.model_dump(mode="json")
 
 
+class DatabaseDumpMeasured(Measured):
+    """One database a database target dumped (docs/databases.md)."""
+
+    target: str                    # the target's name
+    kind: str                      # postgres, mysql
+    database: str
+    bytes: int                     # size of the dump file
+    duration_s: float              # how long dumping it took
+    server_version: str
+
+
 class BackupMeasured(Measured):
     """A backup that made a snapshot (result pass or partial)."""
 
@@ -42,6 +53,7 @@ class BackupMeasured(Measured):
     hashed_bytes: int
     restic_duration_s: float
     unreadable_files: int = 0      # files the backup could not read (docs/drill.md, "Partial snapshots")
+    databases: list[DatabaseDumpMeasured] = []  # one entry per database dumped (database targets)
 
 
 class CheckMeasured(Measured):
@@ -80,6 +92,8 @@ class DrillMeasured(Measured):
     manifest_sha256: str | None = None
     manifest_authenticated: bool | None = None
     changed_during_backup: int = 0
+    databases: list[dict[str, Any]] = []  # throw-away servers started on restored dumps (docs/databases.md)
+    database_s: float = 0.0        # their db_start + db_load + queries phases: bringing the service back
 
 
 class RunMeasured(Measured):

@@ -21,7 +21,7 @@ from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import MANIFEST_NAME, build
 from drkit.engines.restic import Snapshot
 from drkit.engines.workspace import Workspace
-from drkit.evidence.payloads import BackupMeasured
+from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured
 from drkit.evidence.records import now_utc
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
@@ -91,7 +91,8 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
         data_added=summary.data_added, files_new=summary.files_new, files_changed=summary.files_changed,
         paths=[str(p) for p in paths], manifest=str(staging / MANIFEST_NAME), manifest_files=len(manifest.files),
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), hashed_bytes=manifest.hashed_bytes,
-        restic_duration_s=summary.total_duration, unreadable_files=len(manifest.unreadable))
+        restic_duration_s=summary.total_duration, unreadable_files=len(manifest.unreadable),
+        databases=_dumped(policy, staging))
     ctx.problems = summary.errors[:50] + [f"{path}: {why}" for path, why in list(manifest.unreadable.items())[:50]]
     if rc == 3 or manifest.unreadable:
         unreadable = summary.errors or [f"{path}: {why}" for path, why in manifest.unreadable.items()]
@@ -109,6 +110,13 @@ def describe(outcome: RunOutcome) -> str:
 
 
 register_job("backup", lambda ws, policy, _file: run_backup(ws, policy), describe)
+
+
+def _dumped(policy: Policy, staging) -> list[DatabaseDumpMeasured]:
+    """Per database dumped: size, duration and the server version that made it."""
+    return [DatabaseDumpMeasured(target=index.target, kind=index.kind, database=dump.database, bytes=dump.bytes,
+                                 duration_s=dump.duration_s, server_version=index.server_version)
+            for index in targets.staged_databases(policy, staging) for dump in index.databases]
 
 
 def _empty(directory) -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from drkit.core.policy import Policy
+from drkit.engines.databases.dumps import DumpIndex
 from drkit.targets.registry import LivePath, StagedKind, TargetKind, register_target, target_kind
 
 # The built-in kinds register themselves on import, in the order the docs list them.
-from drkit.targets import path, postgres, sqlite, command  # noqa: E402, F401, I001  isort: skip
+from drkit.targets import path, postgres, mysql, sqlite, command  # noqa: E402, F401, I001  isort: skip
 
 __all__ = ["LivePath", "StagedKind", "TargetKind", "check_sources", "excludes", "live_paths", "prepare",
-           "register_target", "target_kind"]
+           "register_target", "staged_databases", "target_kind"]
 
 
 def check_sources(policy: Policy) -> None:
@@ -40,3 +41,9 @@ def excludes(policy: Policy) -> list[str]:
 def live_paths(policy: Policy) -> list[LivePath]:
     """The live data of every target: what a drill sandbox must not touch."""
     return [live for target in policy.targets for live in target_kind(target).live_paths(target)]
+
+
+def staged_databases(policy: Policy, staging: Path) -> list[DumpIndex]:
+    """What the policy's database targets dumped into `staging` (after `prepare`)."""
+    found = (target_kind(target).staged_databases(target, staging) for target in policy.targets)
+    return [index for index in found if index is not None]

@@ -1,85 +1,114 @@
-"""PostgreSQL: `pg_dump -Fc` into the staging directory (a consistent snapshot of one database).
+"""PostgreSQL: `pg_dump -Fc` of each database (one consistent snapshot per database) and
+`pg_dumpall` of roles and tablespaces into `<staging>/<name>/`; drills restore them into a
+throw-away server of the same major version (docs/databases.md).
 
-The password comes from ~/.pgpass / PGPASSFILE / PGPASSWORD in the environment. A password written
-into the DSN anyway is moved into pg_dump's environment, so it never shows in argv (/proc).
+The password never appears in argv (every local user can read /proc/*/cmdline): a DSN carrying one
+is refused when the policy is read; libpq finds it in ~/.pgpass, PGPASSFILE, or the target's
+`password_file` / `password_env`, which drkit hands over in a private pgpass file.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from drkit.core.errors import SourceMissing
-from drkit.core.policy import Model
-from drkit.engines import process
-from drkit.targets.registry import StagedKind, register_target
-
-DUMP_TIMEOUT_S = 6 * 3600
-_KV_PASSWORD = re.compile(r"(?:^|\s+)password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s']\S*)")
+from drkit.core.policy import Duration, Model
+from drkit.engines.databases import postgres as engine
+from drkit.engines.databases.dumps import DumpIndex
+from drkit.engines.databases.postgres import ThrowawayPostgres, dsn_database, split_password
+from drkit.engines.databases.server import Throwaway
+from drkit.targets.database import DatabaseKind, Databases, listed_dumps, name_field, timeout_field
+from drkit.targets.registry import register_target
 
 
 class PostgresSource(Model):
-    dsn: str = Field(description="libpq connection string; password via ~/.pgpass or PGPASSFILE, not inline")
+    dsn: str = Field(description="libpq connection string without a password (e.g. `host=/run/postgresql "
+                                 "user=drkit_backup` or `postgresql://drkit_backup@db/shop`)")
+    databases: Databases | None = Field(None, description="databases to dump, or `all` (every database accepting "
+                                                          "connections); default: the database the DSN names")
+    name: str = name_field("postgres")
     dump_args: list[str] = Field([], description="extra pg_dump arguments")
+    password_file: Path | None = Field(None, description="file holding the password (0600); else ~/.pgpass or "
+                                                         "PGPASSFILE")
+    password_env: str | None = Field(None, description="name of an environment variable holding the password")
+    role_passwords: bool = Field(False, description="also dump role password hashes (needs a superuser); "
+                                                    "default: roles without passwords")
+    timeout: Duration = timeout_field()
+
+    @field_validator("dsn")
+    @classmethod
+    def _no_password(cls, dsn: str) -> str:
+        if split_password(dsn)[1] is not None:
+            raise ValueError("the DSN carries a password, which every local user could read in the process list; "
+                             "remove it and use password_file, password_env or ~/.pgpass")
+        return dsn
+
+    @field_validator("databases")
+    @classmethod
+    def _some(cls, databases: Databases | None) -> Databases | None:
+        if isinstance(databases, list) and not databases:
+            raise ValueError("name at least one database, or `all`")
+        return databases
+
+    @model_validator(mode="after")
+    def _complete(self) -> "PostgresSource":
+        if self.password_file and self.password_env:
+            raise ValueError("give password_file or password_env, not both")
+        if self.databases is None and dsn_database(self.dsn) is None:
+            raise ValueError("name the databases to dump (`databases: [shop]` or `databases: all`), or a dbname "
+                             "in the DSN")
+        return self
 
 
 class PostgresTarget(Model):
     postgres: PostgresSource
 
 
-def split_password(dsn: str) -> tuple[str, str | None]:
-    """The DSN without its password, and the password (URI `user:pw@`, `?password=`, or `password=`)."""
-    if "://" not in dsn:
-        match = _KV_PASSWORD.search(dsn)
-        if match is None:
-            return dsn, None
-        value = match.group(1)
-        if value.startswith("'"):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        return (dsn[:match.start()] + dsn[match.end():]).strip(), value
-    parts = urlsplit(dsn)
-    password = unquote(parts.password) if parts.password is not None else None
-    netloc = parts.netloc
-    if password is not None:
-        userinfo, host = netloc.rsplit("@", 1)
-        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    password = next((v for k, v in query if k == "password"), password)
-    query = [(k, v) for k, v in query if k != "password"]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query))), password
+def password(spec: PostgresSource, label: str) -> str | None:
+    """The target's password from its file or variable; None lets libpq use ~/.pgpass / PGPASSFILE."""
+    if spec.password_file is not None:
+        try:
+            return spec.password_file.read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise SourceMissing(f"{label}: password_file {spec.password_file}: {exc.strerror}") from None
+    if spec.password_env is not None:
+        if spec.password_env not in os.environ:
+            raise SourceMissing(f"{label}: password_env {spec.password_env} is not set")
+        return os.environ[spec.password_env]
+    return None
 
 
-def pg_dump_call(target: PostgresTarget, out: Path) -> tuple[list[str], dict[str, str]]:
-    """pg_dump's argv and extra environment; a password written into the DSN goes to PGPASSWORD."""
-    dsn, password = split_password(target.postgres.dsn)
-    argv = ["pg_dump", "-Fc", "--file", str(out), *target.postgres.dump_args, "--dbname", dsn]
-    return argv, ({"PGPASSWORD": password} if password is not None else {})
+def dump_plan(target: PostgresTarget, label: str) -> engine.DumpPlan:
+    spec = target.postgres
+    named = dsn_database(spec.dsn)
+    databases = None if spec.databases == "all" else (spec.databases or [named])  # type: ignore[list-item]
+    connect = named or (databases[0] if databases else "postgres")
+    return engine.DumpPlan(engine.LiveServer(spec.dsn, password(spec, label), label), databases, connect,
+                           list(spec.dump_args), spec.role_passwords, spec.timeout.total_seconds())
 
 
 @register_target(PostgresTarget, key="postgres")
-class PostgresKind(StagedKind[PostgresTarget]):
+class PostgresKind(DatabaseKind[PostgresTarget]):
     def label(self, target: PostgresTarget) -> str:
-        return f"postgres {split_password(target.postgres.dsn)[0]}"
+        return f"postgres {target.postgres.dsn}"
 
-    def staged_name(self, target: PostgresTarget) -> str:
-        match = re.search(r"/([A-Za-z0-9_.-]+)(\?|$)", target.postgres.dsn.split("://", 1)[-1])
-        return f"postgres/{match.group(1) if match else 'database'}.dump"
+    def who(self, target: PostgresTarget) -> str:
+        return f"postgres target {target.postgres.dsn}"
 
-    def dump(self, target: PostgresTarget, out: Path) -> None:
-        argv, extra_env = pg_dump_call(target, out)
-        dsn = argv[-1]
-        try:
-            done = process.run(argv, timeout=DUMP_TIMEOUT_S, env=process.child_env(extra_env))
-        except process.ProgramNotFound:
-            raise SourceMissing("postgres target: pg_dump not found", hint="apt-get install -y postgresql-client") from None
-        except process.ProcessError as exc:
-            raise SourceMissing(f"postgres target {dsn}: {exc}") from None
-        if not done.ok:
-            raise SourceMissing(f"postgres target {dsn}: pg_dump failed: {done.last_line()}")
+    def name(self, target: PostgresTarget) -> str:
+        return target.postgres.name
+
+    def dump_into(self, target: PostgresTarget, out: Path) -> DumpIndex:
+        return engine.dump(dump_plan(target, self.who(target)), out, "postgres", target.postgres.name)
+
+    def new_throwaway(self, target: PostgresTarget, restored: Path, index: DumpIndex) -> Throwaway:
+        return ThrowawayPostgres(target.postgres.name, restored, index)
 
     def runbook(self, target: PostgresTarget, restored: str) -> str:
-        return ("a `pg_dump -Fc` archive: `pg_restore --clean --if-exists --dbname \"<target database>\" "
-                f"\"$RESTORE/{restored}\"`")
+        return (f"one `pg_dump -Fc` archive per database (listed in `drkit-dump.json`): roles first, "
+                f"`psql -f \"$RESTORE/{restored}/roles.sql\" postgres`, then per database "
+                f"`pg_restore --create --dbname postgres \"$RESTORE/{restored}/<database>.dump\"`"
+                + listed_dumps(target.postgres.databases, restored, engine.DUMP_SUFFIX))

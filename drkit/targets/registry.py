@@ -11,11 +11,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from drkit.core.policy import TARGETS
+
+if TYPE_CHECKING:
+    from drkit.engines.databases.dumps import DumpIndex
+    from drkit.engines.databases.server import Throwaway
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -60,6 +64,21 @@ class TargetKind(ABC, Generic[T]):
     @abstractmethod
     def runbook(self, target: T, restored: str) -> str:
         """One line of Markdown: how to put back the data restored at `$RESTORE/<restored>`."""
+
+    def staged_databases(self, target: T, staging: Path) -> "DumpIndex | None":
+        """After `backup_paths`: the databases a database target dumped into `staging` (their sizes,
+        durations and server version go into the backup's evidence)."""
+        return None
+
+    def throwaway(self, target: T, staging: Path) -> "Throwaway | None":
+        """A drill's throw-away server for the target's dumps, restored under `staging` (the staging
+        dir inside the sandbox), not started yet; None when the restored files are the whole proof."""
+        return None
+
+    def drill_checks(self, target: T, configured: list[Any]) -> list[Any]:
+        """Checks every drill runs on this target's restored copy besides the policy's `configured`
+        ones (a sqlite database's integrity_check)."""
+        return []
 
 
 class StagedKind(TargetKind[T]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -47,3 +48,13 @@ class SqliteKind(StagedKind[SqliteTarget]):
     def runbook(self, target: SqliteTarget, restored: str) -> str:
         return (f"a consistent copy of the database: stop the application, then `cp \"$RESTORE/{restored}\" "
                 f"\"{target.sqlite}\"` and run `sqlite3 \"{target.sqlite}\" 'pragma integrity_check'`")
+
+    def drill_checks(self, target: SqliteTarget, configured: list[Any]) -> list[Any]:
+        """`PRAGMA integrity_check` on the restored copy, unless a configured sqlite check of the same
+        database runs it already."""
+        from drkit.checks.sqlite import SqliteCheck, SqliteCheckSpec  # drkit.checks imports the targets
+
+        path = str(target.sqlite)
+        if any(isinstance(check, SqliteCheck) and check.sqlite.path == path for check in configured):
+            return []
+        return [SqliteCheck(sqlite=SqliteCheckSpec(path=path))]

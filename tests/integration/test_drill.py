@@ -161,11 +161,11 @@ def test_a_failing_check_fails_the_drill(env, source):
     assert record["result"] == "fail" and [c["passed"] for c in record["measured"]["checks"]] == [False, True]
 
 
-def test_postgres_query_check_is_an_error_not_a_pass(env, source):
+def test_postgres_query_check_without_a_postgres_target_is_an_error_not_a_pass(env, source):
     backed_up(env, source, drill={"sandbox": str(drills_dir(env)),
                                   "checks": [{"postgres_query": {"sql": "select 1", "expect": 1}}]})
     proc = env.drkit("restore-drill", "shop", check=1)
-    assert "ERROR shop:" in proc.stdout and "not yet implemented" in proc.stderr
+    assert "ERROR shop:" in proc.stdout and "no postgres target in the policy" in proc.stderr
 
 
 def test_plain_restic_snapshot_without_manifest_fails(env, source):

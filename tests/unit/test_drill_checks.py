@@ -1,4 +1,4 @@
-"""Drill checks on a real directory tree: registry, path confinement, sqlite, command, postgres."""
+"""Drill checks on a real directory tree: registry, path confinement, sqlite, command, query checks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from pydantic import TypeAdapter
 
 from drkit.checks import (
-    POSTGRES_NOT_IMPLEMENTED,
     CheckContext,
     check_name,
     register_check,
@@ -25,6 +24,7 @@ from drkit.core.policy import (
     CommandCheck,
     FileExistsCheck,
     Model,
+    MysqlQueryCheck,
     Policy,
     PostgresQueryCheck,
     SqliteCheck,
@@ -58,9 +58,9 @@ def make_db(path: Path, rows: int = 3) -> None:
 
 
 def test_every_policy_check_kind_is_registered():
-    kinds = [FileExistsCheck, SqliteCheck, PostgresQueryCheck, CommandCheck]
-    assert [CHECKS.key_of(k) for k in kinds] == CHECKS.keys()[:4] == ["file_exists", "sqlite", "postgres_query",
-                                                                        "command"]
+    kinds = [FileExistsCheck, SqliteCheck, PostgresQueryCheck, MysqlQueryCheck, CommandCheck]
+    assert [CHECKS.key_of(k) for k in kinds] == CHECKS.keys()[:5] == ["file_exists", "sqlite", "postgres_query",
+                                                                        "mysql_query", "command"]
 
 
 def test_an_unregistered_check_type_is_an_error_not_a_pass(ctx):
@@ -147,9 +147,21 @@ def test_value_comparison(value, expect, expect_min, ok):
     assert (value_problem(value, expect, expect_min) is None) is ok
 
 
-def test_postgres_query_is_an_error_until_implemented(ctx):
-    result = run_check(CHECK.validate_python({"postgres_query": {"sql": "select 1", "expect": 1}}), ctx)
-    assert (result.passed, result.error, result.detail) == (False, True, POSTGRES_NOT_IMPLEMENTED)
+@pytest.mark.parametrize("value, low, high, problem", [
+    ("500", 500, 500, None), (499, 500, None, "returned 499, expected at least 500"),
+    ("501", None, 500, "returned '501', expected at most 500"), (None, None, 5, "returned None, expected at most 5"),
+    ("x", 1, None, "returned 'x', expected at least 1"),
+])
+def test_value_bounds(value, low, high, problem):
+    assert value_problem(value, None, low, high) == problem
+
+
+@pytest.mark.parametrize("key", ["postgres_query", "mysql_query"])
+def test_a_query_check_without_a_database_target_is_an_error_not_a_pass(ctx, key):
+    result = run_check(CHECK.validate_python({key: {"database": "shop", "sql": "select 1", "expect": 1}}), ctx)
+    kind = key.split("_")[0]
+    assert (result.passed, result.error) == (False, True)
+    assert result.detail == f"no {kind} target in the policy: a {key} check queries the restored dumps of one"
 
 
 def test_command_gets_the_sandbox_and_its_exit_code_decides(ctx):

@@ -147,3 +147,32 @@ def test_terminate_running_stops_children_of_other_threads(tmp_path, monkeypatch
     assert wait_gone(pids) == []
     with pytest.raises(errors.Interrupted, match="not started"):
         run(["true"], timeout=5)
+
+
+def test_a_served_child_stops_with_its_own_signal_and_takes_its_group_along(tmp_path):
+    pidfile, log = tmp_path / "pids", tmp_path / "server.log"
+    argv = ["sh", "-c", f"trap 'echo clean shutdown; kill $!; exit 0' INT; echo starting; sleep 60 & "
+                        f"echo $$ $! > {pidfile}.tmp; mv {pidfile}.tmp {pidfile}; wait"]
+    server = process.serve(argv, env=child_env(), cwd=tmp_path, log=log, stop_signal=signal.SIGINT, label="toy server")
+    pids = pids_from(pidfile, 2)
+    assert server.running()
+    server.stop(grace=5)
+    assert wait_gone(pids) == [] and not server.running()
+    assert server.log_tail() == "starting / clean shutdown"
+
+
+def test_terminate_running_stops_a_served_child_too(tmp_path, monkeypatch):
+    monkeypatch.setattr(process, "_refusing", threading.Event())
+    pidfile = tmp_path / "pids"
+    server = process.serve(family(pidfile), env=child_env(), cwd=tmp_path, log=tmp_path / "log",
+                           stop_signal=signal.SIGTERM, label="toy server")
+    pids = pids_from(pidfile, 2)
+    process.terminate_running(grace=2)
+    assert wait_gone(pids) == []
+    server.stop()  # afterwards: a no-op, no error
+
+
+def test_a_served_program_that_is_missing_is_one_clear_error(tmp_path):
+    with pytest.raises(ProgramNotFound, match="^program 'no-such-server-xyz' not found$"):
+        process.serve(["no-such-server-xyz"], env=child_env(), cwd=tmp_path, log=tmp_path / "log",
+                      stop_signal=signal.SIGTERM, label="x")

@@ -80,7 +80,7 @@ def test_a_registered_target_and_check_validate_like_built_in_ones(toy, tmp_path
     policy = load_policy_file(write(tmp_path, POLICY))
     assert [type(t).__name__ for t in policy.targets] == ["PathTarget", "ToyTarget"]
     assert type(policy.drill.checks[0]) is toy.ToyCheck and type(policy.notify[0]) is toy.ToyLog
-    assert TARGETS.keys() == ["path", "postgres", "sqlite", "command", "toy"]
+    assert TARGETS.keys() == ["path", "postgres", "mysql", "sqlite", "command", "toy"]
     assert policy.model_dump(mode="json")["targets"][1] == {"toy": {"text": "hello", "name": "toy.txt"}}
 
 
@@ -90,7 +90,7 @@ def test_an_unknown_kind_names_file_line_and_every_registered_key(toy, tmp_path)
         load_policy_file(write(tmp_path, text))
     assert [str(p) for p in exc.value.problems] == [
         f"{tmp_path / 'toys.yaml'}:{line_of(text, 'toyy')}: targets[1]: unknown kind ['toyy']; "
-        "expected one of the keys path, postgres, sqlite, command, toy"]
+        "expected one of the keys path, postgres, mysql, sqlite, command, toy"]
 
 
 def test_a_mistake_inside_a_plugin_kind_points_at_its_line(toy, tmp_path):
@@ -110,7 +110,7 @@ def test_policies_validate_against_the_registries_of_the_moment(tmp_path):
     forget_toys()
     with pytest.raises(PolicyError) as exc:
         load_policies([path])
-    assert any("targets[1]: unknown kind ['toy']; expected one of the keys path, postgres, sqlite, command" in str(p)
+    assert any("targets[1]: unknown kind ['toy']; expected one of the keys path, postgres, mysql, sqlite, command" in str(p)
                for p in exc.value.problems)
     try:
         importlib.import_module("toy_plugin")
@@ -125,10 +125,10 @@ def test_the_schema_lists_registered_kinds_only_while_registered(toy):
         schema = json_schema()
         return [item.get("title") for item in schema["properties"]["targets"]["items"]["anyOf"]]
 
-    assert target_titles() == ["PathTarget", "PostgresTarget", "SqliteTarget", "CommandTarget", "ToyTarget"]
+    assert target_titles() == ["PathTarget", "PostgresTarget", "MysqlTarget", "SqliteTarget", "CommandTarget", "ToyTarget"]
     assert "ToyCheck" in json.dumps(json_schema())
     forget_toys()
-    assert target_titles() == ["PathTarget", "PostgresTarget", "SqliteTarget", "CommandTarget"]
+    assert target_titles() == ["PathTarget", "PostgresTarget", "MysqlTarget", "SqliteTarget", "CommandTarget"]
 
 
 def test_a_kind_cannot_take_a_built_in_key_or_lack_its_key_field():
@@ -142,7 +142,7 @@ def test_a_kind_cannot_take_a_built_in_key_or_lack_its_key_field():
         TARGETS.add("path", OtherPath, object())
     with pytest.raises(ValueError, match="Keyless has no field 'keyless'"):
         TARGETS.add("keyless", Keyless, object())
-    assert TARGETS.keys() == ["path", "postgres", "sqlite", "command"]
+    assert TARGETS.keys() == ["path", "postgres", "mysql", "sqlite", "command"]
 
 
 def test_the_plugin_target_stages_and_its_check_reads_the_restored_copy(toy, tmp_path):

@@ -22,7 +22,8 @@ def test_runbook_has_contacts_commands_target_locations_and_measured_figures(tmp
         description="Orders database of the web shop",
         business={"tier": 1, "owner": "Jane <jane@example.com>", "function": "Order fulfilment",
                   "contacts": [{"role": "incident-commander", "name": "Ops on call", "phone": "+46 123"}]},
-        targets=[{"path": "/srv/uploads"}, {"postgres": {"dsn": "postgresql://backup:s3cret@db/shop"}},
+        targets=[{"path": "/srv/uploads"}, {"postgres": {"dsn": "postgresql://backup@db/shop",
+                                                         "password_file": "/etc/drkit/shop-pg.pass"}},
                  {"sqlite": "/var/lib/app/app.db"}, {"command": {"run": ["mysqldump", "shop"], "filename": "shop.sql"}}],
         repository={"url": "s3:https://user:keyid@s3.example.com/bucket/db", "password_env": "SHOP_RESTIC_PW"},
         drill={"checks": [{"file_exists": "srv/uploads/logo.png"}]})
@@ -33,9 +34,10 @@ def test_runbook_has_contacts_commands_target_locations_and_measured_figures(tmp
     assert "| incident-commander | Ops on call | +46 123 |" in text
     assert "export RESTIC_REPOSITORY='s3:https://s3.example.com/bucket/db'" in text
     assert 'export RESTIC_PASSWORD="$SHOP_RESTIC_PW"' in text
-    assert "s3cret" not in text and "keyid" not in text  # no secret from a DSN or URL
+    assert "keyid" not in text  # no secret from a URL (a DSN cannot carry one: tests/unit/test_targets.py)
     assert "`$RESTORE/srv/uploads`" in text
-    assert "`$RESTORE/var/lib/drkit/staging/db/postgres/shop.dump`" in text and "pg_restore" in text
+    assert "`$RESTORE/var/lib/drkit/staging/db/postgres`" in text and "pg_restore" in text
+    assert "roles.sql" in text and "<database>.dump" in text
     assert "`$RESTORE/var/lib/drkit/staging/db/sqlite/app.db`" in text
     assert "`$RESTORE/var/lib/drkit/staging/db/command/shop.sql`" in text
     assert "last completed drill: 2026-03-01 23:00:00 UTC, result **pass**, recovery time 30m" in text

@@ -1,7 +1,8 @@
-"""Targets through their registry: staging real dumps, pre-flight checks, restore locations, pg_dump argv."""
+"""Targets through their registry: staging real dumps, pre-flight checks, restore locations, dump argv."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -9,10 +10,21 @@ from pathlib import Path
 import pytest
 
 from drkit import targets
-from drkit.core.errors import SourceMissing
-from drkit.core.policy import TARGETS, CommandTarget, PathTarget, Policy, PostgresTarget, SqliteTarget
+from drkit.core.errors import PolicyError, SourceMissing
+from drkit.core.policy import (
+    TARGETS,
+    CommandTarget,
+    MysqlTarget,
+    PathTarget,
+    Policy,
+    PostgresTarget,
+    SqliteTarget,
+    load_policy_file,
+)
+from drkit.engines.databases import mariadb, postgres
+from drkit.engines.databases.postgres import dsn_database, dsn_for, split_password
 from drkit.targets import target_kind
-from drkit.targets.postgres import pg_dump_call, split_password
+from drkit.targets.postgres import dump_plan
 
 
 def policy(*items: dict) -> Policy:
@@ -31,9 +43,9 @@ def make_db(path: Path) -> Path:
 
 
 def test_every_built_in_kind_is_registered_in_the_documented_order():
-    assert TARGETS.keys()[:4] == ["path", "postgres", "sqlite", "command"]
-    assert [TARGETS.key_of(m) for m in (PathTarget, PostgresTarget, SqliteTarget, CommandTarget)] == [
-        "path", "postgres", "sqlite", "command"]
+    assert TARGETS.keys()[:5] == ["path", "postgres", "mysql", "sqlite", "command"]
+    assert [TARGETS.key_of(m) for m in (PathTarget, PostgresTarget, MysqlTarget, SqliteTarget, CommandTarget)] == [
+        "path", "postgres", "mysql", "sqlite", "command"]
 
 
 def test_prepare_stages_dumps_and_keeps_paths_in_place(tmp_path):
@@ -63,14 +75,15 @@ def test_paths_alone_add_no_staging_dir(tmp_path):
 def test_restored_paths_are_where_the_snapshot_holds_each_target(tmp_path):
     staging = Path("/state/staging/shop")
     p = policy({"path": "/srv/shop"}, {"sqlite": "/var/lib/app/app.db"},
-               {"postgres": {"dsn": "postgresql://backup:pw@db:5432/orders?sslmode=require"}},
+               {"postgres": {"dsn": "postgresql://backup@db:5432/orders?sslmode=require"}},
+               {"mysql": {"defaults_file": "/etc/drkit/shop.cnf", "databases": ["shop"], "name": "shop-mysql"}},
                {"command": {"run": ["mysqldump", "shop"], "filename": "shop.sql"}})
     assert [str(target_kind(t).restored_path(t, staging)) for t in p.targets] == [
-        "/srv/shop", "/state/staging/shop/sqlite/app.db", "/state/staging/shop/postgres/orders.dump",
-        "/state/staging/shop/command/shop.sql"]
+        "/srv/shop", "/state/staging/shop/sqlite/app.db", "/state/staging/shop/postgres",
+        "/state/staging/shop/shop-mysql", "/state/staging/shop/command/shop.sql"]
     assert [target_kind(t).label(t) for t in p.targets] == [
         "path /srv/shop", "sqlite /var/lib/app/app.db", "postgres postgresql://backup@db:5432/orders?sslmode=require",
-        "command shop.sql"]
+        "mysql shop-mysql", "command shop.sql"]
 
 
 def test_missing_sources_fail_before_restic(tmp_path):
@@ -107,24 +120,83 @@ def test_a_command_target_is_stopped_at_its_timeout(tmp_path):
     ("host=db password='it\\'s a \\\\secret' dbname=shop", "host=db dbname=shop", "it's a \\secret"),
     ("host=db dbname=shop", "host=db dbname=shop", None),
 ])
-def test_a_password_in_the_dsn_is_split_off(dsn, clean, password):
+def test_a_password_in_the_dsn_is_found(dsn, clean, password):
     assert split_password(dsn) == (clean, password)
 
 
-def test_pg_dump_never_gets_the_password_in_argv(tmp_path):
-    target = PostgresTarget.model_validate({"postgres": {"dsn": "postgresql://backup:hunter2@db/shop",
-                                                         "dump_args": ["--no-owner"]}})
-    argv, env = pg_dump_call(target, tmp_path / "shop.dump")
-    assert argv == ["pg_dump", "-Fc", "--file", str(tmp_path / "shop.dump"), "--no-owner", "--dbname",
-                    "postgresql://backup@db/shop"]
-    assert env == {"PGPASSWORD": "hunter2"}
+def test_a_dsn_with_a_password_is_a_policy_error_at_its_line(tmp_path):
+    file = tmp_path / "shop.yaml"
+    file.write_text("version: 1\nname: shop\nobjectives: {rpo: 1d, rto: 4h}\ntargets:\n"
+                    "  - postgres:\n      dsn: postgresql://backup:hunter2@db/shop\n"
+                    "repository: {url: /r, password_file: /p}\n")
+    with pytest.raises(PolicyError) as exc:
+        load_policy_file(file)
+    [problem] = exc.value.problems
+    assert str(problem).startswith(f"{file}:6: targets[0].postgres.dsn: the DSN carries a password")
+    assert "hunter2" not in str(problem)
 
 
-def test_a_failed_pg_dump_is_one_line_without_the_password(tmp_path):
-    """Real pg_dump against a port nobody listens on."""
-    p = policy({"postgres": {"dsn": "postgresql://backup:hunter2@127.0.0.1:1/shop?connect_timeout=5"}})
+@pytest.mark.parametrize("dsn, database, expected", [
+    ("postgresql://backup@db:5432/shop?sslmode=require", "crm", "postgresql://backup@db:5432/crm?sslmode=require"),
+    ("postgresql://backup@/?host=/run/postgresql&dbname=x", "a b/c", "postgresql://backup@/a%20b%2Fc?host=%2Frun%2Fpostgresql"),
+    ("host=/run/postgresql user=backup dbname=shop", "it's", "host=/run/postgresql user=backup dbname=shop dbname='it\\'s'"),
+])
+def test_a_dsn_is_pointed_at_each_database(dsn, database, expected):
+    assert dsn_for(dsn, database) == expected
+    assert dsn_database(expected) == database
+
+
+def test_pg_dump_and_pg_dumpall_argv_carry_no_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_PG_PW", "hunter2")
+    target = PostgresTarget.model_validate({"postgres": {
+        "dsn": "host=/run/postgresql user=backup", "databases": ["shop"], "dump_args": ["--no-owner"],
+        "password_env": "SHOP_PG_PW"}})
+    plan = dump_plan(target, "postgres target x")
+    assert plan.server.password == "hunter2" and plan.connect_db == "shop"
+    assert postgres.pg_dump_argv(plan, "pg_dump", "shop", tmp_path) == [
+        "pg_dump", "--format=custom", "--file", str(tmp_path / "shop.dump"), "--no-owner",
+        "--dbname", "host=/run/postgresql user=backup dbname='shop'"]
+    assert postgres.server_argvs(plan, "pg_dumpall", tmp_path) == [
+        ["pg_dumpall", "--roles-only", "--no-role-passwords", "--file", str(tmp_path / "roles.sql"),
+         "--dbname", "host=/run/postgresql user=backup dbname='shop'"],
+        ["pg_dumpall", "--tablespaces-only", "--file", str(tmp_path / "tablespaces.sql"),
+         "--dbname", "host=/run/postgresql user=backup dbname='shop'"]]
+
+
+def test_the_password_reaches_libpq_in_a_private_file_removed_afterwards():
+    with postgres.pgpass("pa:ss\\word") as env:
+        path = Path(env["PGPASSFILE"])
+        assert path.read_text() == "*:*:*:*:pa\\:ss\\\\word\n" and path.stat().st_mode & 0o777 == 0o600
+    assert not path.exists()
+
+
+def test_mariadb_dump_argv_is_consistent_and_complete(tmp_path):
+    plan = mariadb.DumpPlan(mariadb.LiveServer(Path("/etc/drkit/shop.cnf"), "mysql target shop"), ["shop"], [], 60)
+    assert mariadb.dump_argv(plan, "mariadb-dump", "shop", tmp_path) == [
+        "mariadb-dump", "--single-transaction", "--routines", "--events", "--triggers", "--hex-blob",
+        f"--result-file={tmp_path / 'shop.sql'}", "--databases", "shop"]
+
+
+@pytest.mark.parametrize("targets_, message", [
+    ([{"postgres": {"dsn": "host=db"}}], "name the databases to dump"),
+    ([{"postgres": {"dsn": "host=db", "databases": []}}], "name at least one database"),
+    ([{"mysql": {"defaults_file": "/my.cnf", "databases": "shop"}}], "'shop': write a list (`[shop]`) or `all`"),
+    ([{"postgres": {"dsn": "host=db dbname=a", "password_file": "/p", "password_env": "X"}}], "not both"),
+    ([{"postgres": {"dsn": "host=db dbname=a"}}, {"postgres": {"dsn": "host=db2 dbname=b"}}],
+     "stores its copy under the same staging name ('postgres') as targets[0]"),
+    ([{"sqlite": "/a/app.db"}, {"sqlite": "/b/app.db"}], "same staging name ('sqlite/app.db')"),
+])
+def test_database_target_mistakes_are_policy_errors(targets_, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        policy(*targets_)
+
+
+def test_a_failed_pg_dump_is_one_line_naming_the_database(tmp_path):
+    """Real psql/pg_dump against a port nobody listens on."""
+    p = policy({"postgres": {"dsn": "postgresql://backup@127.0.0.1:1/shop?connect_timeout=5"}})
     with pytest.raises(SourceMissing) as exc:
         targets.prepare(p, tmp_path)
     message = str(exc.value)
-    assert message.startswith("postgres target postgresql://backup@127.0.0.1:1/shop?connect_timeout=5: ")
-    assert "hunter2" not in message and "\n" not in message
+    assert message.startswith("postgres target postgresql://backup@127.0.0.1:1/shop?connect_timeout=5: database shop: "
+                              "psql exited 2: ")
+    assert "\n" not in message

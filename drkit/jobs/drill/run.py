@@ -4,7 +4,8 @@ correct, run the policy's checks, and measure the recovery time (RTA) against th
 Flow: preflight (vet the sandbox, pick the snapshot, check free space) -> restore with
 `restic restore --verify` while `restic ls` lists the snapshot and, once restic starts its own
 read-back, restored files are hashed on a thread pool -> verify the tree and the hashes against
-the manifest stored in the snapshot -> checks -> one signed evidence record. Every run ends in
+the manifest stored in the snapshot -> a throw-away server per database target, its dumps loaded
+(drkit/jobs/drill/databases.py) -> checks -> one signed evidence record. Every run ends in
 exactly one verdict: PASS (exit 0), BREACH (RTA > RTO, exit 3), FAIL (data or check wrong, exit 4)
 or ERROR (could not run, exit 1; a refused sandbox or snapshot is a usage error, exit 2).
 """
@@ -24,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from drkit.checks import CheckContext, CheckResult, run_checks
+from drkit.checks import CheckContext, CheckResult, run_check
 from drkit.core import errors
 from drkit.core.durations import format_duration
 from drkit.core.outcome import VERDICT, evidence_result
@@ -35,6 +36,7 @@ from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DrillMeasured, measured_of
 from drkit.evidence.records import Record, signature_problem
 from drkit.jobs.drill.clock import Stopwatch
+from drkit.jobs.drill.databases import CHECKS_PHASE, DatabaseStage
 from drkit.jobs.drill.sandbox import FirstByteWatch, Sandbox, protected_paths
 from drkit.jobs.drill.selection import Choice, SnapshotChooser
 from drkit.jobs.drill.verdict import DrillFailed, Verdict, damage_or, restore_failure, select_verdict
@@ -52,11 +54,13 @@ from drkit.jobs.drill.verification import (
     submit_hashes,
 )
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
+from drkit.targets import target_kind
 
 log = logging.getLogger("drkit")
 
 HASH_WORKERS = min(4, os.cpu_count() or 2)
-PHASES = ("preflight", "restore", "verify", "checks")
+PHASES = ("preflight", "restore", "verify", "db_start:<target>", "db_load:<database>", "checks",
+          "queries:<database>")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class _Drill:
         self.manifest_path: str | None = None
         self.manifest: Manifest | None = None
         self.checks: list[CheckResult] = []
+        self.databases = DatabaseStage(self.policy, clock)
         self.problems: list[str] = []
         self.measured: dict[str, Any] = {"snapshot_selector": request.snapshot, "verify": self.policy.drill.verify}
 
@@ -127,9 +132,11 @@ class _Drill:
         try:
             failed, error = self._execute()
             phases, rta = self.clock.finish()
+            self.ctx.warnings += self.databases.close()  # the clock has stopped: the service was back
             verdict, error = self._judge(failed, error, rta)
             kept = self._keep(verdict)
         except BaseException:
+            self.databases.close()  # Ctrl-C: no throw-away server outlives the drill
             if self.sandbox is not None:  # interrupted: never leave a half-restored tree behind
                 self.sandbox.discard()
             raise
@@ -367,13 +374,26 @@ class _Drill:
     # --- checks ----------------------------------------------------------------------------------
 
     def _run_checks(self) -> None:
+        """Start the database targets' throw-away servers, then run every check, each timed in its
+        phase (`queries:<database>` for a query, `checks` for the rest)."""
         assert self.sandbox is not None
-        self.clock.begin("checks")
         staging = posixpath.dirname(self.manifest_path) if self.manifest_path else None
         base = self.request.policy_file.parent if self.request.policy_file else Path.cwd()
-        ctx = CheckContext(self.sandbox.path, staging, self.policy, base.resolve())
-        self.checks = run_checks(list(self.policy.drill.checks), ctx)
+        ctx = CheckContext(self.sandbox.path, staging, self.policy, base.resolve(), self.databases)
+        self.databases.bring_up(ctx)
+        self.clock.begin(CHECKS_PHASE)
+        for check in self._checks():
+            self.clock.begin(self.databases.phase_of(check))
+            self.checks.append(run_check(check, ctx))
         self.clock.end()
+
+    def _checks(self) -> list[Any]:
+        """The checks every drill of these targets runs (a sqlite database's integrity_check), then
+        the policy's."""
+        configured = list(self.policy.drill.checks)
+        implicit = [check for target in self.policy.targets
+                    for check in target_kind(target).drill_checks(target, configured)]
+        return implicit + configured
 
     # --- ending ----------------------------------------------------------------------------------
 
@@ -407,4 +427,4 @@ class _Drill:
                 "restore_verify_s": phases.get("restore", 0.0) + phases.get("verify", 0.0),
                 "rto_s": self.policy.objectives.rto.total_seconds(), "rta_s": rta,
                 "checks": [c.as_dict() for c in self.checks], "sandbox_kept": kept is not None,
-                "hash_workers": HASH_WORKERS}
+                "hash_workers": HASH_WORKERS, **self.databases.measured(phases)}
