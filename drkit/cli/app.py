@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +41,7 @@ class App:
     state_dir: Path
     verbose: int
     _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
+    quiet: bool = False   # -q: stdout silenced (`silenced_stdout`), failures still reach stderr
     exit_floor: int = 0  # ExitCode.USAGE once a broken policy file was reported: the run exits at least 2
 
     @property
@@ -105,6 +109,21 @@ class Invocation:
         return self.app.exit_floor if self.app is not None else 0
 
 
+@contextlib.contextmanager
+def silenced_stdout() -> Iterator[None]:
+    """`-q`: everything a command prints on stdout (tables, result lines, JSON) goes nowhere, so a
+    cron job that succeeds sends no mail; errors and failed runs' lines go to stderr (`finish_runs`)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+def quiet() -> bool:
+    """Whether the running command was given `-q` (no click context: not quiet)."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    return bool(app and app.quiet)
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -116,19 +135,26 @@ def emit_json(data: Any) -> None:
 def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> None:
     """The end of every job command (backup, forget, repo check, restore-drill): one result line per
     run on stdout (or its JSON), warnings and the error once on stderr, exit with the worst code.
+    Under `-q` only failed runs print: their line and error on stderr, nothing else.
 
     `line(outcome)` is the command's result line; it names the cause itself when it returns a
     tuple (text, True), so the error is not printed again."""
-    if as_json:
+    silent = quiet()
+    if as_json and not silent:
         from drkit.jobs.lifecycle import RunList
 
         emit_document(RunList(tuple(outcomes)) if many else outcomes[0])
     else:
         for o in outcomes:
+            if silent and o.exit_code == 0:
+                continue
             result = line(o)
             text, names_cause = result if isinstance(result, tuple) else (result, False)
-            click.echo(text)
-            for warning in o.warnings:
+            if silent:   # -q: a failed run's line is part of its error, on stderr
+                err.print(text, markup=False)
+            else:
+                click.echo(text)
+            for warning in () if silent else o.warnings:
                 err.print(f"warning: {o.policy}: {warning}", markup=False)
             if o.error is not None and not names_cause:
                 err.print(f"drkit: error: {o.error}", markup=False)

@@ -48,7 +48,7 @@ class RedactingFilter(logging.Filter):
 
 
 def configure(verbose: int) -> None:
-    """WARNING by default, INFO with -v, DEBUG with -vv: for drkit only."""
+    """WARNING by default, INFO with -v, DEBUG with -vv, ERROR with -q (verbose -1): for drkit only."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

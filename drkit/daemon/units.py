@@ -124,20 +124,79 @@ def _ini(comment: str, *sections: tuple[str, list[str]]) -> str:
 
 # --- cron ------------------------------------------------------------------------------------
 
+BLOCK_BEGIN = "# BEGIN drkit"
+BLOCK_END = "# END drkit"
+
+
 def crontab(specs: list[JobSpec], base: list[str]) -> str:
-    """Crontab lines; UsageError naming every phrase cron cannot express (seconds, uneven steps)."""
+    """drkit's crontab block, between `# BEGIN drkit` and `# END drkit` so a rerun replaces it
+    (`merge_block`); UsageError naming every phrase cron cannot express (seconds, uneven steps).
+
+    Every command runs with `-q`: nothing on success, so cron mails only failures."""
     lines, impossible = [], []
     for spec in specs:
         fields = spec.phrase.to_cron()
         if fields is None:
             impossible.append(f"{spec.policy} {spec.job} '{spec.phrase.text}'")
             continue
-        command = " ".join(shlex.quote(arg) for arg in job_argv(base, spec)).replace("%", "\\%")
+        command = " ".join(shlex.quote(arg) for arg in job_argv([*base, "-q"], spec)).replace("%", "\\%")
         lines.append(f"{fields} {command}")
     if impossible:
         raise errors.UsageError(f"cron cannot express: {', '.join(impossible)}",
                                 hint="use `drkit scheduler install --systemd` or the daemon `drkit scheduler run`")
-    header = [f"# {HEADER}", "# Install: crontab -l | cat - drkit.crontab | crontab -",
+    header = [BLOCK_BEGIN, f"# {HEADER}", "# Install: drkit scheduler install --cron --user-crontab (replaces this block)",
               "# Credentials: AWS shared credentials / aws_profile, or variables set at the top of the crontab.",
               "SHELL=/bin/sh"]
-    return "\n".join(header + lines) + "\n"
+    return "\n".join([*header, *lines, BLOCK_END]) + "\n"
+
+
+def merge_block(existing: str, block: str) -> str:
+    """`existing` crontab text with drkit's block replaced by `block` (appended when absent);
+    every other line is kept as it was. An empty `block` removes drkit's block."""
+    kept = remove_block(existing)
+    if not block:
+        return kept
+    return (kept.rstrip("\n") + "\n\n" if kept.strip() else "") + block
+
+
+def remove_block(existing: str) -> str:
+    """`existing` without any `# BEGIN drkit` … `# END drkit` block (an unterminated one runs to the end)."""
+    lines, inside = [], False
+    for line in existing.splitlines():
+        if line.strip() == BLOCK_BEGIN:
+            inside = True
+        elif inside and line.strip() == BLOCK_END:
+            inside = False
+        elif not inside:
+            lines.append(line)
+    text = "\n".join(lines).rstrip("\n")
+    return text + "\n" if text else ""
+
+
+def user_crontab() -> str:
+    """The invoking user's crontab (`crontab -l`), empty when they have none."""
+    from drkit.engines import process
+
+    try:
+        listed = process.run(["crontab", "-l"], timeout=30)
+    except process.ProgramNotFound:
+        raise errors.UsageError("the crontab command is not installed",
+                                hint="install cron (apt-get install cron), or use --systemd or the daemon") from None
+    if not listed.ok and b"no crontab" not in listed.stderr.lower():
+        raise errors.DrkitError(f"crontab -l {listed.status()}: {listed.last_line()}")
+    return listed.stdout.decode() if listed.ok else ""
+
+
+def replace_user_crontab(text: str, scratch: Path) -> None:
+    """Install `text` as the invoking user's crontab (`crontab FILE`, through a private file in `scratch`)."""
+    from drkit.engines import process
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    staged = scratch / "crontab.new"
+    staged.write_text(text)
+    try:
+        done = process.run(["crontab", str(staged)], timeout=30)
+    finally:
+        staged.unlink(missing_ok=True)
+    if not done.ok:
+        raise errors.DrkitError(f"crontab {done.status()}: {done.last_line()}")

@@ -335,7 +335,7 @@ def test_install_systemd_units_that_systemd_accepts(env: Env, source: Path, tmp_
     assert "cron cannot express: often backup 'every 5 seconds', often forget 'every 3 days'" in cron.stderr
     (env.policies / "often.yaml").unlink()
     crontab = env.drkit("scheduler", "install", "--cron", check=0).stdout
-    assert f"30 1 * * * {sys.executable} -m drkit --policies {env.policies} --state-dir {env.state} backup shop-db" \
+    assert f"30 1 * * * {sys.executable} -m drkit --policies {env.policies} --state-dir {env.state} -q backup shop-db" \
         in crontab.splitlines()
 
 
@@ -349,3 +349,15 @@ def test_policy_validate_warns_when_the_backup_interval_cannot_meet_the_rpo(env:
     strict = env.drkit("policy", "validate", "--strict", check=2)
     assert f"error: {env.policies / 'slow.yaml'}" in strict.stderr
     assert not env.state.exists()   # validating did not create state
+
+
+def test_quiet_job_commands_print_nothing_on_success_and_only_the_failure_on_stderr(env: Env, source: Path) -> None:
+    env.write_policy("web", [source])
+    env.drkit("repo", "init", "web", check=0)
+    done = env.drkit("-q", "backup", "web", check=0)
+    assert (done.stdout, done.stderr) == ("", "")                  # cron sends no mail
+    assert env.drkit("-q", "snapshots", "web", check=0).stdout == ""
+    env.write_policy("web", [source / "gone"])
+    failed = env.drkit("-q", "backup", "web")
+    assert failed.returncode != 0 and failed.stdout == ""
+    assert failed.stderr.count("web") >= 1 and "Traceback" not in failed.stderr

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from factories import drkit_in_process
+
 from drkit.core import errors
 from drkit.core.policy import Policy
 from drkit.daemon.scheduler import job_specs
-from drkit.daemon.units import crontab, drkit_argv, exec_line, systemd_units
+from drkit.daemon.units import BLOCK_BEGIN, BLOCK_END, crontab, drkit_argv, exec_line, merge_block, systemd_units
 
 
 def make_policy(name: str, **phrases: str) -> Policy:
@@ -111,7 +113,7 @@ def test_systemd_accepts_the_generated_units(tmp_path: Path) -> None:
 def test_crontab_lines_use_the_cron_form_of_each_phrase() -> None:
     text = crontab(job_specs([SHOP]), BASE)
     lines = [line for line in text.splitlines() if line and not line.startswith(("#", "SHELL="))]
-    prefix = f"{sys.executable} -m drkit --policies /etc/drkit/policies --state-dir /var/lib/drkit"
+    prefix = f"{sys.executable} -m drkit --policies /etc/drkit/policies --state-dir /var/lib/drkit -q"
     assert lines == [f"30 1 * * * {prefix} backup shop-db", f"0 3 * * * {prefix} forget shop-db",
                      f"0 5 * * 6 {prefix} repo check shop-db", f"0 4 * * 0 {prefix} restore-drill shop-db"]
 
@@ -120,7 +122,7 @@ def test_cron_escapes_percent_signs_and_quotes_paths() -> None:
     base = ["/usr/bin/python3", "-m", "drkit", "--policies", "/srv/my policies", "--state-dir", "/srv/100%"]
     [line] = [l for l in crontab(job_specs([make_policy("a", backup="every day at 01:30")]), base).splitlines()
               if l.startswith("30 1")]
-    assert line == "30 1 * * * /usr/bin/python3 -m drkit --policies '/srv/my policies' --state-dir /srv/100\\% backup a"
+    assert line == "30 1 * * * /usr/bin/python3 -m drkit --policies '/srv/my policies' --state-dir /srv/100\\% -q backup a"
 
 
 def test_phrases_cron_cannot_express_are_named_with_the_alternatives() -> None:
@@ -132,3 +134,41 @@ def test_phrases_cron_cannot_express_are_named_with_the_alternatives() -> None:
     assert "shop-db" not in message
     assert "--systemd" in message and "scheduler run" in message
     assert caught.value.exit_code == 2
+
+
+def test_the_crontab_is_one_marked_block_that_a_rerun_replaces_and_uninstall_removes() -> None:
+    block = crontab(job_specs([SHOP]), BASE)
+    assert block.splitlines()[0] == BLOCK_BEGIN and block.splitlines()[-1] == BLOCK_END
+    mine = "MAILTO=ops@example.org\n0 * * * * /usr/local/bin/other-job\n"
+    once = merge_block(mine, block)
+    assert once.startswith(mine) and once.count(BLOCK_BEGIN) == 1
+    newer = crontab(job_specs([make_policy("b", backup="every day at 02:00"), SHOP]), BASE)
+    twice = merge_block(once, newer)
+    assert twice.count(BLOCK_BEGIN) == 1 and twice.count(BLOCK_END) == 1 and twice.endswith(newer)
+    assert merge_block(twice, "") == mine                  # --uninstall leaves the user's own lines as they were
+    assert merge_block("", block) == block
+
+
+def test_cron_commands_run_quietly_so_cron_mails_only_failures() -> None:
+    commands = [l for l in crontab(job_specs([SHOP]), BASE).splitlines() if l[:1].isdigit()]
+    assert commands and all(" -q " in line for line in commands)
+
+
+def test_install_cron_twice_leaves_one_block_and_quiet_prints_nothing(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "web.yaml").write_text(
+        "version: 1\nname: web\nobjectives: {rpo: 1d, rto: 4h}\ntargets: [{path: /srv/www}]\n"
+        "schedule: {backup: every day at 01:30}\nrepository: {url: /srv/repo, password_env: PW}\n")
+    (tmp_path / "cron").mkdir()
+    (tmp_path / "cron" / "drkit.crontab").write_text("MAILTO=ops\n")
+    args = ("--policies", str(policies), "--state-dir", str(tmp_path / "state"))
+    for _ in range(2):
+        done = drkit_in_process(*args, "-q", "scheduler", "install", "--cron", "-o", str(tmp_path / "cron"))
+        assert (done.code, done.stdout, done.stderr) == (0, "", "")
+    text = (tmp_path / "cron" / "drkit.crontab").read_text()
+    assert text.startswith("MAILTO=ops\n") and text.count(BLOCK_BEGIN) == 1 and " -q backup web" in text
+    drkit_in_process(*args, "scheduler", "install", "--cron", "--uninstall", "-o", str(tmp_path / "cron"))
+    assert (tmp_path / "cron" / "drkit.crontab").read_text() == "MAILTO=ops\n"
+    missing = drkit_in_process(*args, "-q", "backup", "nosuch")
+    assert missing.code == 2 and missing.stdout == "" and "nosuch" in missing.stderr
