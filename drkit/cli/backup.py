@@ -7,7 +7,7 @@ import sys
 import click
 
 from drkit.cli.app import App, finish_runs, json_option, pass_app
-from drkit.core.display import format_size
+from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.core.outcome import RunStatus
 from drkit.evidence.payloads import BackupMeasured, measured_of
@@ -35,7 +35,7 @@ def _backup_line(o) -> str | tuple[str, bool]:
     if o.status in (RunStatus.OK, RunStatus.PARTIAL) and r is not None:
         word = "OK" if o.status is RunStatus.OK else "PARTIAL"
         added = measured_of(r, BackupMeasured).data_added
-        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {format_size(r.bytes)} / {r.files:,} files "
+        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {format_size(r.bytes)} / {count_of(r.files, 'file')} "
                 f"(+{format_size(added)} new) in {format_duration(r.duration_s)}")
         return (line + f" — {o.error}", True) if o.status is RunStatus.PARTIAL else line
     return f"{o.status.upper()} {o.policy}: backup did not complete"

@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from drkit.cli.app import App, finish_runs, json_option, out, pass_app
-from drkit.core.display import format_size
+from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.evidence.payloads import DrillMeasured, measured_if
 
@@ -75,7 +75,7 @@ def _drill_line(outcome, verdict: str) -> str:
     took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
     if verdict in ("PASS", "BREACH"):
-        return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+        return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {count_of(r.files, 'file')} in {took} ({budget})"
                 + (f"; {m.changed_during_backup} file(s) changed during backup, verified by restic only"
                    if m is not None and m.changed_during_backup else ""))
     if verdict == "FAIL":  # the verdict names what was wrong with the data

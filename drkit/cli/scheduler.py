@@ -125,7 +125,8 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
 def _install_cron(app: App, block: str, output: Path | None, user_crontab: bool) -> None:
     """Print the block, or merge it into DIR/drkit.crontab or the user's crontab (an empty block
     removes drkit's); every other line of the crontab is kept (docs/operations.md)."""
-    from drkit.daemon.units import merge_block, replace_user_crontab, user_crontab as read_user_crontab
+    from drkit.daemon.units import merge_block, replace_user_crontab
+    from drkit.daemon.units import user_crontab as read_user_crontab
 
     if output is None and not user_crontab:
         click.echo(block, nl=False)

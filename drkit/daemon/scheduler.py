@@ -26,6 +26,7 @@ from typing import IO, Callable
 import schedule
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.schedules import SchedulePhrase
@@ -290,8 +291,8 @@ class Daemon:
                 worker.start()
             self._register()
             overdue = self._overdue(catalog)
-            self.log.daemon("start", "ok", f"pid {os.getpid()}: {len(self.policies)} policies, "
-                                           f"{len(job_specs(self._policy_models()))} scheduled jobs, "
+            self.log.daemon("start", "ok", f"pid {os.getpid()}: {count_of(len(self.policies), 'policy')}, "
+                                           f"{count_of(len(job_specs(self._policy_models())), 'scheduled job')}, "
                                            f"{len(overdue)} to catch up" + (", --once" if self.options.once else ""))
             self._warn_unrunnable()
             self._catch_up(overdue)
@@ -391,17 +392,18 @@ class Daemon:
         try:
             new = self.load()
         except errors.PolicyError as exc:
-            self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: "
+            self.log.daemon("reload", "failed", f"kept the previous {count_of(len(self.policies), 'policy')}: "
                                                 + "; ".join(map(str, exc.problems)))
             return
         except errors.DrkitError as exc:
-            self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: {exc}")
+            self.log.daemon("reload", "failed", f"kept the previous {count_of(len(self.policies), 'policy')}: {exc}")
             return
         self.policies = new
         self._register()
         overdue = self._overdue(catalog)
-        self.log.daemon("reload", "ok", f"{len(new)} policies, {len(job_specs(self._policy_models()))} scheduled "
-                                        f"jobs, {len(overdue)} to catch up")
+        self.log.daemon("reload", "ok", f"{count_of(len(new), 'policy')}, "
+                                        f"{count_of(len(job_specs(self._policy_models())), 'scheduled job')}, "
+                                        f"{len(overdue)} to catch up")
         self._warn_unrunnable()
         self._catch_up(overdue)
 

@@ -280,7 +280,7 @@ def test_sighup_reloads_policies_and_keeps_the_old_set_when_the_new_one_is_inval
         daemon.proc.send_signal(signal.SIGHUP)
         failed = daemon.wait_for(lambda l: l["event"] == "reload", 10, "reload line")
         assert failed["status"] == "failed"
-        assert "kept the previous 1 policies" in failed["message"] and f"{bad}:" in failed["message"]
+        assert "kept the previous 1 policy" in failed["message"] and f"{bad}:" in failed["message"]
         assert "unknown key 'schedul'" in failed["message"]
 
         env.write_policy("second", [source], schedule={"backup": "every day at 01:30"})
@@ -357,6 +357,9 @@ def test_quiet_job_commands_print_nothing_on_success_and_only_the_failure_on_std
     done = env.drkit("-q", "backup", "web", check=0)
     assert (done.stdout, done.stderr) == ("", "")                  # cron sends no mail
     assert env.drkit("-q", "snapshots", "web", check=0).stdout == ""
+    header, row = env.drkit("snapshots", "web", check=0).stdout.splitlines()   # piped: full ids and paths
+    snapshot_id = env.restic("web", "snapshots", "--json").stdout.split('"id":"')[1][:64]
+    assert header.split("\t")[0] == "id" and row.split("\t")[0] == snapshot_id and str(source) in row.split("\t")[4]
     env.write_policy("web", [source / "gone"])
     failed = env.drkit("-q", "backup", "web")
     assert failed.returncode != 0 and failed.stdout == ""

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from factories import drkit_in_process
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.policy import Policy
 from drkit.daemon.scheduler import job_specs
 from drkit.daemon.units import BLOCK_BEGIN, BLOCK_END, crontab, drkit_argv, exec_line, merge_block, systemd_units
@@ -172,3 +172,9 @@ def test_install_cron_twice_leaves_one_block_and_quiet_prints_nothing(tmp_path: 
     assert (tmp_path / "cron" / "drkit.crontab").read_text() == "MAILTO=ops\n"
     missing = drkit_in_process(*args, "-q", "backup", "nosuch")
     assert missing.code == 2 and missing.stdout == "" and "nosuch" in missing.stderr
+
+
+@pytest.mark.parametrize("n, noun, text", [(1, "policy", "1 policy"), (2, "policy", "2 policies"),
+                                           (0, "record", "0 records"), (1, "file", "1 file"), (1200, "key", "1,200 keys")])
+def test_counts_read_in_the_right_number(n: int, noun: str, text: str) -> None:
+    assert count_of(n, noun) == text
