@@ -52,6 +52,8 @@ def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose:
     if quiet and verbose:
         raise errors.UsageError("give -q or -v, not both")
     logs.configure(-1 if quiet else verbose)
+    if logs.under_journal():
+        err.file = logs.JournalStream()   # `journalctl -p err -u drkit-…` finds the one-line errors
     if quiet:
         ctx.with_resource(silenced_stdout())
     load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)

@@ -25,7 +25,7 @@ from typing import IO, Callable
 
 import schedule
 
-from drkit.core import errors
+from drkit.core import errors, logs
 from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import LoadedPolicy, Policy
@@ -206,6 +206,9 @@ class EventLog:
         self.fmt = fmt
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
+        # Under systemd, text lines start with their syslog priority (`<3>` failed, `<4>` breach,
+        # partial, interrupted, locked, missed, `<6>` the rest); JSON lines stay plain JSON.
+        self.journal = fmt == "text" and logs.under_journal(self.stream)
 
     def job_start(self, spec: JobSpec, reason: str) -> None:
         self._emit({"policy": spec.policy, "job": spec.job, "event": "start", "status": None, "duration_s": None,
@@ -222,9 +225,14 @@ class EventLog:
     def _emit(self, fields: dict) -> None:
         fields = {"ts": utc_text(now_utc()), **fields}
         line = json.dumps(fields, sort_keys=False) if self.fmt == "json" else _text_line(fields)
+        if self.journal:
+            line = f"<{_STATUS_PRIORITY.get(fields.get('status') or 'ok', logs.WARNING)}>{line}"
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()
+
+
+_STATUS_PRIORITY = {"ok": logs.INFO, "failed": logs.ERR}
 
 
 def _text_line(f: dict) -> str:
