@@ -93,7 +93,7 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
                       grace: float, jitter: float) -> None:
     """Write systemd units or a crontab that run the same `drkit` commands on the policies' schedules."""
     from drkit.daemon.scheduler import job_specs
-    from drkit.daemon.units import crontab, drkit_argv, systemd_units
+    from drkit.daemon.units import Confinement, crontab, drkit_argv, systemd_units
 
     if kind is None:
         raise errors.UsageError("choose --systemd or --cron")
@@ -108,9 +108,11 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
                                                drkit_argv(app.policies_dir, app.state_dir))
         _install_cron(app, block, output, user_crontab)
         return
-    specs = job_specs([item.policy for item in app.policies])
-    files = {unit.name: unit.text for unit in systemd_units(specs, drkit_argv(app.policies_dir, app.state_dir),
-                                                            grace_s=grace, jitter_s=jitter)}
+    policies = [item.policy for item in app.policies]
+    files = {unit.name: unit.text for unit in systemd_units(job_specs(policies),
+                                                            drkit_argv(app.policies_dir, app.state_dir),
+                                                            grace_s=grace, jitter_s=jitter,
+                                                            confinement=Confinement.of(policies, app.state_dir))}
     if output is None:
         for name, text in files.items():
             click.echo(f"# ---- {name} ----\n{text}")

@@ -314,7 +314,7 @@ def test_install_systemd_units_that_systemd_accepts(env: Env, source: Path, tmp_
     out = tmp_path / "units"
     proc = env.drkit("scheduler", "install", "--systemd", "-o", str(out), check=0)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["drkit.service"] + [f"drkit-shop-db-{j}.{k}" for j in ("backup", "check", "drill")
+    assert names == sorted(["drkit.service", "drkit-notify@.service"] + [f"drkit-shop-db-{j}.{k}" for j in ("backup", "check", "drill")
                                                 for k in ("service", "timer")]
                            + [f"drkit-often-{j}.{k}" for j in ("backup", "forget") for k in ("service", "timer")])
     assert f"wrote {out / 'drkit.service'}" in proc.stdout

@@ -14,7 +14,16 @@ from drkit.core import errors
 from drkit.core.display import count_of
 from drkit.core.policy import Policy
 from drkit.daemon.scheduler import job_specs
-from drkit.daemon.units import BLOCK_BEGIN, BLOCK_END, crontab, drkit_argv, exec_line, merge_block, systemd_units
+from drkit.daemon.units import (
+    BLOCK_BEGIN,
+    BLOCK_END,
+    Confinement,
+    crontab,
+    drkit_argv,
+    exec_line,
+    merge_block,
+    systemd_units,
+)
 
 
 def make_policy(name: str, **phrases: str) -> Policy:
@@ -46,7 +55,7 @@ def section(text: str, name: str) -> list[str]:
 
 def test_one_daemon_service_and_a_service_and_timer_per_policy_job() -> None:
     units = units_by_name(SHOP, FAST)
-    assert sorted(units) == sorted(["drkit.service"] + [f"drkit-shop-db-{job}.{kind}" for job in
+    assert sorted(units) == sorted(["drkit.service", "drkit-notify@.service"] + [f"drkit-shop-db-{job}.{kind}" for job in
                                                        ("backup", "forget", "check", "drill")
                                                        for kind in ("service", "timer")]
                                    + ["drkit-fast-backup.service", "drkit-fast-backup.timer"])
@@ -99,10 +108,16 @@ def test_exec_lines_quote_what_systemd_would_otherwise_interpret(arg: str, quote
     assert exec_line(["/usr/bin/python3", arg]) == f"/usr/bin/python3 {quoted}"
 
 
+def hardened(*policies: Policy, state_dir: Path = Path("/var/lib/drkit")) -> dict[str, str]:
+    return {u.name: u.text for u in systemd_units(job_specs(list(policies)), BASE,
+                                                  confinement=Confinement.of(list(policies), state_dir))}
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_systemd_accepts_the_generated_units(tmp_path: Path) -> None:
     base = drkit_argv(tmp_path / "my policies", tmp_path / "state 100%")
-    for unit in systemd_units(job_specs([SHOP, FAST, make_policy("often", backup="every 5 seconds")]), base):
+    policies = [SHOP, FAST, make_policy("often", backup="every 5 seconds")]
+    for unit in systemd_units(job_specs(policies), base, confinement=Confinement.of(policies, tmp_path / "state 100%")):
         (tmp_path / unit.name).write_text(unit.text)
     files = sorted(str(p) for p in tmp_path.iterdir())
     proc = subprocess.run(["systemd-analyze", "verify", *files], capture_output=True, text=True, timeout=60)
@@ -178,3 +193,34 @@ def test_install_cron_twice_leaves_one_block_and_quiet_prints_nothing(tmp_path: 
                                            (0, "record", "0 records"), (1, "file", "1 file"), (1200, "key", "1,200 keys")])
 def test_counts_read_in_the_right_number(n: int, noun: str, text: str) -> None:
     assert count_of(n, noun) == text
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+@pytest.mark.parametrize("unit", ["drkit-shop-db-backup.service", "drkit-shop-db-drill.service", "drkit.service"])
+def test_hardened_units_score_ok_in_systemd_analyze_security(tmp_path: Path, unit: str) -> None:
+    (tmp_path / unit).write_text(hardened(SHOP)[unit])
+    proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(tmp_path / unit)],
+                          capture_output=True, text=True, timeout=60)
+    [score] = [float(line.split(": ")[1].split()[0]) for line in proc.stdout.splitlines()
+               if "Overall exposure level" in line]
+    assert score <= 4.0, proc.stdout
+
+
+def test_hardening_writes_only_the_state_dir_sandboxes_and_local_repositories() -> None:
+    units = hardened(SHOP)
+    backup, drill = (section(units[f"drkit-shop-db-{job}.service"], "Service") for job in ("backup", "drill"))
+    assert "ReadWritePaths=-/var/lib/drkit -/srv/repo" in backup     # the policy's repository is a local path
+    assert "ReadWritePaths=-/var/lib/drkit -/srv/repo -/var/tmp/drkit-drills" in drill
+    assert "CapabilityBoundingSet=CAP_DAC_READ_SEARCH" in backup
+    assert "CapabilityBoundingSet=CAP_DAC_READ_SEARCH CAP_CHOWN CAP_FOWNER" in drill
+    assert {"ProtectSystem=strict", "ProtectHome=read-only", "PrivateTmp=yes", "NoNewPrivileges=yes",
+            "IOSchedulingClass=idle", "Nice=10", "TimeoutStopSec=90"} <= set(backup)
+    assert "IOSchedulingClass=idle" not in drill       # a drill measures recovery time: full speed
+    assert "OnFailure=drkit-notify@%n.service" in section(units["drkit-shop-db-backup.service"], "Unit")
+    assert "drkit-notify@.service" in units
+
+
+def test_a_target_in_a_home_directory_keeps_home_visible() -> None:
+    home = Policy.model_validate({**SHOP.model_dump(mode="json", exclude={"repository_list"}, exclude_none=True),
+                                  "targets": [{"path": "/home/alice/site"}]})
+    assert "ProtectHome=no" in section(hardened(home)["drkit-shop-db-backup.service"], "Service")
