@@ -42,6 +42,7 @@ class App:
     verbose: int
     _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
     quiet: bool = False   # -q: stdout silenced (`silenced_stdout`), failures still reach stderr
+    prometheus: Path | None = None   # --prometheus FILE / DRKIT_PROMETHEUS_TEXTFILE: refreshed after every run
     exit_floor: int = 0  # ExitCode.USAGE once a broken policy file was reported: the run exits at least 2
 
     @property
@@ -124,6 +125,29 @@ def quiet() -> bool:
     return bool(app and app.quiet)
 
 
+def _set_prometheus(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    app = ctx.find_object(App)
+    if app is not None and value is not None:
+        app.prometheus = value
+
+
+prometheus_option = click.option(
+    "--prometheus", type=click.Path(path_type=Path, dir_okay=False), envvar="DRKIT_PROMETHEUS_TEXTFILE",
+    metavar="FILE", expose_value=False, callback=_set_prometheus,
+    help="Refresh this node-exporter textfile after the run (env DRKIT_PROMETHEUS_TEXTFILE).")
+
+
+def refresh_textfile(app: App) -> None:
+    """After a job command's runs: rewrite the metrics textfile for every policy, if one was asked for."""
+    if app.prometheus is None:
+        return
+    from drkit.evidence.records import now_utc
+    from drkit.views.textfile import refresh
+
+    refresh(app.workspace.catalog, app.workspace.state_dir, [item.policy for item in app.policies],
+            app.prometheus, now_utc())
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -140,6 +164,10 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
     `line(outcome)` is the command's result line; it names the cause itself when it returns a
     tuple (text, True), so the error is not printed again."""
     silent = quiet()
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    if app is not None:
+        refresh_textfile(app)
     if as_json and not silent:
         from drkit.jobs.lifecycle import RunList
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, finish_runs, json_option, out, pass_app
+from drkit.cli.app import App, finish_runs, json_option, out, pass_app, prometheus_option
 from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.evidence.payloads import DrillMeasured, measured_if
@@ -20,6 +20,7 @@ from drkit.evidence.payloads import DrillMeasured, measured_if
 @click.option("--sandbox", type=click.Path(path_type=Path), default=None,
               help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
 @click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")
+@prometheus_option
 @json_option
 @pass_app
 def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, as_json: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, finish_runs, json_option, pass_app
+from drkit.cli.app import App, finish_runs, json_option, pass_app, prometheus_option
 from drkit.core.display import count_of
 from drkit.core.outcome import RunStatus
 
@@ -12,6 +12,7 @@ from drkit.core.outcome import RunStatus
 @click.command()
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="Show what would be kept and removed; change nothing.")
+@prometheus_option
 @json_option
 @pass_app
 def forget(app: App, name: str, dry_run: bool, as_json: bool) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, out, pass_app, prometheus_option
 from drkit.core import errors
 from drkit.core.atomic import readable_dirs, write_text_atomically
 from drkit.core.display import format_time_of_day, format_when
@@ -30,6 +30,7 @@ def scheduler() -> None:
               help="On SIGTERM/SIGINT, time the running job gets to finish before restic is stopped.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="One line per job start and end: text, or JSON lines.")
+@prometheus_option
 @pass_app
 def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace: float, log_format: str) -> None:
     """Foreground daemon: backup, forget, check and drill jobs per each policy's `schedule`.
@@ -44,7 +45,7 @@ def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace:
 
     daemon = Daemon(app.state_dir, app.reload_policies,
                     Options(once=once, max_parallel=max_parallel, jitter_s=jitter, grace_s=grace,
-                            log_format=log_format), EventLog(log_format))
+                            log_format=log_format, prometheus=app.prometheus), EventLog(log_format))
     sys.exit(daemon.run())
 
 
@@ -88,6 +89,7 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
               help="The daemon's stop grace (sets TimeoutStopSec).")
 @click.option("--jitter", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
               help="RandomizedDelaySec= of the timers.")
+@prometheus_option
 @pass_app
 def scheduler_install(app: App, kind: str | None, output: Path | None, user_crontab: bool, uninstall: bool,
                       grace: float, jitter: float) -> None:
@@ -112,7 +114,8 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
     files = {unit.name: unit.text for unit in systemd_units(job_specs(policies),
                                                             drkit_argv(app.policies_dir, app.state_dir),
                                                             grace_s=grace, jitter_s=jitter,
-                                                            confinement=Confinement.of(policies, app.state_dir))}
+                                                            confinement=Confinement.of(policies, app.state_dir,
+                                                                                         app.prometheus))}
     if output is None:
         for name, text in files.items():
             click.echo(f"# ---- {name} ----\n{text}")

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -260,6 +261,7 @@ class Options:
     jitter_s: float = 0.0
     grace_s: float = 30.0
     log_format: str = "text"
+    prometheus: Path | None = None   # node-exporter textfile refreshed at start and after every run
 
 
 @dataclass
@@ -280,6 +282,7 @@ class Daemon:
         for end in (self._wake_r, self._wake_w):
             end.setblocking(False)
         self._published: dict[str, str] | None = None
+        self._metrics_lock = threading.Lock()
 
     # --- lifecycle ---
 
@@ -293,6 +296,7 @@ class Daemon:
         previous = self._install_signals()
         try:
             self._prepare_state()
+            self._refresh_metrics()   # node_exporter shows the current state from the daemon's start
             workers = [threading.Thread(target=self._work, name=f"drkit-worker-{i}", daemon=True)
                        for i in range(self.options.max_parallel)]
             for worker in workers:
@@ -431,8 +435,19 @@ class Daemon:
             self.log.job_end(run.spec, outcome.status, outcome.duration_s, outcome.snapshot,
                              None if outcome.status == "ok" else outcome.message)
             self.results.append(outcome)
+            self._refresh_metrics()
             self.queue.done(run)
             self._poke()
+
+    def _refresh_metrics(self) -> None:
+        """Rewrite the textfile (docs/operations.md, "Prometheus"): one writer at a time, each with
+        its own catalog connection since workers are threads."""
+        if self.options.prometheus is None:
+            return
+        from drkit.views.textfile import refresh
+
+        with self._metrics_lock, closing(Catalog(self.state_dir / "catalog.sqlite")) as catalog:
+            refresh(catalog, self.state_dir, self._policy_models(), self.options.prometheus, now_utc())
 
     # --- signals and sleeping ---
 

@@ -43,16 +43,18 @@ class Confinement:
     sandboxes: tuple[Path, ...] = ()
     targets: tuple[Path, ...] = ()
     local_repositories: tuple[Path, ...] = ()   # restic repositories on a local path (`url: /srv/repo`)
+    textfile: Path | None = None   # --prometheus FILE: set as DRKIT_PROMETHEUS_TEXTFILE, its directory writable
 
     @classmethod
-    def of(cls, policies: list[Policy], state_dir: Path) -> "Confinement":
+    def of(cls, policies: list[Policy], state_dir: Path, textfile: Path | None = None) -> "Confinement":
         from drkit import targets
 
         return cls(state_dir.resolve(),
                    tuple(sorted({p.drill.sandbox for p in policies})),
                    tuple(sorted({live.path for p in policies for live in targets.live_paths(p)})),
                    tuple(sorted({Path(r.url.removeprefix("local:")) for p in policies for r in p.repositories
-                                 if r.url.startswith(("/", "local:/"))})))
+                                 if r.url.startswith(("/", "local:/"))})),
+                   textfile.resolve() if textfile else None)
 
     def home_targets(self) -> bool:
         return any(path.is_relative_to(home) for path in self.targets for home in HOME_DIRS)
@@ -65,7 +67,8 @@ class Confinement:
     def lines(self, job: str | None) -> list[str]:
         """The [Service] hardening of one unit: `job` None is the daemon, which runs every job."""
         drills = job in (None, "drill")
-        writable = [self.state_dir, *self.local_repositories, *(self.sandboxes if drills else ())]
+        writable = [self.state_dir, *self.local_repositories, *(self.sandboxes if drills else ()),
+                    *([self.textfile.parent] if self.textfile else [])]
         capabilities = ["CAP_DAC_READ_SEARCH"] + (["CAP_CHOWN", "CAP_FOWNER"] if drills else [])
         lines = [
             "# Hardening (docs/operations.md): read everything, write only the state dir"
@@ -86,6 +89,8 @@ class Confinement:
             "AmbientCapabilities=" + " ".join(capabilities),
             "DevicePolicy=closed", "KeyringMode=private", "RemoveIPC=yes",
         ]
+        if self.textfile:
+            lines.append("Environment=" + _systemd_quote(f"DRKIT_PROMETHEUS_TEXTFILE={self.textfile}"))
         if job in ("backup", "forget", "check"):
             lines += ["# Backups yield the CPU and the disk to the services they protect.",
                       "Nice=10", "IOSchedulingClass=idle", "CPUSchedulingPolicy=batch"]

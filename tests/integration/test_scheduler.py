@@ -354,8 +354,10 @@ def test_policy_validate_warns_when_the_backup_interval_cannot_meet_the_rpo(env:
 def test_quiet_job_commands_print_nothing_on_success_and_only_the_failure_on_stderr(env: Env, source: Path) -> None:
     env.write_policy("web", [source])
     env.drkit("repo", "init", "web", check=0)
-    done = env.drkit("-q", "backup", "web", check=0)
+    textfile = env.root / "metrics" / "drkit.prom"
+    done = env.drkit("-q", "backup", "web", check=0, env=env.env(DRKIT_PROMETHEUS_TEXTFILE=str(textfile)))
     assert (done.stdout, done.stderr) == ("", "")                  # cron sends no mail
+    assert 'drkit_runs_total{policy="web",job="backup",result="pass"} 1' in textfile.read_text()
     assert env.drkit("-q", "snapshots", "web", check=0).stdout == ""
     header, row = env.drkit("snapshots", "web", check=0).stdout.splitlines()   # piped: full ids and paths
     snapshot_id = env.restic("web", "snapshots", "--json").stdout.split('"id":"')[1][:64]
@@ -364,3 +366,12 @@ def test_quiet_job_commands_print_nothing_on_success_and_only_the_failure_on_std
     failed = env.drkit("-q", "backup", "web")
     assert failed.returncode != 0 and failed.stdout == ""
     assert failed.stderr.count("web") >= 1 and "Traceback" not in failed.stderr
+
+
+def test_the_daemon_refreshes_the_prometheus_textfile_after_each_run(env: Env, source: Path) -> None:
+    env.write_policy("web", [source], schedule={"backup": "every hour"})
+    env.drkit("repo", "init", "web", check=0)
+    textfile = env.root / "drkit.prom"
+    env.drkit("scheduler", "run", "--once", "--prometheus", str(textfile), check=0)
+    text = textfile.read_text()
+    assert 'drkit_last_run_success{policy="web",job="backup"} 1' in text and "drkit_exposure_seconds" in text
