@@ -18,6 +18,7 @@ from drkit import __version__
 from drkit.cli import (
     backup,
     catalog,
+    completion,
     drill,
     evidence,
     forget,
@@ -66,6 +67,7 @@ for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, s
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
                  runbook.runbook):
     cli.add_command(_command)
+cli.add_command(completion.completion)
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001

@@ -99,6 +99,18 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def complete_policy(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a policy name: the names in the policies directory (--policies or
+    DRKIT_POLICIES as given on the line being completed); nothing when it cannot be read, since
+    a completion must never print an error into the user's prompt."""
+    directory = ctx.find_root().params.get("policies_dir") or Path("policies")
+    try:
+        scan = scan_policies([Path(directory)]) if Path(directory).is_dir() else None
+    except Exception:  # noqa: BLE001 - see above
+        return []
+    return sorted(item.name for item in scan.loaded if item.name.startswith(incomplete)) if scan else []
+
+
 @dataclass
 class Invocation:
     """What `main()` needs back from a command run: the App, whose exit floor it applies."""

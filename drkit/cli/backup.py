@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from drkit.cli.app import App, finish_runs, json_option, pass_app, prometheus_option
+from drkit.cli.app import App, complete_policy, finish_runs, json_option, pass_app, prometheus_option
 from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.core.outcome import RunStatus
@@ -14,7 +14,7 @@ from drkit.evidence.payloads import BackupMeasured, measured_of
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_policy)
 @click.option("--all", "all_", is_flag=True, help="Back up every policy.")
 @prometheus_option
 @json_option

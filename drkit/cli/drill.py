@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, finish_runs, json_option, out, pass_app, prometheus_option
+from drkit.cli.app import App, complete_policy, finish_runs, json_option, out, pass_app, prometheus_option
 from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.evidence.payloads import DrillMeasured, measured_if
 
 
 @click.command("restore-drill")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID",
               help="Which snapshot of the policy: the newest, a random one, or an id (short or full).")
 @click.option("--sandbox", type=click.Path(path_type=Path), default=None,

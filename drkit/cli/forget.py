@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, finish_runs, json_option, pass_app, prometheus_option
+from drkit.cli.app import App, complete_policy, finish_runs, json_option, pass_app, prometheus_option
 from drkit.core.display import count_of
 from drkit.core.outcome import RunStatus
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @click.option("--dry-run", is_flag=True, help="Show what would be kept and removed; change nothing.")
 @prometheus_option
 @json_option

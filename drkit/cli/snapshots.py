@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, emit_document, json_option, out, pass_app
+from drkit.cli.app import App, complete_policy, emit_document, json_option, out, pass_app
 from drkit.core.display import count_of, format_when
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @json_option
 @pass_app
 def snapshots(app: App, name: str, as_json: bool) -> None:
