@@ -224,3 +224,13 @@ def test_a_target_in_a_home_directory_keeps_home_visible() -> None:
     home = Policy.model_validate({**SHOP.model_dump(mode="json", exclude={"repository_list"}, exclude_none=True),
                                   "targets": [{"path": "/home/alice/site"}]})
     assert "ProtectHome=no" in section(hardened(home)["drkit-shop-db-backup.service"], "Service")
+
+
+def test_quiet_status_is_silent_while_healthy_and_shows_the_table_on_stderr_on_a_breach(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "new.yaml").write_text(
+        "version: 1\nname: new\nobjectives: {rpo: 1d, rto: 4h, in_force_from: '2026-01-01'}\n"
+        "targets: [{path: /srv/www}]\nrepository: {url: /srv/repo, password_env: PW}\n")
+    breached = drkit_in_process("--policies", str(policies), "--state-dir", str(tmp_path / "state"), "-q", "status")
+    assert breached.code == 3 and breached.stdout == "" and "new" in breached.stderr and "RPO" in breached.stderr
