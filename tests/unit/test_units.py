@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -169,12 +170,18 @@ def test_cron_commands_run_quietly_so_cron_mails_only_failures() -> None:
     assert commands and all(" -q " in line for line in commands)
 
 
-def test_install_cron_twice_leaves_one_block_and_quiet_prints_nothing(tmp_path: Path) -> None:
+def policy_dir(tmp_path: Path, name: str, **sections: dict) -> Path:
+    """A policies directory holding one policy file, for the CLI tests below."""
     policies = tmp_path / "policies"
     policies.mkdir()
-    (policies / "web.yaml").write_text(
-        "version: 1\nname: web\nobjectives: {rpo: 1d, rto: 4h}\ntargets: [{path: /srv/www}]\n"
-        "schedule: {backup: every day at 01:30}\nrepository: {url: /srv/repo, password_env: PW}\n")
+    document = {"version": 1, "name": name, "objectives": {"rpo": "1d", "rto": "4h"}, "targets": [{"path": "/srv/www"}],
+                "repository": {"url": "/srv/repo", "password_env": "PW"}, **sections}
+    (policies / f"{name}.yaml").write_text(json.dumps(document))   # JSON is YAML
+    return policies
+
+
+def test_install_cron_twice_leaves_one_block_and_quiet_prints_nothing(tmp_path: Path) -> None:
+    policies = policy_dir(tmp_path, "web", schedule={"backup": "every day at 01:30"})
     (tmp_path / "cron").mkdir()
     (tmp_path / "cron" / "drkit.crontab").write_text("MAILTO=ops\n")
     args = ("--policies", str(policies), "--state-dir", str(tmp_path / "state"))
@@ -227,10 +234,6 @@ def test_a_target_in_a_home_directory_keeps_home_visible() -> None:
 
 
 def test_quiet_status_is_silent_while_healthy_and_shows_the_table_on_stderr_on_a_breach(tmp_path: Path) -> None:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    (policies / "new.yaml").write_text(
-        "version: 1\nname: new\nobjectives: {rpo: 1d, rto: 4h, in_force_from: '2026-01-01'}\n"
-        "targets: [{path: /srv/www}]\nrepository: {url: /srv/repo, password_env: PW}\n")
+    policies = policy_dir(tmp_path, "new", objectives={"rpo": "1d", "rto": "4h", "in_force_from": "2026-01-01"})
     breached = drkit_in_process("--policies", str(policies), "--state-dir", str(tmp_path / "state"), "-q", "status")
     assert breached.code == 3 and breached.stdout == "" and "new" in breached.stderr and "RPO" in breached.stderr
