@@ -18,6 +18,7 @@ from drkit import __version__
 from drkit.cli import (
     backup,
     catalog,
+    completion,
     drill,
     evidence,
     forget,
@@ -29,7 +30,7 @@ from drkit.cli import (
     snapshots,
     status,
 )
-from drkit.cli.app import EXIT_CODES, App, Invocation, err
+from drkit.cli.app import EXIT_CODES, App, Invocation, err, silenced_stdout
 from drkit.core import errors, logs
 from drkit.engines.privacy import PRIVATE_UMASK
 from drkit.engines.workspace import default_state_dir
@@ -44,12 +45,20 @@ from drkit.plugins import load_plugins
               help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default "
                    "~/.local/state/drkit, /var/lib/drkit for root).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug and tracebacks).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Nothing on success, errors only (on stderr): for cron, which mails any output.")
 @click.pass_context
-def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int, quiet: bool) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
-    logs.configure(verbose)
+    if quiet and verbose:
+        raise errors.UsageError("give -q or -v, not both")
+    logs.configure(-1 if quiet else verbose)
+    if logs.under_journal():
+        err.file = logs.JournalStream()   # `journalctl -p err -u drkit-…` finds the one-line errors
+    if quiet:
+        ctx.with_resource(silenced_stdout())
     load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)
-    app = App(policies_dir, state_dir or default_state_dir(), verbose)
+    app = App(policies_dir, state_dir or default_state_dir(), verbose, quiet=quiet)
     ctx.ensure_object(Invocation).app = app  # main() applies the app's exit floor
     ctx.obj = app
 
@@ -58,6 +67,7 @@ for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, s
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
                  runbook.runbook):
     cli.add_command(_command)
+cli.add_command(completion.completion)
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001

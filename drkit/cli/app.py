@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +41,8 @@ class App:
     state_dir: Path
     verbose: int
     _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
+    quiet: bool = False   # -q: stdout silenced (`silenced_stdout`), failures still reach stderr
+    prometheus: Path | None = None   # --prometheus FILE / DRKIT_PROMETHEUS_TEXTFILE: refreshed after every run
     exit_floor: int = 0  # ExitCode.USAGE once a broken policy file was reported: the run exits at least 2
 
     @property
@@ -94,6 +99,18 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+def complete_policy(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of a policy name: the names in the policies directory (--policies or
+    DRKIT_POLICIES as given on the line being completed); nothing when it cannot be read, since
+    a completion must never print an error into the user's prompt."""
+    directory = ctx.find_root().params.get("policies_dir") or Path("policies")
+    try:
+        scan = scan_policies([Path(directory)]) if Path(directory).is_dir() else None
+    except Exception:  # noqa: BLE001 - see above
+        return []
+    return sorted(item.name for item in scan.loaded if item.name.startswith(incomplete)) if scan else []
+
+
 @dataclass
 class Invocation:
     """What `main()` needs back from a command run: the App, whose exit floor it applies."""
@@ -103,6 +120,44 @@ class Invocation:
     @property
     def exit_floor(self) -> int:
         return self.app.exit_floor if self.app is not None else 0
+
+
+@contextlib.contextmanager
+def silenced_stdout() -> Iterator[None]:
+    """`-q`: everything a command prints on stdout (tables, result lines, JSON) goes nowhere, so a
+    cron job that succeeds sends no mail; errors and failed runs' lines go to stderr (`finish_runs`)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+def quiet() -> bool:
+    """Whether the running command was given `-q` (no click context: not quiet)."""
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    return bool(app and app.quiet)
+
+
+def _set_prometheus(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    app = ctx.find_object(App)
+    if app is not None and value is not None:
+        app.prometheus = value
+
+
+prometheus_option = click.option(
+    "--prometheus", type=click.Path(path_type=Path, dir_okay=False), envvar="DRKIT_PROMETHEUS_TEXTFILE",
+    metavar="FILE", expose_value=False, callback=_set_prometheus,
+    help="Refresh this node-exporter textfile after the run (env DRKIT_PROMETHEUS_TEXTFILE).")
+
+
+def refresh_textfile(app: App) -> None:
+    """After a job command's runs: rewrite the metrics textfile for every policy, if one was asked for."""
+    if app.prometheus is None:
+        return
+    from drkit.evidence.records import now_utc
+    from drkit.views.textfile import refresh
+
+    refresh(app.workspace.catalog, app.workspace.state_dir, [item.policy for item in app.policies],
+            app.prometheus, now_utc())
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
@@ -116,19 +171,30 @@ def emit_json(data: Any) -> None:
 def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> None:
     """The end of every job command (backup, forget, repo check, restore-drill): one result line per
     run on stdout (or its JSON), warnings and the error once on stderr, exit with the worst code.
+    Under `-q` only failed runs print: their line and error on stderr, nothing else.
 
     `line(outcome)` is the command's result line; it names the cause itself when it returns a
     tuple (text, True), so the error is not printed again."""
-    if as_json:
+    silent = quiet()
+    ctx = click.get_current_context(silent=True)
+    app = ctx.find_object(App) if ctx is not None else None
+    if app is not None:
+        refresh_textfile(app)
+    if as_json and not silent:
         from drkit.jobs.lifecycle import RunList
 
         emit_document(RunList(tuple(outcomes)) if many else outcomes[0])
     else:
         for o in outcomes:
+            if silent and o.exit_code == 0:
+                continue
             result = line(o)
             text, names_cause = result if isinstance(result, tuple) else (result, False)
-            click.echo(text)
-            for warning in o.warnings:
+            if silent:   # -q: a failed run's line is part of its error, on stderr
+                err.print(text, markup=False)
+            else:
+                click.echo(text)
+            for warning in () if silent else o.warnings:
                 err.print(f"warning: {o.policy}: {warning}", markup=False)
             if o.error is not None and not names_cause:
                 err.print(f"drkit: error: {o.error}", markup=False)

@@ -6,16 +6,17 @@ import sys
 
 import click
 
-from drkit.cli.app import App, finish_runs, json_option, pass_app
-from drkit.core.display import format_size
+from drkit.cli.app import App, complete_policy, finish_runs, json_option, pass_app, prometheus_option
+from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.core.outcome import RunStatus
 from drkit.evidence.payloads import BackupMeasured, measured_of
 
 
 @click.command()
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_policy)
 @click.option("--all", "all_", is_flag=True, help="Back up every policy.")
+@prometheus_option
 @json_option
 @pass_app
 def backup(app: App, names: tuple[str, ...], all_: bool, as_json: bool) -> None:
@@ -35,7 +36,7 @@ def _backup_line(o) -> str | tuple[str, bool]:
     if o.status in (RunStatus.OK, RunStatus.PARTIAL) and r is not None:
         word = "OK" if o.status is RunStatus.OK else "PARTIAL"
         added = measured_of(r, BackupMeasured).data_added
-        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {format_size(r.bytes)} / {r.files:,} files "
+        line = (f"{word} {o.policy}: snapshot {r.snapshot_id[:8]} {format_size(r.bytes)} / {count_of(r.files, 'file')} "
                 f"(+{format_size(added)} new) in {format_duration(r.duration_s)}")
         return (line + f" — {o.error}", True) if o.status is RunStatus.PARTIAL else line
     return f"{o.status.upper()} {o.policy}: backup did not complete"

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from drkit.cli.app import App, emit_document, err, json_option, pass_app
+from drkit.cli.app import App, complete_policy, emit_document, err, json_option, pass_app
 from drkit.core import errors
 
 
@@ -16,7 +16,7 @@ def catalog() -> None:
 
 
 @catalog.command("rebuild")
-@click.argument("names", nargs=-1)
+@click.argument("names", nargs=-1, shell_complete=complete_policy)
 @json_option
 @pass_app
 def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:

@@ -7,19 +7,20 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, finish_runs, json_option, out, pass_app
-from drkit.core.display import format_size
+from drkit.cli.app import App, complete_policy, finish_runs, json_option, out, pass_app, prometheus_option
+from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.evidence.payloads import DrillMeasured, measured_if
 
 
 @click.command("restore-drill")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID",
               help="Which snapshot of the policy: the newest, a random one, or an id (short or full).")
 @click.option("--sandbox", type=click.Path(path_type=Path), default=None,
               help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
 @click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")
+@prometheus_option
 @json_option
 @pass_app
 def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, as_json: bool) -> None:
@@ -87,7 +88,7 @@ def _drill_line(outcome, verdict: str) -> str:
     took = f"{rta:.0f} s" if rta >= 10 else f"{rta:.1f} s"
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
     if verdict in ("PASS", "BREACH"):
-        return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {r.files:,} files in {took} ({budget})"
+        return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {count_of(r.files, 'file')} in {took} ({budget})"
                 + (f"; {m.changed_during_backup} file(s) changed during backup, verified by restic only"
                    if m is not None and m.changed_during_backup else ""))
     if verdict == "FAIL":  # the verdict names what was wrong with the data

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, finish_runs, json_option, pass_app
+from drkit.cli.app import App, complete_policy, finish_runs, json_option, pass_app, prometheus_option
+from drkit.core.display import count_of
 from drkit.core.outcome import RunStatus
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @click.option("--dry-run", is_flag=True, help="Show what would be kept and removed; change nothing.")
+@prometheus_option
 @json_option
 @pass_app
 def forget(app: App, name: str, dry_run: bool, as_json: bool) -> None:
@@ -33,6 +35,6 @@ def _forget_line(o) -> str:
         return f"{word} {o.policy}: forget did not run"
     verb = ("would keep", "would remove") if detail.dry_run else ("kept", "removed")
     lines = [f"{'DRY RUN' if detail.dry_run else 'OK'} {o.policy}: {verb[0]} {len(result.kept)}, {verb[1]} "
-             f"{len(result.removed)} snapshot(s)" + ("" if detail.dry_run else "; pruned")]
+             f"{count_of(len(result.removed), 'snapshot')}" + ("" if detail.dry_run else "; pruned")]
     lines += [f"  {verb[1]} {sid[:8]}" for sid in result.removed]
     return "\n".join(lines)

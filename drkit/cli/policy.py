@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_document, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, complete_policy, emit_document, emit_json, err, json_option, pass_app
 from drkit.core import errors
 from drkit.core.policy import json_schema
 
@@ -47,7 +47,7 @@ def policy_schema() -> None:
 
 
 @policy.command("explain")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @json_option
 @pass_app
 def policy_explain(app: App, name: str, as_json: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, emit_document, finish_runs, json_option, pass_app
+from drkit.cli.app import App, complete_policy, emit_document, finish_runs, json_option, pass_app, prometheus_option
 from drkit.core import errors
 from drkit.core.outcome import RunStatus
 
@@ -15,7 +15,7 @@ def repo() -> None:
 
 
 @repo.command("init")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @json_option
 @pass_app
 def repo_init(app: App, name: str, as_json: bool) -> None:
@@ -35,9 +35,10 @@ def repo_init(app: App, name: str, as_json: bool) -> None:
 
 
 @repo.command("check")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @click.option("--read-data-subset", "subset", metavar="P",
               help="Pack data to read: n/m, P%, all or none. Default: rotate n/12, so 12 checks read every pack.")
+@prometheus_option
 @json_option
 @pass_app
 def repo_check(app: App, name: str, subset: str | None, as_json: bool) -> None:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, pass_app
+from drkit.cli.app import App, complete_policy, pass_app
 from drkit.core.atomic import write_text_atomically
 from drkit.evidence.payloads import BackupMeasured, measured_of
 from drkit.evidence.records import now_utc
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE (atomically).")
 @pass_app
 def runbook(app: App, name: str, output: Path | None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, out, pass_app, prometheus_option
 from drkit.core import errors
 from drkit.core.atomic import readable_dirs, write_text_atomically
 from drkit.core.display import format_time_of_day, format_when
@@ -30,6 +30,7 @@ def scheduler() -> None:
               help="On SIGTERM/SIGINT, time the running job gets to finish before restic is stopped.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="One line per job start and end: text, or JSON lines.")
+@prometheus_option
 @pass_app
 def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace: float, log_format: str) -> None:
     """Foreground daemon: backup, forget, check and drill jobs per each policy's `schedule`.
@@ -44,7 +45,7 @@ def scheduler_run(app: App, once: bool, max_parallel: int, jitter: float, grace:
 
     daemon = Daemon(app.state_dir, app.reload_policies,
                     Options(once=once, max_parallel=max_parallel, jitter_s=jitter, grace_s=grace,
-                            log_format=log_format), EventLog(log_format))
+                            log_format=log_format, prometheus=app.prometheus), EventLog(log_format))
     sys.exit(daemon.run())
 
 
@@ -76,34 +77,72 @@ def scheduler_plan(app: App, days: float, as_json: bool) -> None:
 
 @scheduler.command("install")
 @click.option("--systemd", "kind", flag_value="systemd", help="drkit.service (daemon) plus a service + timer per job.")
-@click.option("--cron", "kind", flag_value="cron", help="Crontab lines (phrases cron cannot express are errors).")
+@click.option("--cron", "kind", flag_value="cron",
+              help="A crontab block (# BEGIN drkit … # END drkit; phrases cron cannot express are errors).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
-              help="Write the files into DIR instead of printing them.")
+              help="Write the files into DIR instead of printing them (cron: the block in DIR/drkit.crontab "
+                   "replaces the previous one).")
+@click.option("--user-crontab", is_flag=True,
+              help="With --cron: put the block into your crontab (`crontab`), replacing drkit's previous block.")
+@click.option("--uninstall", is_flag=True, help="With --cron: remove drkit's block (from -o DIR or --user-crontab).")
 @click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True, metavar="SECONDS",
               help="The daemon's stop grace (sets TimeoutStopSec).")
 @click.option("--jitter", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
               help="RandomizedDelaySec= of the timers.")
+@prometheus_option
 @pass_app
-def scheduler_install(app: App, kind: str | None, output: Path | None, grace: float, jitter: float) -> None:
+def scheduler_install(app: App, kind: str | None, output: Path | None, user_crontab: bool, uninstall: bool,
+                      grace: float, jitter: float) -> None:
     """Write systemd units or a crontab that run the same `drkit` commands on the policies' schedules."""
     from drkit.daemon.scheduler import job_specs
-    from drkit.daemon.units import crontab, drkit_argv, systemd_units
+    from drkit.daemon.units import Confinement, crontab, drkit_argv, systemd_units
 
     if kind is None:
         raise errors.UsageError("choose --systemd or --cron")
-    specs = job_specs([item.policy for item in app.policies])
-    base = drkit_argv(app.policies_dir, app.state_dir)
+    if kind != "cron" and (user_crontab or uninstall):
+        raise errors.UsageError("--user-crontab and --uninstall go with --cron")
+    if user_crontab and output is not None:
+        raise errors.UsageError("give -o DIR or --user-crontab, not both")
+    if uninstall and output is None and not user_crontab:
+        raise errors.UsageError("--uninstall needs -o DIR or --user-crontab: where the block is")
     if kind == "cron":
-        files = {"drkit.crontab": crontab(specs, base)}
-    else:
-        files = {unit.name: unit.text for unit in systemd_units(specs, base, grace_s=grace, jitter_s=jitter)}
+        block = "" if uninstall else crontab(job_specs([item.policy for item in app.policies]),
+                                               drkit_argv(app.policies_dir, app.state_dir))
+        _install_cron(app, block, output, user_crontab)
+        return
+    policies = [item.policy for item in app.policies]
+    files = {unit.name: unit.text for unit in systemd_units(job_specs(policies),
+                                                            drkit_argv(app.policies_dir, app.state_dir),
+                                                            grace_s=grace, jitter_s=jitter,
+                                                            confinement=Confinement.of(policies, app.state_dir,
+                                                                                         app.prometheus))}
     if output is None:
         for name, text in files.items():
-            click.echo(text if len(files) == 1 else f"# ---- {name} ----\n{text}")
+            click.echo(f"# ---- {name} ----\n{text}")
         return
     readable_dirs(output)
     for name, text in files.items():
         write_text_atomically(output / name, text)
         click.echo(f"wrote {output / name}")
-    click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units; "
-               "crontab for cron)")
+    click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units)")
+
+
+def _install_cron(app: App, block: str, output: Path | None, user_crontab: bool) -> None:
+    """Print the block, or merge it into DIR/drkit.crontab or the user's crontab (an empty block
+    removes drkit's); every other line of the crontab is kept (docs/operations.md)."""
+    from drkit.daemon.units import merge_block, replace_user_crontab
+    from drkit.daemon.units import user_crontab as read_user_crontab
+
+    if output is None and not user_crontab:
+        click.echo(block, nl=False)
+        return
+    what = "removed drkit's block from" if not block else "installed drkit's block in"
+    if user_crontab:
+        replace_user_crontab(merge_block(read_user_crontab(), block), app.workspace.private_state_dir)
+        click.echo(f"{what} your crontab (crontab -l shows it)")
+        return
+    target = output / "drkit.crontab"
+    existing = target.read_text() if target.exists() else ""
+    readable_dirs(output)
+    write_text_atomically(target, merge_block(existing, block))
+    click.echo(f"{what} {target}")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from drkit.cli.app import App, emit_document, json_option, out, pass_app
-from drkit.core.display import format_when
+from drkit.cli.app import App, complete_policy, emit_document, json_option, out, pass_app
+from drkit.core.display import count_of, format_when
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_policy)
 @json_option
 @pass_app
 def snapshots(app: App, name: str, as_json: bool) -> None:
@@ -21,8 +21,20 @@ def snapshots(app: App, name: str, as_json: bool) -> None:
     if as_json:
         emit_document(listing)
         return
-    table = Table("id", "time (UTC)", "host", "tags", "paths", title=f"{name}: {len(listing.snapshots)} snapshot(s)")
+    if not out.is_terminal:
+        _print_tsv(listing.snapshots)
+        return
+    table = Table("id", "time (UTC)", "host", "tags", "paths", title=f"{name}: {count_of(len(listing.snapshots), 'snapshot')}")
     for s in listing.snapshots:
-        table.add_row(s.short_id, format_when(s.time), s.hostname, ",".join(s.tags),
-                      ", ".join(s.paths))
+        table.add_row(s.short_id, format_when(s.time), s.hostname, ",".join(s.tags), ", ".join(s.paths))
+    for column in table.columns:
+        column.overflow = "fold"   # a narrow terminal wraps an id or path, never cuts it with "…"
     out.print(table)
+
+
+def _print_tsv(snapshots) -> None:
+    """Piped: one tab-separated line per snapshot with the full id and every path, nothing cut
+    to a width, so `cut`/`awk` and scripts get what restic would accept."""
+    click.echo("id\ttime\thost\ttags\tpaths")
+    for s in snapshots:
+        click.echo("\t".join([s.id, format_when(s.time), s.hostname, ",".join(s.tags), ",".join(s.paths)]))

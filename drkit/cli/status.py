@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_document, json_option, out, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
 from drkit.core import errors
 from drkit.evidence.records import now_utc
 
@@ -36,4 +36,6 @@ def status(app: App, as_json: bool, prom_file: Path | None) -> None:
     else:
         out.print(status_table(board.policies))
     if board.breached:
+        if app.quiet:   # `drkit -q status` from cron: silent while healthy, the table mailed on a breach
+            err.print(status_table(board.policies))
         sys.exit(int(errors.ExitCode.BREACH))

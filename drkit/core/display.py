@@ -26,3 +26,13 @@ def format_when(moment: datetime | None, never: str = "-", *, minutes: bool = Fa
 def format_time_of_day(moment: datetime) -> str:
     """`12:55:42` in UTC."""
     return utc_text(moment)[11:19]
+
+
+def count_of(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 policy`, `2 policies`, `0 records`: a count with its noun in the right number (a regular
+    plural adds `s`, `-y` after a consonant becomes `-ies`; irregular ones pass `plural`)."""
+    if n == 1:
+        return f"{n} {noun}"
+    if plural is None:
+        plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{n:,} {plural}"

@@ -1,4 +1,5 @@
-"""Logging setup: `-v` / `-vv` raise drkit's own level; credentials never reach a log line.
+"""Logging setup: `-v` / `-vv` raise drkit's own level, `-q` lowers it to errors; credentials
+never reach a log line; under systemd every stderr line carries its syslog priority.
 
 At DEBUG, botocore logs every request's headers (the `Authorization` header carries the access
 key id and the signature; `X-Amz-Security-Token` a session token) and urllib3 logs URLs, which
@@ -10,7 +11,9 @@ still logs (docs/reliability.md, "Local exposure").
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 
 # Libraries that log request details at DEBUG/INFO.
 QUIET_LOGGERS = ("boto3", "botocore", "s3transfer", "urllib3")
@@ -47,9 +50,82 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# syslog priorities (sd-daemon(3)): what `journalctl -p err` / `-p warning` filter on.
+ERR, WARNING, INFO, DEBUG = 3, 4, 6, 7
+
+
+def priority_of(level: int) -> int:
+    """The syslog priority of a logging level."""
+    return ERR if level >= logging.ERROR else WARNING if level >= logging.WARNING else \
+        INFO if level >= logging.INFO else DEBUG
+
+
+def under_journal(stream=None) -> bool:
+    """Whether `stream` (default stderr) is connected to journald: systemd sets JOURNAL_STREAM to
+    the `DEV:INODE` of the stream it connected (systemd.exec(5)), so a redirected stderr is not."""
+    expected = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat((stream or sys.stderr).fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return expected == f"{st.st_dev}:{st.st_ino}"
+
+
+class JournalFormatter(logging.Formatter):
+    """`<3>drkit: ERROR: …`: journald strips the prefix and files the line under that priority."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{priority_of(record.levelno)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+class JournalStream:
+    """stderr for messages printed directly (`drkit: error: …`, `warning: …`): each line gets the
+    priority its start names — `<4>` for warnings, `<3>` for everything else, since drkit prints
+    only problems on stderr; a line that already carries `<N>` is left alone."""
+
+    def __init__(self, stream=None):
+        self._stream = stream
+
+    @property
+    def stream(self):
+        return self._stream or sys.stderr   # resolved at write time: tests swap sys.stderr
+
+    def write(self, text: str) -> int:
+        lines = text.split("\n")
+        marked = [line if not line or _HAS_PRIORITY.match(line) else f"<{_line_priority(line)}>{line}"
+                  for line in lines]
+        self.stream.write("\n".join(marked))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.stream, "encoding", "utf-8")
+
+
+_HAS_PRIORITY = re.compile(r"<[0-7]>")
+
+
+def _line_priority(line: str) -> int:
+    return WARNING if line.lstrip().lower().startswith(("warning", "drkit: warning")) else ERR
+
+
 def configure(verbose: int) -> None:
-    """WARNING by default, INFO with -v, DEBUG with -vv: for drkit only."""
+    """WARNING by default, INFO with -v, DEBUG with -vv, ERROR with -q (verbose -1): for drkit only;
+    under journald each line starts with its priority (docs/operations.md, "journald")."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
+    if under_journal():
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JournalFormatter("drkit: %(levelname)s: %(message)s"))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:

@@ -18,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,7 +26,8 @@ from typing import IO, Callable
 
 import schedule
 
-from drkit.core import errors
+from drkit.core import errors, logs
+from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.schedules import SchedulePhrase
@@ -205,6 +207,9 @@ class EventLog:
         self.fmt = fmt
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
+        # Under systemd, text lines start with their syslog priority (`<3>` failed, `<4>` breach,
+        # partial, interrupted, locked, missed, `<6>` the rest); JSON lines stay plain JSON.
+        self.journal = fmt == "text" and logs.under_journal(self.stream)
 
     def job_start(self, spec: JobSpec, reason: str) -> None:
         self._emit({"policy": spec.policy, "job": spec.job, "event": "start", "status": None, "duration_s": None,
@@ -221,9 +226,14 @@ class EventLog:
     def _emit(self, fields: dict) -> None:
         fields = {"ts": utc_text(now_utc()), **fields}
         line = json.dumps(fields, sort_keys=False) if self.fmt == "json" else _text_line(fields)
+        if self.journal:
+            line = f"<{_STATUS_PRIORITY.get(fields.get('status') or 'ok', logs.WARNING)}>{line}"
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()
+
+
+_STATUS_PRIORITY = {"ok": logs.INFO, "failed": logs.ERR}
 
 
 def _text_line(f: dict) -> str:
@@ -251,6 +261,7 @@ class Options:
     jitter_s: float = 0.0
     grace_s: float = 30.0
     log_format: str = "text"
+    prometheus: Path | None = None   # node-exporter textfile refreshed at start and after every run
 
 
 @dataclass
@@ -271,6 +282,7 @@ class Daemon:
         for end in (self._wake_r, self._wake_w):
             end.setblocking(False)
         self._published: dict[str, str] | None = None
+        self._metrics_lock = threading.Lock()
 
     # --- lifecycle ---
 
@@ -284,14 +296,15 @@ class Daemon:
         previous = self._install_signals()
         try:
             self._prepare_state()
+            self._refresh_metrics()   # node_exporter shows the current state from the daemon's start
             workers = [threading.Thread(target=self._work, name=f"drkit-worker-{i}", daemon=True)
                        for i in range(self.options.max_parallel)]
             for worker in workers:
                 worker.start()
             self._register()
             overdue = self._overdue(catalog)
-            self.log.daemon("start", "ok", f"pid {os.getpid()}: {len(self.policies)} policies, "
-                                           f"{len(job_specs(self._policy_models()))} scheduled jobs, "
+            self.log.daemon("start", "ok", f"pid {os.getpid()}: {count_of(len(self.policies), 'policy')}, "
+                                           f"{count_of(len(job_specs(self._policy_models())), 'scheduled job')}, "
                                            f"{len(overdue)} to catch up" + (", --once" if self.options.once else ""))
             self._warn_unrunnable()
             self._catch_up(overdue)
@@ -391,17 +404,18 @@ class Daemon:
         try:
             new = self.load()
         except errors.PolicyError as exc:
-            self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: "
+            self.log.daemon("reload", "failed", f"kept the previous {count_of(len(self.policies), 'policy')}: "
                                                 + "; ".join(map(str, exc.problems)))
             return
         except errors.DrkitError as exc:
-            self.log.daemon("reload", "failed", f"kept the previous {len(self.policies)} policies: {exc}")
+            self.log.daemon("reload", "failed", f"kept the previous {count_of(len(self.policies), 'policy')}: {exc}")
             return
         self.policies = new
         self._register()
         overdue = self._overdue(catalog)
-        self.log.daemon("reload", "ok", f"{len(new)} policies, {len(job_specs(self._policy_models()))} scheduled "
-                                        f"jobs, {len(overdue)} to catch up")
+        self.log.daemon("reload", "ok", f"{count_of(len(new), 'policy')}, "
+                                        f"{count_of(len(job_specs(self._policy_models())), 'scheduled job')}, "
+                                        f"{len(overdue)} to catch up")
         self._warn_unrunnable()
         self._catch_up(overdue)
 
@@ -421,8 +435,19 @@ class Daemon:
             self.log.job_end(run.spec, outcome.status, outcome.duration_s, outcome.snapshot,
                              None if outcome.status == "ok" else outcome.message)
             self.results.append(outcome)
+            self._refresh_metrics()
             self.queue.done(run)
             self._poke()
+
+    def _refresh_metrics(self) -> None:
+        """Rewrite the textfile (docs/operations.md, "Prometheus"): one writer at a time, each with
+        its own catalog connection since workers are threads."""
+        if self.options.prometheus is None:
+            return
+        from drkit.views.textfile import refresh
+
+        with self._metrics_lock, closing(Catalog(self.state_dir / "catalog.sqlite")) as catalog:
+            refresh(catalog, self.state_dir, self._policy_models(), self.options.prometheus, now_utc())
 
     # --- signals and sleeping ---
 

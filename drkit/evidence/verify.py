@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
@@ -59,8 +60,9 @@ class VerifyReport(JsonDocument, schema="drkit.evidence-verification/1"):
 
     def summary(self) -> str:
         if self.ok:
-            return f"{self.records} records, {self.policies} policies: signatures ok, chains intact"
-        return f"{len(self.problems)} problem(s) in {self.records} records, {self.policies} policies"
+            return f"{count_of(self.records, 'record')}, {count_of(self.policies, 'policy')}: signatures ok, chains intact"
+        return (f"{count_of(len(self.problems), 'problem')} in {count_of(self.records, 'record')}, "
+                f"{count_of(self.policies, 'policy')}")
 
     def json_fields(self) -> dict:
         return {"ok": self.ok, "source": self.source, "records": self.records, "policies": self.policies,

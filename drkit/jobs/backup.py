@@ -16,6 +16,7 @@ from typing import Callable
 
 from drkit import targets
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import MANIFEST_NAME, build
@@ -97,14 +98,14 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
     if rc == 3 or manifest.unreadable:
         unreadable = summary.errors or [f"{path}: {why}" for path, why in manifest.unreadable.items()]
         raise errors.PartialBackup(f"{policy.name}: snapshot {snapshot.short_id} is incomplete: "
-                                   f"{max(len(summary.errors), len(manifest.unreadable))} file(s) could not be read"
+                                   f"{count_of(max(len(summary.errors), len(manifest.unreadable)), 'file')} could not be read"
                                    + (f" (first: {unreadable[0]})" if unreadable else ""))
 
 
 def describe(outcome: RunOutcome) -> str:
     record = outcome.record
     if record is not None and record.snapshot_id:
-        return (f"backup {outcome.status}: snapshot {record.snapshot_id[:8]}, {record.files} files, "
+        return (f"backup {outcome.status}: snapshot {record.snapshot_id[:8]}, {count_of(record.files, 'file')}, "
                 f"{record.bytes} bytes")
     return f"backup {outcome.status}"
 

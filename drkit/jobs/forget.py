@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drkit.core import errors
-from drkit.core.display import format_when
+from drkit.core.display import count_of, format_when
 from drkit.core.durations import format_duration
 from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.core.policy import Policy, Retention
@@ -127,7 +127,7 @@ def _forget(ctx: RunContext, dry_run: bool) -> None:
 def describe(outcome: RunOutcome) -> str:
     result = outcome.detail.result if isinstance(outcome.detail, ForgetDetail) else None
     if result is not None:
-        return f"forget {outcome.status}: kept {len(result.kept)}, removed {len(result.removed)} snapshot(s)"
+        return f"forget {outcome.status}: kept {len(result.kept)}, removed {count_of(len(result.removed), 'snapshot')}"
     return f"forget {outcome.status}"
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
@@ -62,8 +63,8 @@ class RefreshResult:
         if self.error is not None:
             return f"FAILED {self.policy}: {self.error}"
         word = "OK" if not self.problems else "PROBLEMS"
-        return (f"{word} {self.policy}: {self.snapshots} snapshot(s), {self.objects} evidence object(s), "
-                f"{self.added} new record(s)" + (f", {len(self.problems)} problem(s)" if self.problems else ""))
+        return (f"{word} {self.policy}: {count_of(self.snapshots, 'snapshot')}, {count_of(self.objects, 'evidence object')}, "
+                f"{count_of(self.added, 'new record')}" + (f", {count_of(len(self.problems), 'problem')}" if self.problems else ""))
 
     def as_dict(self) -> dict:
         return {"policy": self.policy, "snapshots": self.snapshots, "evidence_objects": self.objects,

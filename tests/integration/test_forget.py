@@ -70,7 +70,7 @@ def test_forget_keeps_exactly_the_snapshots_the_retention_names(env: Env, source
     assert check.returncode == 0, check.stderr                                  # prune left a sound repository
 
     text = env.drkit("forget", "shop", check=0).stdout
-    assert text.startswith("OK shop: kept 4, removed 0 snapshot(s); pruned")
+    assert text.startswith("OK shop: kept 4, removed 0 snapshots; pruned")
 
 
 def test_forget_refuses_after_a_failed_backup_and_leaves_every_snapshot(env: Env, source: Path, tmp_path: Path) -> None:

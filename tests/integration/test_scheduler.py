@@ -280,7 +280,7 @@ def test_sighup_reloads_policies_and_keeps_the_old_set_when_the_new_one_is_inval
         daemon.proc.send_signal(signal.SIGHUP)
         failed = daemon.wait_for(lambda l: l["event"] == "reload", 10, "reload line")
         assert failed["status"] == "failed"
-        assert "kept the previous 1 policies" in failed["message"] and f"{bad}:" in failed["message"]
+        assert "kept the previous 1 policy" in failed["message"] and f"{bad}:" in failed["message"]
         assert "unknown key 'schedul'" in failed["message"]
 
         env.write_policy("second", [source], schedule={"backup": "every day at 01:30"})
@@ -314,7 +314,7 @@ def test_install_systemd_units_that_systemd_accepts(env: Env, source: Path, tmp_
     out = tmp_path / "units"
     proc = env.drkit("scheduler", "install", "--systemd", "-o", str(out), check=0)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["drkit.service"] + [f"drkit-shop-db-{j}.{k}" for j in ("backup", "check", "drill")
+    assert names == sorted(["drkit.service", "drkit-notify@.service"] + [f"drkit-shop-db-{j}.{k}" for j in ("backup", "check", "drill")
                                                 for k in ("service", "timer")]
                            + [f"drkit-often-{j}.{k}" for j in ("backup", "forget") for k in ("service", "timer")])
     assert f"wrote {out / 'drkit.service'}" in proc.stdout
@@ -335,7 +335,7 @@ def test_install_systemd_units_that_systemd_accepts(env: Env, source: Path, tmp_
     assert "cron cannot express: often backup 'every 5 seconds', often forget 'every 3 days'" in cron.stderr
     (env.policies / "often.yaml").unlink()
     crontab = env.drkit("scheduler", "install", "--cron", check=0).stdout
-    assert f"30 1 * * * {sys.executable} -m drkit --policies {env.policies} --state-dir {env.state} backup shop-db" \
+    assert f"30 1 * * * {sys.executable} -m drkit --policies {env.policies} --state-dir {env.state} -q backup shop-db" \
         in crontab.splitlines()
 
 
@@ -349,3 +349,29 @@ def test_policy_validate_warns_when_the_backup_interval_cannot_meet_the_rpo(env:
     strict = env.drkit("policy", "validate", "--strict", check=2)
     assert f"error: {env.policies / 'slow.yaml'}" in strict.stderr
     assert not env.state.exists()   # validating did not create state
+
+
+def test_quiet_job_commands_print_nothing_on_success_and_only_the_failure_on_stderr(env: Env, source: Path) -> None:
+    env.write_policy("web", [source])
+    env.drkit("repo", "init", "web", check=0)
+    textfile = env.root / "metrics" / "drkit.prom"
+    done = env.drkit("-q", "backup", "web", check=0, env=env.env(DRKIT_PROMETHEUS_TEXTFILE=str(textfile)))
+    assert (done.stdout, done.stderr) == ("", "")                  # cron sends no mail
+    assert 'drkit_runs_total{policy="web",job="backup",result="pass"} 1' in textfile.read_text()
+    assert env.drkit("-q", "snapshots", "web", check=0).stdout == ""
+    header, row = env.drkit("snapshots", "web", check=0).stdout.splitlines()   # piped: full ids and paths
+    snapshot_id = env.restic("web", "snapshots", "--json").stdout.split('"id":"')[1][:64]
+    assert header.split("\t")[0] == "id" and row.split("\t")[0] == snapshot_id and str(source) in row.split("\t")[4]
+    env.write_policy("web", [source / "gone"])
+    failed = env.drkit("-q", "backup", "web")
+    assert failed.returncode != 0 and failed.stdout == ""
+    assert failed.stderr.count("web") >= 1 and "Traceback" not in failed.stderr
+
+
+def test_the_daemon_refreshes_the_prometheus_textfile_after_each_run(env: Env, source: Path) -> None:
+    env.write_policy("web", [source], schedule={"backup": "every hour"})
+    env.drkit("repo", "init", "web", check=0)
+    textfile = env.root / "drkit.prom"
+    env.drkit("scheduler", "run", "--once", "--prometheus", str(textfile), check=0)
+    text = textfile.read_text()
+    assert 'drkit_last_run_success{policy="web",job="backup"} 1' in text and "drkit_exposure_seconds" in text

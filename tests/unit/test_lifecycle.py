@@ -120,7 +120,7 @@ def test_the_background_task_runs_while_evidence_is_stored(ws: Workspace) -> Non
 def test_forget_and_check_summaries() -> None:
     forget = RunOutcome("p", "forget", RunStatus.OK, None, record("forget", "pass"), T0, T0,
                         ForgetDetail(False, ForgetResult(["a", "b"], ["c"]), True))
-    assert describe_forget(forget) == forget.message == "forget ok: kept 2, removed 1 snapshot(s)"
+    assert describe_forget(forget) == forget.message == "forget ok: kept 2, removed 1 snapshot"
     check = RunOutcome("p", "check", RunStatus.OK, None, record("check", "pass"), T0, T0,
                        CheckDetail(Subset("5/12", 5, 12)))
     assert describe_check(check) == check.message == "check ok: read data subset 5/12"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -75,3 +77,42 @@ def test_textfile_is_replaced_atomically_without_leftovers(tmp_path, rows):
     assert sorted(p.name for p in target.parent.iterdir()) == ["drkit.prom"]
     assert samples(target.read_text())
     assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_the_job_textfile_adds_last_runs_and_run_counters_per_policy_and_job(tmp_path):
+    from drkit.views.textfile import refresh
+
+    history = History(tmp_path / "state")
+    history.backup(NOW - timedelta(hours=5), NOW - timedelta(hours=4), policy="db")
+    history.backup(NOW - timedelta(hours=3), NOW - timedelta(hours=2), policy="db", result="error")
+    history.drill(NOW - timedelta(hours=1, minutes=30), 0.5, policy="db")
+    history.list("db")
+    path = tmp_path / "textfile" / "drkit.prom"
+    path.parent.mkdir()
+    assert refresh(history.catalog, history.state, [make_policy("db"), make_policy("new")], path, NOW)
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+    assert families["drkit_runs"].type == "counter"            # exposed as drkit_runs_total
+    runs = {(s.labels["job"], s.labels["result"]): s.value for s in families["drkit_runs"].samples
+            if s.name == "drkit_runs_total"}
+    assert runs == {("backup", "error"): 1, ("backup", "pass"): 1, ("drill", "pass"): 1}
+    last = {(s.labels["policy"], s.labels["job"]): s.value
+            for s in families["drkit_last_run_success"].samples}
+    assert last == {("db", "backup"): 0, ("db", "drill"): 1}      # the newest backup failed; "new" never ran
+    success = {s.labels["job"]: s.value for s in families["drkit_last_success_timestamp_seconds"].samples}
+    assert success["backup"] == (NOW - timedelta(hours=4)).timestamp()
+    assert families["drkit_exposure_seconds"].samples                  # the status metrics are there too
+    for name in families:
+        assert name.startswith("drkit_") and families[name].documentation
+    if shutil.which("promtool"):   # Debian's prometheus package: the naming-convention linter
+        lint = subprocess.run(["promtool", "check", "metrics"], input=path.read_text(), capture_output=True,
+                              text=True, timeout=60)
+        assert lint.returncode == 0 and not lint.stdout.strip() and not lint.stderr.strip(), lint.stdout + lint.stderr
+
+
+def test_a_textfile_that_cannot_be_written_is_a_warning_not_a_failed_run(tmp_path, caplog):
+    from drkit.views.textfile import refresh
+
+    history = History(tmp_path / "state")
+    (tmp_path / "file").write_text("")
+    assert not refresh(history.catalog, history.state, [make_policy("db")], tmp_path / "file" / "x.prom", NOW)
+    assert "could not write the Prometheus textfile" in caplog.text

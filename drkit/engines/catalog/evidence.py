@@ -74,6 +74,15 @@ class EvidenceStore(Table):
         row = self.db.execute(sql + " order by finished_at desc limit 1", args).fetchone()
         return Record.model_validate_json(row[0]) if row else None
 
+    def run_summary(self, policy: str) -> list[tuple[str, str, int, str, str | None]]:
+        """Per (kind, result): how many records, the newest finish time and the newest finish time
+        of a passing run (the metrics textfile's counters and last-run gauges)."""
+        return list(self.db.execute(
+            "select kind, result, count(*), max(finished_at), "
+            "(select max(finished_at) from evidence e2 where e2.policy = e.policy and e2.kind = e.kind "
+            "and e2.result = 'pass') from evidence e where policy = ? group by kind, result order by kind, result",
+            (policy,)))
+
     def backup_record(self, policy: str, snapshot_id: str) -> Record | None:
         """The drkit backup evidence that made a snapshot (size, manifest path and hash for drills)."""
         row = self.db.execute("select record from evidence where policy = ? and kind = 'backup' and snapshot_id = ?"

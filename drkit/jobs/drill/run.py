@@ -27,6 +27,7 @@ from typing import Any
 
 from drkit.checks import CheckContext, CheckResult, run_check
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.durations import format_duration
 from drkit.core.outcome import VERDICT, evidence_result
 from drkit.core.policy import Policy
@@ -314,7 +315,8 @@ class _Drill:
         problems = unreadable + tree.problems + hashes.problems
         count = len(unreadable) + tree.problem_count + hashes.problem_count
         if count:
-            raise DrillFailed(f"{count} restored item(s) do not match the snapshot: {problems[0]}"
+            verb = "does" if count == 1 else "do"
+            raise DrillFailed(f"{count_of(count, 'restored item')} {verb} not match the snapshot: {problems[0]}"
                               + (f" (and {count - 1} more)" if count > 1 else ""), problems[:MAX_LISTED])
 
     def _adopt_quietly(self, listed: Future | None, choice: Choice) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.engines.restic import Listing, Restic, Snapshot
@@ -69,7 +70,7 @@ class SnapshotChooser:
         future = [s for s in snapshots if s.time > self.now + CLOCK_SKEW]
         if future:
             self.measured["skipped_future_snapshots"] = [s.short_id for s in future]
-            self.warnings.append(f"skipped {len(future)} snapshot(s) dated in the future (clock skew on the host "
+            self.warnings.append(f"skipped {count_of(len(future), 'snapshot')} dated in the future (clock skew on the host "
                                  f"that made them?): {', '.join(s.short_id for s in future[:5])}")
         current = [s for s in snapshots if s.time <= self.now + CLOCK_SKEW]
         known = {row.id for row in self.catalog.snapshots(self.policy.name)}
