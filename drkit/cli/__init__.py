@@ -24,6 +24,7 @@ from drkit.cli import (
     policy,
     repo,
     report,
+    restore,
     runbook,
     scheduler,
     snapshots,
@@ -53,7 +54,7 @@ def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose:
 
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
-                 runbook.runbook):
+                 runbook.runbook, restore.restore):
     cli.add_command(_command)
 
 

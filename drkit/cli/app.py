@@ -94,7 +94,8 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
         for o in outcomes:
             result = line(o)
             text, names_cause = result if isinstance(result, tuple) else (result, False)
-            click.echo(text)
+            if text:  # a run refused before it started has no result line: its error says it all
+                click.echo(text)
             for warning in o.warnings:
                 err.print(f"warning: {o.policy}: {warning}", markup=False)
             if o.error is not None and not names_cause:

@@ -39,7 +39,8 @@ SHAPES: tuple[Shape, ...] = (
     Shape("drkit.scheduler-plan/1", "drkit scheduler plan --json", "the next runs of every scheduled job"),
     Shape("drkit.repo-init/1", "drkit repo init NAME --json",
           "bucket and restic repository created or found, and the bucket's protection state"),
-    Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit forget NAME --json, drkit repo check NAME --json",
+    Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit restore NAME --json, drkit forget NAME --json, "
+                         "drkit repo check NAME --json",
           "how one job run ended: status, exit code, error, the job's detail and its signed evidence record"),
     Shape("drkit.runs/1", "drkit backup NAME... --json", "one drkit.run/1 document per policy backed up"),
 )

@@ -232,6 +232,8 @@ class Policy(Model):
         description="one repository, named `primary` unless `name` says otherwise; give this or `repositories`, not both")
     drill: Drill = Drill()
     notify: list[Notify] = []
+    post_restore: list[str] = Field([], description="What to do after `drkit restore` (printed after every restore "
+                                                    "and in the runbook), e.g. 'systemctl start shop'")
 
     @field_validator("repository_list")
     @classmethod

@@ -135,10 +135,11 @@ class RunList(JsonDocument, schema="drkit.runs/1"):
 
 @dataclass(frozen=True)
 class JobKind:
-    """A job the daemon can schedule: how to run it for a policy, and how to say what it did."""
+    """A job kind: how the daemon runs it for a policy (None: only on request, like a restore, which
+    needs a target), and how to say what it did."""
 
     name: str
-    run: Callable[[Workspace, Policy, Path | None], RunOutcome]
+    run: Callable[[Workspace, Policy, Path | None], RunOutcome] | None
     describe: Callable[[RunOutcome], str]
 
 
@@ -148,7 +149,7 @@ JOB_KINDS: dict[str, JobKind] = {}
 CATCH_UP_ORDER = ("backup", "forget", "check", "drill")
 
 
-def register_job(name: str, run: Callable[[Workspace, Policy, Path | None], RunOutcome],
+def register_job(name: str, run: Callable[[Workspace, Policy, Path | None], RunOutcome] | None,
                  describe: Callable[[RunOutcome], str]) -> None:
     JOB_KINDS[name] = JobKind(name, run, describe)
 
@@ -253,7 +254,10 @@ def run_job(state_dir: Path, policy: Policy, job: str, policy_file: Path | None 
     started = now_utc()
     ws = Workspace(state_dir)
     try:
-        return JOB_KINDS[job].run(ws, policy, policy_file)
+        run = JOB_KINDS[job].run
+        if run is None:
+            raise errors.UsageError(f"{job} runs only on request, never on a schedule")
+        return run(ws, policy, policy_file)
     except errors.DrkitError as exc:  # raised before the lifecycle started (e.g. no retention section)
         return RunOutcome(policy.name, job, status_of_error(exc), exc, None, started, now_utc())
     except Exception as exc:  # noqa: BLE001 - a bug in one job must not stop the daemon

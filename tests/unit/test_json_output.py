@@ -320,9 +320,11 @@ def test_docs_list_exactly_the_fields_of_each_shape(documents, shape):
 def test_docs_describe_the_detail_of_every_job_kind():
     from drkit.jobs.drill.run import DrillDetail
     from drkit.jobs.forget import ForgetDetail
+    from drkit.jobs.restore import RestoreDetail
 
     text = JSON_DOC.read_text().split("## Job details", 1)[1]
-    for detail in (DrillDetail(), ForgetDetail(True), CheckDetail(Subset("1/12", 1, 12))):
+    for detail in (DrillDetail(), ForgetDetail(True), CheckDetail(Subset("1/12", 1, 12)),
+                   RestoreDetail(Path("/r"), False, [])):
         for key in detail.to_json():
             assert f"`{key}`" in text, f"docs/json.md Job details: {type(detail).__name__}.{key}"
 

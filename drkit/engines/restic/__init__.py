@@ -8,6 +8,7 @@ errors), `version` (binary and version floor). restic 0.14 (Debian bookworm) is 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -126,19 +127,25 @@ class Restic(ResticRunner):
 
     def restore_verified(self, snapshot: str, target: Path, *, tags: Iterable[str] = (), timeout: float | None = None,
                          on_line: Callable[[str], None] | None = None,
-                         on_stderr: Callable[[str], None] | None = None) -> list[str]:
+                         on_stderr: Callable[[str], None] | None = None, includes: Iterable[str] = ()) -> list[str]:
         """`restore --verify`, handing each stdout line to `on_line` as restic prints it.
 
         restic 0.14 prints "verifying files in DIR" once every file is written and before it reads
         them back, so a caller can hash restored files alongside restic's own verification pass.
+        `includes` are snapshot paths restored with everything below them (restic `--include`).
         """
-        args = ["restore", snapshot, "--target", str(target), "--verify", *_flags("--tag", tags)]
+        args = ["restore", snapshot, "--target", str(target), "--verify", *_flags("--tag", tags),
+                *_flags("--include", [literal_pattern(path) for path in includes])]
         lines: list[str] = []
         for line in self.stream(args, what="restore", timeout=timeout, on_stderr=on_stderr):
             lines.append(line)
             if on_line:
                 on_line(line)
         return lines
+
+    def dump(self, snapshot: str, path: str, *, timeout: float | None = 3600) -> Iterator[bytes]:
+        """One file of a snapshot, as restic streams it (a directory comes as a tar archive)."""
+        return self.stream_bytes(["dump", "--no-lock", snapshot, path], what=f"dump {path}", timeout=timeout)
 
     def check(self, *, read_data_subset: str | None = None, timeout: float | None = None) -> CheckReport:
         """`restic check`; damage comes back as a report (restic exits 1 for it, as for everything)."""
@@ -173,6 +180,11 @@ class Restic(ResticRunner):
     def stats_raw_size(self) -> int:
         result = self.run(["stats", "--json", "--mode", "raw-data", "--no-lock"], what="repository stats", timeout=600)
         return parse_raw_size(result.stdout)
+
+
+def literal_pattern(path: str) -> str:
+    """restic matches --include/--exclude as glob patterns: escape `*?[\\` to mean the path itself."""
+    return re.sub(r"([*?\[\\])", r"\\\1", path)
 
 
 def _flags(flag: str, values: Iterable[str]) -> list[str]:
