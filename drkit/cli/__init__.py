@@ -17,6 +17,7 @@ import click
 from drkit import __version__
 from drkit.cli import (
     backup,
+    browse,
     catalog,
     drill,
     evidence,
@@ -54,7 +55,7 @@ def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose:
 
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
-                 runbook.runbook, restore.restore):
+                 runbook.runbook, restore.restore, browse.ls, browse.dump):
     cli.add_command(_command)
 
 

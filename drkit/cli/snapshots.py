@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from drkit.cli.app import App, emit_document, json_option, out, pass_app
@@ -22,7 +23,12 @@ def snapshots(app: App, name: str, as_json: bool) -> None:
         emit_document(listing)
         return
     table = Table("id", "time (UTC)", "host", "tags", "paths", title=f"{name}: {len(listing.snapshots)} snapshot(s)")
+    for column in table.columns[:3]:
+        column.no_wrap = True
+    for column in table.columns[3:]:
+        column.overflow = "fold"  # wrapped at any character on a terminal, never cut with an ellipsis
     for s in listing.snapshots:
-        table.add_row(s.short_id, format_when(s.time), s.hostname, ",".join(s.tags),
-                      ", ".join(s.paths))
-    out.print(table)
+        table.add_row(s.short_id, format_when(s.time), s.hostname, "\n".join(s.tags), "\n".join(s.paths))
+    # Piped, the table is as wide as its content: full paths for grep and scripts (--json for more).
+    console = out if out.is_terminal else Console(highlight=False, width=1_000_000)
+    console.print(table)

@@ -27,6 +27,8 @@ class Shape:
 SHAPES: tuple[Shape, ...] = (
     Shape("drkit.status/1", "drkit status --json", "exposure now vs RPO and last drill vs RTO, per policy"),
     Shape("drkit.snapshots/1", "drkit snapshots NAME --json", "a policy's snapshots as listed by its repository"),
+    Shape("drkit.snapshot-files/1", "drkit ls NAME --json",
+          "what one snapshot holds at and below a path: entries with type, size and modification time"),
     Shape("drkit.policy-explanation/1", "drkit policy explain NAME --json",
           "the resolved policy and whether its backup schedule can meet the RPO"),
     Shape("drkit.policy-validation/1", "drkit policy validate --json",

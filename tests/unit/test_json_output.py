@@ -26,12 +26,13 @@ from drkit.core import errors, jsonshape
 from drkit.core.errors import PolicyError, Problem
 from drkit.core.outcome import RunStatus
 from drkit.core.policy import load_policies
-from drkit.engines.restic import Snapshot
+from drkit.engines.restic import Node, Snapshot
 from drkit.evidence.records import Record, now_utc
 from drkit.jobs.lifecycle import RunList, RunOutcome
 from drkit.jobs.rebuild import CatalogRebuild, RefreshResult, SnapshotListing
 from drkit.jobs.repo_check import CheckDetail, Subset
 from drkit.jobs.repo_init import InitResult
+from drkit.views.browse import SnapshotFiles
 
 ROOT = Path(__file__).parents[2]
 JSON_DOC = ROOT / "docs" / "json.md"
@@ -224,6 +225,20 @@ def test_snapshot_listing():
     assert data["snapshots"][0]["id"] == "ab" * 32 and data["snapshots"][0]["tags"] == ["drkit", "drkit-policy=db"]
 
 
+FILES = SnapshotFiles("db", SNAPSHOT, "/srv/data", [
+    Node("/srv/data", "dir", 0, "2026-11-23T12:00:00.123456789+01:00"),
+    Node("/srv/data/a.txt", "file", 12, "2026-11-23T12:00:00Z")])
+
+
+def test_snapshot_files():
+    data = FILES.to_json()
+    assert data["schema"] == "drkit.snapshot-files/1" and data["files"] == 1 and data["bytes"] == 12
+    assert data["entries"][0] == {"path": "/srv/data", "type": "dir", "size": None,
+                                  "mtime": "2026-11-23T11:00:00.123456Z"}
+    assert list(FILES.lines())[1:] == ["           2026-11-23 11:00:00  /srv/data/",
+                                       "     12 B  2026-11-23 12:00:00    a.txt"]
+
+
 def test_catalog_rebuild():
     from drkit.core.errors import Unreachable
 
@@ -260,6 +275,7 @@ def documents(site, tmp_path_factory) -> dict[str, dict]:
         site.document("evidence", "verify", "--json", code=4),
         site.document("policy", "validate", str(site.policies), str(warned), "--json", code=2),
         SnapshotListing("db", [SNAPSHOT]).to_json(),
+        FILES.to_json(),
         CatalogRebuild([RefreshResult("db", problems=["k: bad"])]).to_json(),
         InitResult("db", "s3:http://h/b/db", "b", notes=["n"]).to_json(),
         RUN.to_json(),
