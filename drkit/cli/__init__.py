@@ -19,6 +19,7 @@ from drkit.cli import (
     backup,
     browse,
     catalog,
+    doctor,
     drill,
     evidence,
     forget,
@@ -55,7 +56,8 @@ def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose:
 
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
-                 runbook.runbook, restore.restore, browse.ls, browse.dump):
+                 runbook.runbook, restore.restore, browse.ls, browse.dump,
+                 doctor.doctor):
     cli.add_command(_command)
 
 

@@ -41,6 +41,8 @@ SHAPES: tuple[Shape, ...] = (
     Shape("drkit.scheduler-plan/1", "drkit scheduler plan --json", "the next runs of every scheduled job"),
     Shape("drkit.repo-init/1", "drkit repo init NAME --json",
           "bucket and restic repository created or found, and the bucket's protection state"),
+    Shape("drkit.doctor/1", "drkit doctor --json",
+          "online checks of what the policies rely on: one finding per check with its status and fix"),
     Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit restore NAME --json, drkit forget NAME --json, "
                          "drkit repo check NAME --json",
           "how one job run ended: status, exit code, error, the job's detail and its signed evidence record"),

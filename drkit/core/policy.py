@@ -32,6 +32,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from drkit.core.durations import parse_duration
 from drkit.core.errors import PolicyError, Problem, UsageError
 from drkit.core.kinds import KindRegistry
+from drkit.core.locations import check_repository_url
 from drkit.core.schedules import SchedulePhrase, parse_phrase
 
 POLICY_VERSION = 1
@@ -146,9 +147,7 @@ class Repository(Model):
     @field_validator("url")
     @classmethod
     def _supported(cls, value: str) -> str:
-        if not (value.startswith("s3:") or value.startswith("/") or value.startswith("local:")):
-            raise ValueError(f"'{value}': drkit supports s3:… repositories (and local paths for tests)")
-        return value
+        return check_repository_url(value)
 
     @model_validator(mode="after")
     def _one_password_source(self) -> "Repository":

@@ -33,6 +33,7 @@ from drkit.jobs.rebuild import CatalogRebuild, RefreshResult, SnapshotListing
 from drkit.jobs.repo_check import CheckDetail, Subset
 from drkit.jobs.repo_init import InitResult
 from drkit.views.browse import SnapshotFiles
+from drkit.views.doctor import Diagnosis, Finding, PolicyDiagnosis
 
 ROOT = Path(__file__).parents[2]
 JSON_DOC = ROOT / "docs" / "json.md"
@@ -239,6 +240,18 @@ def test_snapshot_files():
                                        "     12 B  2026-11-23 12:00:00    a.txt"]
 
 
+DIAGNOSIS = Diagnosis([Finding("restic", "OK", "restic 0.14.0")],
+                      [PolicyDiagnosis("db", "/p/db.yaml", [Finding("tcp", "FAIL", "refused", "check the port", "primary")])],
+                      [Problem("/p/x.yaml", 3, "repository.url", "unknown scheme 'htp'")])
+
+
+def test_doctor():
+    data = DIAGNOSIS.to_json()
+    assert data["schema"] == "drkit.doctor/1" and data["ok"] is False and DIAGNOSIS.exit_code == 2
+    assert data["policies"][0]["findings"][0] == {"check": "tcp", "repository": "primary", "status": "FAIL",
+                                                  "message": "refused", "fix": "check the port"}
+
+
 def test_catalog_rebuild():
     from drkit.core.errors import Unreachable
 
@@ -276,6 +289,7 @@ def documents(site, tmp_path_factory) -> dict[str, dict]:
         site.document("policy", "validate", str(site.policies), str(warned), "--json", code=2),
         SnapshotListing("db", [SNAPSHOT]).to_json(),
         FILES.to_json(),
+        DIAGNOSIS.to_json(),
         CatalogRebuild([RefreshResult("db", problems=["k: bad"])]).to_json(),
         InitResult("db", "s3:http://h/b/db", "b", notes=["n"]).to_json(),
         RUN.to_json(),

@@ -8,6 +8,7 @@ errors), `version` (binary and version floor). restic 0.14 (Debian bookworm) is 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
@@ -64,6 +65,12 @@ class Restic(ResticRunner):
             pass
         self.run(["init"], what="init repository", timeout=300, retry_lock=False)
         return True
+
+    def config(self) -> dict:
+        """The repository's config (`restic cat config`): opening it proves the repository exists and
+        the password opens one of its keys."""
+        result = self.run(["cat", "config", "--no-lock"], what="open repository", timeout=120, retry_lock=False)
+        return json.loads("\n".join(result.stdout) or "{}")
 
     def snapshots(self, *, tags: list[str] | None = None, host: str | None = None) -> list[Snapshot]:
         args = ["snapshots", "--json", "--no-lock", *_flags("--tag", tags or [])]
