@@ -143,6 +143,15 @@ class JobKind:
     describe: Callable[[RunOutcome], str]
 
 
+def describe_snapshot_run(outcome: RunOutcome) -> str:
+    """`backup ok: snapshot 1a2b3c4d, 42 files, 1234 bytes`: a run about one snapshot (backup, restore)."""
+    record = outcome.record
+    if record is not None and record.snapshot_id:
+        return (f"{outcome.job} {outcome.status}: snapshot {record.snapshot_id[:8]}, {record.files} files, "
+                f"{record.bytes} bytes")
+    return f"{outcome.job} {outcome.status}"
+
+
 JOB_KINDS: dict[str, JobKind] = {}
 # Catch-up order within a policy: fresh data first, then retention (which refuses after a failed
 # backup), then the integrity check of what retention left, then the drill of the newest snapshot.

@@ -50,7 +50,7 @@ from drkit.jobs.drill.verification import (
     plan_hashes,
     submit_hashes,
 )
-from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
+from drkit.jobs.lifecycle import RunContext, RunOutcome, describe_snapshot_run, register_job, run_locked
 from drkit.targets import target_kind
 
 ROOT = Path("/")
@@ -112,15 +112,7 @@ def run_restore(ws: Workspace, request: RestoreRequest, *, notify: bool = True) 
     return run_locked(ws, request.policy, "restore", lambda ctx: _Restore(ctx, request).run(), notify=notify)
 
 
-def describe(outcome: RunOutcome) -> str:
-    record = outcome.record
-    if record is not None and record.snapshot_id:
-        return (f"restore {outcome.status}: snapshot {record.snapshot_id[:8]}, {record.files} files, "
-                f"{record.bytes} bytes")
-    return f"restore {outcome.status}"
-
-
-register_job("restore", None, describe)  # only on request: a restore needs a target
+register_job("restore", None, describe_snapshot_run)  # only on request: a restore needs a target
 
 
 def current_user() -> str:
