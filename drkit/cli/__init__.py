@@ -8,6 +8,7 @@ Exit codes: 0 done, every target met · 1 could not complete · 2 usage or polic
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -34,24 +35,27 @@ from drkit.cli import (
 )
 from drkit.cli.app import EXIT_CODES, App, err
 from drkit.core import errors
-from drkit.engines.workspace import default_state_dir
+from drkit.core.discovery import Places, choose_policies_dir, choose_state_dir
 from drkit.plugins import load_plugins
 
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drkit")
-@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), envvar="DRKIT_POLICIES",
-              default=Path("policies"), show_default=True, help="Directory of policy files (env DRKIT_POLICIES).")
-@click.option("--state-dir", type=click.Path(path_type=Path), envvar="DRKIT_STATE_DIR", default=None,
-              help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default "
-                   "~/.local/state/drkit, /var/lib/drkit for root).")
+@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), default=None,
+              help="Directory of policy files (env DRKIT_POLICIES; default: ./policies if it exists, else "
+                   "~/.config/drkit/policies, else /etc/drkit/policies; `drkit policy where` shows the choice).")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+              help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default: the existing one of "
+                   "~/.local/state/drkit and /var/lib/drkit, root looking at /var/lib/drkit first).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug and tracebacks).")
 @click.pass_context
-def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, policies_dir: Path | None, state_dir: Path | None, verbose: int) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
     logging.basicConfig(level=logging.WARNING - 10 * min(verbose, 2), format="drkit: %(levelname)s: %(message)s")
     load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)
-    ctx.obj = App(policies_dir, state_dir or default_state_dir(), verbose)
+    places = Places.of_this_process()
+    ctx.obj = App.found(choose_policies_dir(policies_dir, os.environ.get("DRKIT_POLICIES"), places),
+                        choose_state_dir(state_dir, os.environ.get("DRKIT_STATE_DIR"), places), verbose, places)
 
 
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,

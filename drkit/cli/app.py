@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 
 from drkit.core import errors
+from drkit.core.discovery import Chosen, Places, missing_policies_message
 from drkit.core.jsonshape import JsonDocument, dumps
 from drkit.core.policy import LoadedPolicy, find_policy, load_policies
 from drkit.engines.workspace import Workspace
@@ -38,6 +39,16 @@ class App:
     state_dir: Path
     verbose: int
     _policies: list[LoadedPolicy] | None = field(default=None, repr=False)
+    policies_where: Chosen | None = None  # how the directories were found (`drkit policy where`)
+    state_where: Chosen | None = None
+    places: Places | None = None
+
+    @classmethod
+    def found(cls, policies: Chosen, state: Chosen, verbose: int, places: Places) -> "App":
+        """The App of discovered directories (drkit/core/discovery.py); with no policies directory
+        anywhere, commands that need one say where drkit looked."""
+        return cls(policies.path or places.policy_dirs()[0], state.path or places.state_dirs()[0], verbose,
+                   policies_where=policies, state_where=state, places=places)
 
     @property
     def policies(self) -> list[LoadedPolicy]:
@@ -47,10 +58,16 @@ class App:
 
     def reload_policies(self) -> list[LoadedPolicy]:
         """Read the policies directory again (the daemon's SIGHUP); PolicyError when a file is invalid."""
-        if not self.policies_dir.is_dir():
-            raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
-                                    hint="pass --policies DIR or set DRKIT_POLICIES")
+        self.require_policies_dir()
         return load_policies([self.policies_dir])
+
+    def require_policies_dir(self) -> None:
+        if self.policies_dir.is_dir():
+            return
+        if self.policies_where is not None and self.policies_where.path is None:
+            raise errors.UsageError(missing_policies_message(self.policies_where))
+        raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
+                                hint="pass --policies DIR or set DRKIT_POLICIES")
 
     def policy(self, name: str) -> LoadedPolicy:
         return find_policy(self.policies, name)

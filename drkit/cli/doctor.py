@@ -20,9 +20,7 @@ def doctor(app: App, names: tuple[str, ...], as_json: bool) -> None:
     from drkit.core.policy import read_policies
     from drkit.views.doctor import diagnose
 
-    if not app.policies_dir.is_dir():
-        raise errors.UsageError(f"policies directory {app.policies_dir} does not exist",
-                                hint="pass --policies DIR or set DRKIT_POLICIES")
+    app.require_policies_dir()
     loaded, problems = read_policies([app.policies_dir])
     broken = {problem.file for problem in problems}
     valid = [item for item in loaded if str(item.file) not in broken]

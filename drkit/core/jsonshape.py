@@ -33,6 +33,8 @@ SHAPES: tuple[Shape, ...] = (
           "the resolved policy and whether its backup schedule can meet the RPO"),
     Shape("drkit.policy-validation/1", "drkit policy validate --json",
           "policy files checked: the valid ones, every problem with file and line, schedule warnings"),
+    Shape("drkit.policy-where/1", "drkit policy where --json",
+          "the policies directory and state directory in use, why each was chosen, and where drkit looked"),
     Shape("drkit.report/1", "drkit report --format json", "RPO/RTO attainment over a period, per policy"),
     Shape("drkit.evidence-verification/1", "drkit evidence verify --json",
           "signatures and prev-chains of evidence records: counts and every problem"),

@@ -22,7 +22,9 @@ from report_builders import History
 
 import drkit
 from drkit.cli import cli
+from drkit.cli.policy import Whereabouts
 from drkit.core import errors, jsonshape
+from drkit.core.discovery import Chosen
 from drkit.core.errors import PolicyError, Problem
 from drkit.core.outcome import RunStatus
 from drkit.core.policy import load_policies
@@ -290,6 +292,8 @@ def documents(site, tmp_path_factory) -> dict[str, dict]:
         SnapshotListing("db", [SNAPSHOT]).to_json(),
         FILES.to_json(),
         DIAGNOSIS.to_json(),
+        Whereabouts(Chosen(Path("/p"), "given with --policies", [Path("/x")]),
+                    Chosen(Path("/s"), "set by DRKIT_STATE_DIR", [Path("/y")])).to_json(),
         CatalogRebuild([RefreshResult("db", problems=["k: bad"])]).to_json(),
         InitResult("db", "s3:http://h/b/db", "b", notes=["n"]).to_json(),
         RUN.to_json(),
