@@ -15,6 +15,8 @@ from drkit.checks.registry import (
     CheckFailed,
     CheckKind,
     CheckResult,
+    ManualContext,
+    check_command,
     check_name,
     register_check,
     run_check,
@@ -26,5 +28,5 @@ from drkit.checks import file_exists, sqlite, postgres_query, command  # noqa: E
 from drkit.checks.postgres_query import POSTGRES_NOT_IMPLEMENTED  # noqa: E402
 
 __all__ = ["POSTGRES_NOT_IMPLEMENTED", "CheckContext", "CheckError", "CheckFailed", "CheckKind", "CheckResult",
-           "check_name", "register_check", "restored_location", "run_check", "run_checks", "sandbox_path",
+           "ManualContext", "check_command", "check_name", "register_check", "restored_location", "run_check", "run_checks", "sandbox_path",
            "target_copy", "value_problem"]

@@ -123,3 +123,12 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
 def emit_document(result: JsonDocument) -> None:
     """A read command's `--json` output: the result's own document, schema id first (docs/json.md)."""
     click.echo(dumps(result), nl=False)
+
+
+def emit_result(result: JsonDocument, as_json: bool) -> None:
+    """A read command's result: its document with --json, else its text `lines()` (never cut)."""
+    if as_json:
+        emit_document(result)
+        return
+    for line in result.lines():  # type: ignore[attr-defined]
+        click.echo(line)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from drkit.cli.app import App, emit_document, json_option, pass_app
+from drkit.cli.app import App, emit_result, json_option, pass_app
 
 
 @click.command("ls")
@@ -24,12 +24,7 @@ def ls(app: App, name: str, snapshot: str, path: str | None, as_json: bool) -> N
 
     if path is None and snapshot.startswith("/"):
         snapshot, path = "latest", snapshot
-    files = list_files(app.workspace, app.policy(name).policy, snapshot, path)
-    if as_json:
-        emit_document(files)
-        return
-    for line in files.lines():
-        click.echo(line)
+    emit_result(list_files(app.workspace, app.policy(name).policy, snapshot, path), as_json)
 
 
 @click.command("dump")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, emit_document, json_option, pass_app
+from drkit.cli.app import App, emit_result, json_option, pass_app
 from drkit.core import errors
 
 
@@ -29,9 +29,5 @@ def doctor(app: App, names: tuple[str, ...], as_json: bool) -> None:
         raise errors.UsageError(f"no policy named '{unknown[0]}' (known: {', '.join(i.name for i in loaded) or 'none'})")
     chosen = [item for item in valid if not names or item.name in names]
     diagnosis = diagnose(chosen, problems, app.state_dir)
-    if as_json:
-        emit_document(diagnosis)
-    else:
-        for line in diagnosis.lines():
-            click.echo(line)
+    emit_result(diagnosis, as_json)
     raise SystemExit(diagnosis.exit_code)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_document, emit_json, err, json_option, pass_app
+from drkit.cli.app import App, emit_document, emit_json, emit_result, err, json_option, pass_app
 from drkit.core import errors
 from drkit.core.discovery import Chosen
 from drkit.core.jsonshape import JsonDocument
@@ -96,12 +96,7 @@ def policy_where(app: App, as_json: bool) -> None:
     DRKIT_POLICIES/DRKIT_STATE_DIR, else ./policies, ~/.config/drkit/policies, /etc/drkit/policies
     (state: ~/.local/state/drkit, /var/lib/drkit)."""
     assert app.policies_where is not None and app.state_where is not None
-    where = Whereabouts(app.policies_where, app.state_where)
-    if as_json:
-        emit_document(where)
-        return
-    for line in where.lines():
-        click.echo(line)
+    emit_result(Whereabouts(app.policies_where, app.state_where), as_json)
 
 
 @policy.command("new")

@@ -148,10 +148,11 @@ def coverage(restored_path: str, includes: list[str]) -> str:
     return "part" if any(inc.startswith(restored_path.rstrip("/") + "/") for inc in includes) else "no"
 
 
-def landings(policy: Policy, staging: str, target: Path, includes: list[str], listed: set[str], *,
+def landings(policy: Policy, staging: str, target: Path, includes: list[str], listed: set[str] | None, *,
              in_place: bool) -> list[Landing]:
     """Where each of the policy's targets landed: `TARGET/<its absolute snapshot path>` (restored
-    "no" when the snapshot does not hold it, e.g. one made by plain restic)."""
+    "no" when the snapshot does not hold it, e.g. one made by plain restic; `listed` None: a plan
+    for a snapshot not listed, every target assumed in it)."""
     found = []
     base = str(target).rstrip("/")
     for item in policy.targets:
@@ -162,7 +163,7 @@ def landings(policy: Policy, staging: str, target: Path, includes: list[str], li
         put_back = kind.runbook(item, relative).replace("$RESTORE", base)
         live = [str(live.path) for live in kind.live_paths(item)]
         already = in_place and snapshot_path in live
-        covered = coverage(snapshot_path, includes) if snapshot_path in listed else "no"
+        covered = coverage(snapshot_path, includes) if listed is None or snapshot_path in listed else "no"
         found.append(Landing(kind.label(item), restored, covered, "" if already else put_back))
     return found
 
