@@ -25,6 +25,7 @@ from drkit.cli import (
     evidence,
     forget,
     policy,
+    postmortem,
     repo,
     report,
     restore,
@@ -61,7 +62,7 @@ def cli(ctx: click.Context, policies_dir: Path | None, state_dir: Path | None, v
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
                  runbook.runbook, restore.restore, browse.ls, browse.dump,
-                 doctor.doctor):
+                 doctor.doctor, postmortem.postmortem):
     cli.add_command(_command)
 
 

@@ -13,11 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from drkit.checks import ManualContext, check_command
-from drkit.core.display import format_when
-from drkit.core.durations import format_duration
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.recovery_plan import Step, recovery_order, timeline, unknown_dependencies
 from drkit.engines.catalog import Catalog
@@ -25,7 +21,7 @@ from drkit.evidence.payloads import BackupMeasured, measured_of
 from drkit.jobs.backup import policy_tag
 from drkit.jobs.restore import Landing, landings
 from drkit.views.report.gather import public_url
-from drkit.views.runbook import TEMPLATES, password_hint
+from drkit.views.runbook import markdown_templates, password_hint
 from drkit.views.status import policy_status
 
 DEFAULT_RESTORE_DIR = Path("/srv/restore")
@@ -133,10 +129,7 @@ def fallback_commands(policy: Policy, target: Path) -> list[str]:
 
 
 def render_markdown(plan: RecoveryPlan) -> str:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
-                      lstrip_blocks=True, autoescape=False)  # Markdown, not HTML
-    env.filters["duration"] = lambda s: "unknown" if s is None else format_duration(s)
-    env.filters["when"] = lambda t: "never" if t is None else format_when(t) + " UTC"
+    env = markdown_templates()
     return env.get_template("recovery-plan.md.j2").render(plan=plan)
 
 
