@@ -29,7 +29,7 @@ from drkit.core.locations import location_problem
 from drkit.core.policy import LoadedPolicy, Policy, Repository
 from drkit.engines import network
 from drkit.engines.catalog import Catalog
-from drkit.engines.restic import Restic, check_version
+from drkit.engines.restic import Restic, installed_version
 from drkit.engines.s3 import S3, BucketProbe, parse_location
 from drkit.evidence.records import now_utc
 from drkit.jobs.drill.sandbox import free_bytes, needed_bytes
@@ -120,17 +120,11 @@ def _policy_findings(policy: Policy, catalog: Catalog | None) -> Iterator[Findin
 # --- host -----------------------------------------------------------------------------------------
 
 def restic_check() -> Finding:
-    import subprocess
-
-    from drkit.engines.restic import find_binary
-
     try:
-        binary = find_binary("restic")
-        output = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=30).stdout
-        version = check_version(output)
-    except (errors.DrkitError, OSError, subprocess.TimeoutExpired) as exc:
-        return Finding("restic", "FAIL", str(exc))
-    return Finding("restic", "OK", f"restic {'.'.join(map(str, version))} ({binary})")
+        version, path = installed_version()
+    except errors.DrkitError as exc:
+        return Finding("restic", "FAIL", exc.message, exc.hint)
+    return Finding("restic", "OK", f"restic {'.'.join(map(str, version))} ({path})")
 
 
 def state_dir_check(state_dir: Path) -> Finding:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from drkit.engines.restic.output import (
     parse_snapshots,
 )
 from drkit.engines.restic.runner import LOCK_RETRY_DELAYS, ResticRunner, Result
-from drkit.engines.restic.version import INSTALL_HINT, MIN_VERSION, check_version, find_binary
+from drkit.engines.restic.version import INSTALL_HINT, MIN_VERSION, check_version, installed_version
 
 # Names callers and tests imported from the single-module restic.py.
 _json_line = json_line
@@ -44,7 +43,7 @@ _restic_url = restic_url
 
 __all__ = [
     "INSTALL_HINT", "LOCK_RETRY_DELAYS", "MIN_VERSION", "BackupSummary", "CheckReport", "Listing", "Node",
-    "Restic", "Result", "Snapshot", "check_version", "classify", "damage_lines", "parse_restic_time",
+    "Restic", "Result", "Snapshot", "check_version", "classify", "damage_lines", "installed_version", "parse_restic_time",
     "stop_child", "terminate_running",
 ]
 
@@ -53,8 +52,7 @@ class Restic(ResticRunner):
     """A restic repository as one policy configures it."""
 
     def version(self) -> tuple[int, int, int]:
-        out = subprocess.run([find_binary(self.binary), "version"], capture_output=True, text=True, timeout=30).stdout
-        return check_version(out)
+        return installed_version(self.binary)[0]
 
     def init(self) -> bool:
         """Initialize the repository; False when one already exists there."""
@@ -69,7 +67,8 @@ class Restic(ResticRunner):
     def config(self) -> dict:
         """The repository's config (`restic cat config`): opening it proves the repository exists and
         the password opens one of its keys."""
-        result = self.run(["cat", "config", "--no-lock"], what="open repository", timeout=120, retry_lock=False)
+        result = self.run(["cat", "config", "--no-lock", "--no-cache"], what="open repository", timeout=120,
+                          retry_lock=False)
         return json.loads("\n".join(result.stdout) or "{}")
 
     def snapshots(self, *, tags: list[str] | None = None, host: str | None = None) -> list[Snapshot]:
