@@ -85,6 +85,10 @@ class Env:
             assert proc.returncode == check, f"exit {proc.returncode}, wanted {check}\n{proc.stdout}\n{proc.stderr}"
         return proc
 
+    def drkit_bytes(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """The real CLI with binary stdout (`drkit dump`)."""
+        return subprocess.run(self.drkit_argv(*args), capture_output=True, env=self.env(), timeout=timeout)
+
     def restic(self, name: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Plain restic against a policy's repository, as an operator would run it."""
         env = self.env(RESTIC_PASSWORD_FILE=str(self.password_file),

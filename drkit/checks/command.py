@@ -5,13 +5,14 @@ interrupted drill stops it and everything it started."""
 
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from drkit.checks.registry import CheckContext, CheckFailed, register_check
+from drkit.checks.registry import CheckContext, CheckFailed, ManualContext, register_check
 from drkit.core.policy import Duration, Model
 from drkit.engines import process
 
@@ -41,7 +42,14 @@ def command_argv(argv: list[str], sandbox: Path) -> list[str]:
     return [arg.replace("{sandbox}", str(sandbox)) for arg in argv]
 
 
-@register_check(CommandCheck, key="command", name=lambda c: "command " + " ".join(c.spec.run))
+def command_by_hand(check: CommandCheck, ctx: ManualContext) -> str:
+    """The same argv, `{sandbox}` as `$RESTORE`, run where the drill runs it."""
+    argv = " ".join('"$RESTORE"'.join(shlex.quote(part) if part else "" for part in arg.split("{sandbox}"))
+                    for arg in check.spec.run)
+    return f"(cd {shlex.quote(str(ctx.base_dir))} && DRKIT_SANDBOX=\"$RESTORE\" {argv})   # must exit 0"
+
+
+@register_check(CommandCheck, key="command", name=lambda c: "command " + " ".join(c.spec.run), by_hand=command_by_hand)
 def command_check(check: CommandCheck, ctx: CheckContext) -> str:
     spec = check.spec
     try:

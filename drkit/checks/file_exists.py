@@ -6,7 +6,7 @@ import os
 
 from pydantic import Field
 
-from drkit.checks.paths import sandbox_path
+from drkit.checks.paths import in_restore, sandbox_path
 from drkit.checks.registry import CheckContext, CheckFailed, register_check
 from drkit.core.policy import Model
 
@@ -15,7 +15,8 @@ class FileExistsCheck(Model):
     file_exists: str = Field(description="path relative to the restored tree (or the original absolute path)")
 
 
-@register_check(FileExistsCheck, key="file_exists", name=lambda c: f"file_exists {c.file_exists}")
+@register_check(FileExistsCheck, key="file_exists", name=lambda c: f"file_exists {c.file_exists}",
+                by_hand=lambda c, _ctx: f"test -e {in_restore(c.file_exists)} && echo found   # file_exists")
 def file_exists(check: FileExistsCheck, ctx: CheckContext) -> str:
     target = sandbox_path(ctx, check.file_exists)
     if not os.path.lexists(target):

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel
 
-from drkit.checks.registry import CheckContext, CheckError, CheckFailed
+from drkit.checks.registry import CheckContext, CheckError, CheckFailed, ManualContext
 from drkit.targets import target_kind
 
 
@@ -45,3 +45,19 @@ def restored_location(ctx: CheckContext, path: str) -> Path:
         if any(str(live.path) == path for live in target_kind(target).live_paths(target)):
             return target_copy(ctx, target)
     return sandbox_path(ctx, path)
+
+
+def in_restore(path: str) -> str:
+    """A check path as shell text under `$RESTORE` (relative, or an original absolute path)."""
+    pure = PurePosixPath(path)
+    relative = str(pure.relative_to("/") if pure.is_absolute() else pure)
+    return '"$RESTORE/' + relative.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`") + '"'
+
+
+def restored_location_by_hand(ctx: ManualContext, path: str) -> str:
+    """`restored_location` for a runbook: a target's live path means its copy under `$RESTORE`."""
+    for target in ctx.policy.targets:
+        kind = target_kind(target)
+        if any(str(live.path) == path for live in kind.live_paths(target)):
+            return in_restore(str(kind.restored_path(target, Path(ctx.staging))))
+    return in_restore(path)

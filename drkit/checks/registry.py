@@ -59,24 +59,38 @@ class CheckError(Exception):
     """The check could not run (not implemented, misconfigured, internal error)."""
 
 
+@dataclass(frozen=True)
+class ManualContext:
+    """What a check's by-hand form needs: the restored tree is `$RESTORE` in a shell (a runbook)."""
+
+    staging: str  # the policy's staging dir as stored in the snapshot (absolute)
+    policy: Policy
+    base_dir: Path  # the policy file's directory
+
+
 CheckFn = Callable[[Any, CheckContext], str]
+ManualFn = Callable[[Any, ManualContext], str]
 
 
 @dataclass(frozen=True)
 class CheckKind:
-    """How results name a check of this kind, the function that runs it, and — for a query on a
-    throw-away database server — which database it asks (its time is that database's `queries`)."""
+    """How results name a check of this kind, the function that runs it, which database a query on
+    a throw-away server asks (its time is that database's `queries`), and the shell command a
+    person runs to do the same by hand (runbooks; None: the runbook names the check instead)."""
 
     name: Callable[[Any], str]
     run: CheckFn
     database: Callable[[Any], DatabaseRef] | None = None
+    by_hand: ManualFn | None = None
 
 
 def register_check(model: type[BaseModel], *, key: str, name: Callable[[Any], str],
-                   database: Callable[[Any], DatabaseRef] | None = None) -> Callable[[CheckFn], CheckFn]:
-    """Decorator: `model` entries of `drill.checks` (selected by the YAML `key`) run this function."""
+                   database: Callable[[Any], DatabaseRef] | None = None,
+                   by_hand: ManualFn | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Decorator: `model` entries of `drill.checks` (selected by the YAML `key`) run this function;
+    `by_hand(check, ctx)` gives the shell command a runbook prints for it."""
     def decorate(func: CheckFn) -> CheckFn:
-        CHECKS.add(key, model, CheckKind(name, func, database))
+        CHECKS.add(key, model, CheckKind(name, func, database, by_hand))
         return func
     return decorate
 
@@ -90,6 +104,15 @@ def database_of(check: Any) -> DatabaseRef | None:
 def check_name(check: Any) -> str:
     kind = CHECKS.get(check)
     return kind.name(check) if kind else type(check).__name__
+
+
+def check_command(check: Any, ctx: ManualContext) -> str:
+    """A shell line that does what the check does, on `$RESTORE`; a comment naming it when its kind
+    has no by-hand form."""
+    kind = CHECKS.get(check)
+    if kind is not None and kind.by_hand is not None:
+        return kind.by_hand(check, ctx)
+    return f"# {check_name(check)}: no command form; check this by hand"
 
 
 def run_check(check: Any, ctx: CheckContext) -> CheckResult:

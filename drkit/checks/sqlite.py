@@ -3,14 +3,15 @@ on the restored database (a sqlite *target*'s path means its staged copy)."""
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from urllib.parse import quote
 
 from pydantic import Field
 
 from drkit.checks.expect import row_detail, row_problem
-from drkit.checks.paths import restored_location
-from drkit.checks.registry import CheckContext, CheckFailed, register_check
+from drkit.checks.paths import restored_location, restored_location_by_hand
+from drkit.checks.registry import CheckContext, CheckFailed, ManualContext, register_check
 from drkit.core.policy import Model
 
 
@@ -26,8 +27,23 @@ class SqliteCheck(Model):
     sqlite: SqliteCheckSpec
 
 
+def sqlite_by_hand(check: SqliteCheck, ctx: ManualContext) -> str:
+    """`sqlite3 -readonly DB 'pragma integrity_check'` (prints ok), then the query with what it must give."""
+    spec = check.sqlite
+    db = restored_location_by_hand(ctx, spec.path)
+    line = f"sqlite3 -readonly {db} 'pragma integrity_check'"
+    if spec.query:
+        wanted = [f"= {spec.expect}" if spec.expect is not None else "",
+                  f">= {spec.expect_min:g}" if spec.expect_min is not None else ""]
+        line += f" && sqlite3 -readonly {db} {shlex.quote(spec.query)}"
+        if any(wanted):
+            line += "   # expect " + " and ".join(w for w in wanted if w)
+    return line
+
+
 @register_check(SqliteCheck, key="sqlite",
-                name=lambda c: f"sqlite {c.sqlite.path}" + (f": {c.sqlite.query}" if c.sqlite.query else ""))
+                name=lambda c: f"sqlite {c.sqlite.path}" + (f": {c.sqlite.query}" if c.sqlite.query else ""),
+                by_hand=sqlite_by_hand)
 def sqlite_check(check: SqliteCheck, ctx: CheckContext) -> str:
     spec = check.sqlite
     db = restored_location(ctx, spec.path)

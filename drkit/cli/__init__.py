@@ -17,14 +17,18 @@ import click
 from drkit import __version__
 from drkit.cli import (
     backup,
+    browse,
     catalog,
     completion,
+    doctor,
     drill,
     evidence,
     forget,
     policy,
+    postmortem,
     repo,
     report,
+    restore,
     runbook,
     scheduler,
     snapshots,
@@ -32,23 +36,24 @@ from drkit.cli import (
 )
 from drkit.cli.app import EXIT_CODES, App, Invocation, err, silenced_stdout
 from drkit.core import errors, logs
+from drkit.core.discovery import Places, choose_policies_dir, choose_state_dir
 from drkit.engines.privacy import PRIVATE_UMASK
-from drkit.engines.workspace import default_state_dir
 from drkit.plugins import load_plugins
 
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drkit")
-@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), envvar="DRKIT_POLICIES",
-              default=Path("policies"), show_default=True, help="Directory of policy files (env DRKIT_POLICIES).")
-@click.option("--state-dir", type=click.Path(path_type=Path), envvar="DRKIT_STATE_DIR", default=None,
-              help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default "
-                   "~/.local/state/drkit, /var/lib/drkit for root).")
+@click.option("--policies", "policies_dir", type=click.Path(path_type=Path), default=None,
+              help="Directory of policy files (env DRKIT_POLICIES; default: ./policies if it exists, else "
+                   "~/.config/drkit/policies, else /etc/drkit/policies; `drkit policy where` shows the choice).")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+              help="Local state: catalog, evidence key, locks (env DRKIT_STATE_DIR; default: the existing one of "
+                   "~/.local/state/drkit and /var/lib/drkit, root looking at /var/lib/drkit first).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug and tracebacks).")
 @click.option("-q", "--quiet", is_flag=True,
               help="Nothing on success, errors only (on stderr): for cron, which mails any output.")
 @click.pass_context
-def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, policies_dir: Path | None, state_dir: Path | None, verbose: int, quiet: bool) -> None:
     """drkit: scheduled restic backups to offsite S3, timed restore drills, and RPO/RTO reports."""
     if quiet and verbose:
         raise errors.UsageError("give -q or -v, not both")
@@ -58,14 +63,18 @@ def cli(ctx: click.Context, policies_dir: Path, state_dir: Path | None, verbose:
     if quiet:
         ctx.with_resource(silenced_stdout())
     load_plugins()  # before any policy is read: plug-ins register kinds (docs/extending.md)
-    app = App(policies_dir, state_dir or default_state_dir(), verbose, quiet=quiet)
+    places = Places.of_this_process()
+    app = App.found(choose_policies_dir(policies_dir, os.environ.get("DRKIT_POLICIES"), places),
+                    choose_state_dir(state_dir, os.environ.get("DRKIT_STATE_DIR"), places), verbose, places)
+    app.quiet = quiet
     ctx.ensure_object(Invocation).app = app  # main() applies the app's exit floor
     ctx.obj = app
 
 
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
-                 runbook.runbook):
+                 runbook.runbook, restore.restore, browse.ls, browse.dump,
+                 doctor.doctor, postmortem.postmortem):
     cli.add_command(_command)
 cli.add_command(completion.completion)
 

@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 
 from drkit.core import errors
+from drkit.core.discovery import Chosen, Places, choose_policies_dir, missing_policies_message
 from drkit.core.jsonshape import JsonDocument, dumps
 from drkit.core.policy import LoadedPolicy, PolicyScan, find_policy, scan_policies
 from drkit.engines.workspace import Workspace
@@ -44,6 +45,16 @@ class App:
     quiet: bool = False   # -q: stdout silenced (`silenced_stdout`), failures still reach stderr
     prometheus: Path | None = None   # --prometheus FILE / DRKIT_PROMETHEUS_TEXTFILE: refreshed after every run
     exit_floor: int = 0  # ExitCode.USAGE once a broken policy file was reported: the run exits at least 2
+    policies_where: Chosen | None = None  # how the directories were found (`drkit policy where`)
+    state_where: Chosen | None = None
+    places: Places | None = None
+
+    @classmethod
+    def found(cls, policies: Chosen, state: Chosen, verbose: int, places: Places) -> "App":
+        """The App of discovered directories (drkit/core/discovery.py); with no policies directory
+        anywhere, commands that need one say where drkit looked."""
+        return cls(policies.path or places.policy_dirs()[0], state.path or places.state_dirs()[0], verbose,
+                   policies_where=policies, state_where=state, places=places)
 
     @property
     def policies(self) -> list[LoadedPolicy]:
@@ -68,9 +79,7 @@ class App:
     def _scan(self) -> PolicyScan:
         """Every file of the policies directory; UsageError when there is no policy at all, since
         an empty table and exit 0 would read as "all healthy"."""
-        if not self.policies_dir.is_dir():
-            raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
-                                    hint="pass --policies DIR or set DRKIT_POLICIES")
+        self.require_policies_dir()
         scan = scan_policies([self.policies_dir])
         if not scan.loaded and scan.problems:
             raise errors.PolicyError(scan.problems)
@@ -78,6 +87,14 @@ class App:
             raise errors.UsageError(f"no policies in {self.policies_dir}",
                                     hint="add a NAME.yaml policy file, or pass --policies DIR")
         return scan
+
+    def require_policies_dir(self) -> None:
+        if self.policies_dir.is_dir():
+            return
+        if self.policies_where is not None and self.policies_where.path is None:
+            raise errors.UsageError(missing_policies_message(self.policies_where))
+        raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
+                                hint="pass --policies DIR or set DRKIT_POLICIES")
 
     def policy(self, name: str) -> LoadedPolicy:
         return find_policy(self.policies, name)
@@ -103,9 +120,12 @@ def complete_policy(ctx: click.Context, _param: click.Parameter, incomplete: str
     """Shell completion of a policy name: the names in the policies directory (--policies or
     DRKIT_POLICIES as given on the line being completed); nothing when it cannot be read, since
     a completion must never print an error into the user's prompt."""
-    directory = ctx.find_root().params.get("policies_dir") or Path("policies")
     try:
-        scan = scan_policies([Path(directory)]) if Path(directory).is_dir() else None
+        places = Places.of_this_process()
+        chosen = choose_policies_dir(ctx.find_root().params.get("policies_dir"), os.environ.get("DRKIT_POLICIES"),
+                                     places)
+        directory = chosen.path
+        scan = scan_policies([Path(directory)]) if directory is not None and Path(directory).is_dir() else None
     except Exception:  # noqa: BLE001 - see above
         return []
     return sorted(item.name for item in scan.loaded if item.name.startswith(incomplete)) if scan else []
@@ -190,9 +210,9 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
                 continue
             result = line(o)
             text, names_cause = result if isinstance(result, tuple) else (result, False)
-            if silent:   # -q: a failed run's line is part of its error, on stderr
+            if text and silent:   # -q: a failed run's line is part of its error, on stderr
                 err.print(text, markup=False)
-            else:
+            elif text:  # a run refused before it started has no result line: its error says it all
                 click.echo(text)
             for warning in () if silent else o.warnings:
                 err.print(f"warning: {o.policy}: {warning}", markup=False)
@@ -204,3 +224,12 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
 def emit_document(result: JsonDocument) -> None:
     """A read command's `--json` output: the result's own document, schema id first (docs/json.md)."""
     click.echo(dumps(result), nl=False)
+
+
+def emit_result(result: JsonDocument, as_json: bool) -> None:
+    """A read command's result: its document with --json, else its text `lines()` (never cut)."""
+    if as_json:
+        emit_document(result)
+        return
+    for line in result.lines():  # type: ignore[attr-defined]
+        click.echo(line)

@@ -27,10 +27,14 @@ class Shape:
 SHAPES: tuple[Shape, ...] = (
     Shape("drkit.status/1", "drkit status --json", "exposure now vs RPO and last drill vs RTO, per policy"),
     Shape("drkit.snapshots/1", "drkit snapshots NAME --json", "a policy's snapshots as listed by its repository"),
+    Shape("drkit.snapshot-files/1", "drkit ls NAME --json",
+          "what one snapshot holds at and below a path: entries with type, size and modification time"),
     Shape("drkit.policy-explanation/1", "drkit policy explain NAME --json",
           "the resolved policy and whether its backup schedule can meet the RPO"),
     Shape("drkit.policy-validation/1", "drkit policy validate --json",
           "policy files checked: the valid ones, every problem with file and line, schedule warnings"),
+    Shape("drkit.policy-where/1", "drkit policy where --json",
+          "the policies directory and state directory in use, why each was chosen, and where drkit looked"),
     Shape("drkit.report/1", "drkit report --format json", "RPO/RTO attainment over a period, per policy"),
     Shape("drkit.evidence-verification/1", "drkit evidence verify --json",
           "signatures and prev-chains of evidence records: counts and every problem"),
@@ -39,7 +43,10 @@ SHAPES: tuple[Shape, ...] = (
     Shape("drkit.scheduler-plan/1", "drkit scheduler plan --json", "the next runs of every scheduled job"),
     Shape("drkit.repo-init/1", "drkit repo init NAME --json",
           "bucket and restic repository created or found, and the bucket's protection state"),
-    Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit forget NAME --json, drkit repo check NAME --json",
+    Shape("drkit.doctor/1", "drkit doctor --json",
+          "online checks of what the policies rely on: one finding per check with its status and fix"),
+    Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit restore NAME --json, drkit forget NAME --json, "
+                         "drkit repo check NAME --json",
           "how one job run ended: status, exit code, error, the job's detail and its signed evidence record"),
     Shape("drkit.runs/1", "drkit backup NAME... --json", "one drkit.run/1 document per policy backed up"),
 )

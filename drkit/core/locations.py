@@ -67,3 +67,12 @@ def _check_local(url: str, path: str) -> None:
         raise ValueError(f"'{url}': a local repository must be an absolute directory path")
     if any(where == top or top in where.parents for top in _VIRTUAL_FILESYSTEMS):
         raise ValueError(f"'{url}': {where.parts[1]} is a virtual file system, not a place for a repository")
+
+
+def location_problem(url: str) -> str | None:
+    """Why `url` cannot be a repository, in one line; None when its syntax is fine (`drkit doctor`)."""
+    try:
+        check_repository_url(url)
+    except ValueError as exc:
+        return str(exc)
+    return None

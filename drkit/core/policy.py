@@ -113,6 +113,9 @@ class Business(Model):
     owner: str | None = Field(None, description="Accountable owner, e.g. 'Jane Doe <jane@example.com>'")
     tier: WholeNumber = Field(3, ge=1, le=5, description="1 = most critical")
     contacts: list[Contact] = []
+    depends_on: list[Annotated[str, Field(pattern=NAME_RE)]] = Field(
+        [], description="names of the policies whose systems must be recovered before this one "
+                        "(`drkit runbook --all` orders by them, then by tier)")
 
 
 class Objectives(Model):
@@ -270,6 +273,8 @@ class Policy(Model):
         description="one repository, named `primary` unless `name` says otherwise; give this or `repositories`, not both")
     drill: Drill = Drill()
     notify: list[Notify] = []
+    post_restore: list[str] = Field([], description="What to do after `drkit restore` (printed after every restore "
+                                                    "and in the runbook), e.g. 'systemctl start shop'")
 
     @field_validator("targets")
     @classmethod
@@ -417,6 +422,15 @@ def _friendly(err: dict, clean: list[Any]) -> str:
     if err["type"] == "string_pattern_mismatch" and clean[-1:] == ["name"]:
         return f"{err['input']!r}: use lowercase letters, digits and '-' (e.g. shop-db)"
     return msg.removeprefix("Value error, ")
+
+
+def line_of(file: Path, loc: tuple[Any, ...]) -> int:
+    """The line of a key path in a policy file (a problem found across policies points there); 1
+    when the file cannot be read again."""
+    try:
+        return _line_no(_node_at(yaml.compose(file.read_text(encoding="utf-8"), Loader=_LineLoader), loc))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return 1
 
 
 def _line_no(node: yaml.Node | None) -> int:

@@ -104,6 +104,22 @@ def stream_lines(proc: subprocess.Popen, ended: Ended, *, timeout: float | None 
     """Yield the child's stdout lines as it prints them; fill `ended` once it has ended.
 
     A caller that stops iterating early (Ctrl-C, an exception) stops the child (SIGINT, then SIGKILL)."""
+    assert proc.stdout is not None
+    for raw in _supervised(proc, ended, iter(proc.stdout), timeout=timeout, on_stderr=on_stderr):
+        yield raw.decode("utf-8", "replace").rstrip("\n")
+
+
+def stream_chunks(proc: subprocess.Popen, ended: Ended, *, timeout: float | None = None,
+                  on_stderr: Callable[[str], None] | None = None, size: int = 1 << 16) -> Iterator[bytes]:
+    """Like `stream_lines`, for binary output (`restic dump`): stdout in chunks of up to `size` bytes."""
+    assert proc.stdout is not None
+    read = proc.stdout.read1 if hasattr(proc.stdout, "read1") else proc.stdout.read
+    yield from _supervised(proc, ended, iter(lambda: read(size), b""), timeout=timeout, on_stderr=on_stderr)
+
+
+def _supervised(proc: subprocess.Popen, ended: Ended, stdout: Iterator[bytes], *, timeout: float | None,
+                on_stderr: Callable[[str], None] | None) -> Iterator[bytes]:
+    """Yield what `stdout` reads while a thread keeps the stderr tail and a watchdog the timeout."""
     stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
     def pump() -> None:
@@ -118,9 +134,7 @@ def stream_lines(proc: subprocess.Popen, ended: Ended, *, timeout: float | None 
     reader.start()
     timer = Watchdog(proc, timeout)
     try:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            yield raw.decode("utf-8", "replace").rstrip("\n")
+        yield from stdout
         proc.wait()
         reader.join(5)
     finally:

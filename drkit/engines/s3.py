@@ -57,6 +57,17 @@ def _region_from_host(host: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class BucketProbe:
+    """One signed request to the repository's bucket (`drkit doctor`): how S3 answered."""
+
+    code: str | None            # S3's error code (InvalidAccessKeyId, NoSuchBucket, ...); None: it worked
+    message: str                # S3's own words, or why no answer came
+    server_time: datetime | None  # the response's Date header, for the clock-skew check
+    region: str | None          # x-amz-bucket-region, when the server names it
+    answered: bool = True       # False: no HTTP answer at all (connection, TLS, timeout)
+
+
+@dataclass(frozen=True)
 class BucketState:
     exists: bool
     versioning: str  # Enabled | Suspended | Off
@@ -130,6 +141,22 @@ class S3:
             raise err from None
         except botocore.exceptions.BotoCoreError as exc:
             raise errors.S3Error(f"{what}: {exc}") from None
+
+    def probe(self) -> BucketProbe:
+        """List at most one key under the repository prefix: a signed request that tells valid
+        credentials, a missing bucket, a wrong region and the server's clock apart."""
+        prefix = (self.location.prefix + "/") if self.location.prefix else ""
+        try:
+            response = self.client.list_objects_v2(Bucket=self.location.bucket, Prefix=prefix, MaxKeys=1)
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            return BucketProbe(error.get("Code") or str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")),
+                               error.get("Message", ""), _server_time(exc.response), _bucket_region(exc.response))
+        except botocore.exceptions.NoCredentialsError:
+            return BucketProbe("NoCredentials", "no AWS credentials found", None, None, answered=False)
+        except botocore.exceptions.BotoCoreError as exc:
+            return BucketProbe(None, str(exc), None, None, answered=False)
+        return BucketProbe(None, "", _server_time(response), _bucket_region(response))
 
     # --- bucket ----------------------------------------------------------------------------
 
@@ -210,3 +237,21 @@ class S3:
 
     def keys_prefix(self) -> str:
         return f"{self.evidence_root}keys/"
+
+
+def _headers(response: dict) -> dict:
+    return response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+
+
+def _server_time(response: dict) -> datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    date = _headers(response).get("date")
+    try:
+        return parsedate_to_datetime(date) if date else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _bucket_region(response: dict) -> str | None:
+    return _headers(response).get("x-amz-bucket-region")

@@ -96,6 +96,29 @@ class DrillMeasured(Measured):
     database_s: float = 0.0        # their db_start + db_load + queries phases: bringing the service back
 
 
+class RestoreMeasured(Measured):
+    """A restore (`drkit restore`): who restored which snapshot where, and whether every restored
+    file was verified against the backup manifest."""
+
+    user: str                      # who ran it (SUDO_USER when run through sudo)
+    snapshot_selector: str         # as asked: latest, before:TIME or an id
+    target: str                    # the directory restored into (`/` for --in-place)
+    in_place: bool
+    include: list[str]             # snapshot paths restored; empty: the whole snapshot
+    forced: bool = False           # the target was not empty
+    verified: bool = False         # every restored file matched its listing entry and manifest hash
+    files_hashed: int = 0
+    bytes_hashed: int = 0
+    changed_during_backup: int = 0
+    not_in_manifest: int = 0
+    manifest: str | None = None
+    manifest_sha256: str | None = None
+    manifest_authenticated: bool | None = None
+    dirs_restored: int = 0
+    symlinks_restored: int = 0
+    other_restored: int = 0
+
+
 class RunMeasured(Measured):
     """A run that ended before it measured anything (failed, interrupted, missed)."""
 
@@ -106,6 +129,7 @@ _PAYLOADS: dict[tuple[str, str], type[Measured]] = {
     **{("check", r): CheckMeasured for r in ("pass", "fail")},
     ("forget", "pass"): ForgetMeasured,
     **{("drill", r): DrillMeasured for r in ("pass", "breach", "fail", "error")},
+    **{("restore", r): RestoreMeasured for r in ("pass", "fail", "error")},
 }
 
 M = TypeVar("M", bound=Measured)

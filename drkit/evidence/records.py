@@ -1,4 +1,4 @@
-"""Signed evidence records: one per backup, drill, check and forget (docs/evidence.md).
+"""Signed evidence records: one per backup, drill, check, forget and restore (docs/evidence.md).
 
 A record is canonical JSON (sorted keys, UTC times with microseconds and `Z`), signed with the
 host's Ed25519 key over the canonical JSON without `signature`. `prev` is the sha256 of the same
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from drkit import __version__
 
 SCHEMA = "drkit.evidence/1"
-Kind = Literal["backup", "drill", "check", "forget"]
+Kind = Literal["backup", "drill", "check", "forget", "restore"]
 # "missed": a scheduled run that never started (docs/evidence.md); it made no snapshot and proves nothing.
 Outcome = Literal["pass", "fail", "breach", "error", "partial", "interrupted", "missed"]
 RAN = ("pass", "fail", "breach", "error", "partial", "interrupted")  # results of runs that started

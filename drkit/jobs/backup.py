@@ -24,7 +24,7 @@ from drkit.engines.restic import Snapshot
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured
 from drkit.evidence.records import now_utc
-from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
+from drkit.jobs.lifecycle import RunContext, RunOutcome, describe_snapshot_run, register_job, run_locked
 
 log = logging.getLogger("drkit")
 
@@ -102,15 +102,7 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
                                    + (f" (first: {unreadable[0]})" if unreadable else ""))
 
 
-def describe(outcome: RunOutcome) -> str:
-    record = outcome.record
-    if record is not None and record.snapshot_id:
-        return (f"backup {outcome.status}: snapshot {record.snapshot_id[:8]}, {count_of(record.files, 'file')}, "
-                f"{record.bytes} bytes")
-    return f"backup {outcome.status}"
-
-
-register_job("backup", lambda ws, policy, _file: run_backup(ws, policy), describe)
+register_job("backup", lambda ws, policy, _file: run_backup(ws, policy), describe_snapshot_run)
 
 
 def _dumped(policy: Policy, staging) -> list[DatabaseDumpMeasured]:

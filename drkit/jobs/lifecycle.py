@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.outcome import RunStatus, evidence_result, exit_code, status_of_error
 from drkit.core.policy import Policy
@@ -135,11 +136,21 @@ class RunList(JsonDocument, schema="drkit.runs/1"):
 
 @dataclass(frozen=True)
 class JobKind:
-    """A job the daemon can schedule: how to run it for a policy, and how to say what it did."""
+    """A job kind: how the daemon runs it for a policy (None: only on request, like a restore, which
+    needs a target), and how to say what it did."""
 
     name: str
-    run: Callable[[Workspace, Policy, Path | None], RunOutcome]
+    run: Callable[[Workspace, Policy, Path | None], RunOutcome] | None
     describe: Callable[[RunOutcome], str]
+
+
+def describe_snapshot_run(outcome: RunOutcome) -> str:
+    """`backup ok: snapshot 1a2b3c4d, 42 files, 1234 bytes`: a run about one snapshot (backup, restore)."""
+    record = outcome.record
+    if record is not None and record.snapshot_id:
+        return (f"{outcome.job} {outcome.status}: snapshot {record.snapshot_id[:8]}, {count_of(record.files, 'file')}, "
+                f"{record.bytes} bytes")
+    return f"{outcome.job} {outcome.status}"
 
 
 JOB_KINDS: dict[str, JobKind] = {}
@@ -148,7 +159,7 @@ JOB_KINDS: dict[str, JobKind] = {}
 CATCH_UP_ORDER = ("backup", "forget", "check", "drill")
 
 
-def register_job(name: str, run: Callable[[Workspace, Policy, Path | None], RunOutcome],
+def register_job(name: str, run: Callable[[Workspace, Policy, Path | None], RunOutcome] | None,
                  describe: Callable[[RunOutcome], str]) -> None:
     JOB_KINDS[name] = JobKind(name, run, describe)
 
@@ -253,7 +264,10 @@ def run_job(state_dir: Path, policy: Policy, job: str, policy_file: Path | None 
     started = now_utc()
     ws = Workspace(state_dir)
     try:
-        return JOB_KINDS[job].run(ws, policy, policy_file)
+        run = JOB_KINDS[job].run
+        if run is None:
+            raise errors.UsageError(f"{job} runs only on request, never on a schedule")
+        return run(ws, policy, policy_file)
     except errors.DrkitError as exc:  # raised before the lifecycle started (e.g. no retention section)
         return RunOutcome(policy.name, job, status_of_error(exc), exc, None, started, now_utc())
     except Exception as exc:  # noqa: BLE001 - a bug in one job must not stop the daemon

@@ -8,13 +8,15 @@ where they live (password file, environment variable, command), never copied in.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from drkit.core.display import format_when
+from drkit.checks import ManualContext, check_command
+from drkit.core.display import format_size, format_when
 from drkit.core.durations import format_duration
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
@@ -47,20 +49,30 @@ def target_steps(policy: Policy, staging: Path) -> list[TargetStep]:
 def password_hint(policy: Policy) -> str:
     repo = policy.repository
     if repo.password_file:
-        return f"export RESTIC_PASSWORD_FILE={repo.password_file}"
+        return f"export RESTIC_PASSWORD_FILE={shlex.quote(str(repo.password_file))}   # or the copy kept off-host"
     if repo.password_env:
         return f"export RESTIC_PASSWORD=\"${repo.password_env}\"   # the variable must be set in your shell"
-    return f"export RESTIC_PASSWORD_COMMAND='{' '.join(repo.password_command or [])}'"
+    return f"export RESTIC_PASSWORD_COMMAND={shlex.quote(shlex.join(repo.password_command or []))}"
 
 
-def render(policy: Policy, file: Path, status: PolicyStatus, snapshots: list[SnapshotRow], staging: Path,
-           generated_at: datetime) -> str:
+def markdown_templates() -> Environment:
+    """The Jinja environment of the Markdown documents (runbooks, the recovery plan, post-mortems):
+    strict about missing values, no HTML escaping, durations and UTC times as people read them."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, trim_blocks=True,
                       lstrip_blocks=True, autoescape=False)  # Markdown, not HTML
     env.filters["duration"] = lambda s: "unknown" if s is None else format_duration(s)
     env.filters["when"] = lambda t: "never" if t is None else format_when(t) + " UTC"
+    env.filters["size"] = format_size
+    return env
+
+
+def render(policy: Policy, file: Path, status: PolicyStatus, snapshots: list[SnapshotRow], staging: Path,
+           generated_at: datetime) -> str:
+    env = markdown_templates()
     newest = sorted(snapshots, key=lambda s: s.time, reverse=True)[:SNAPSHOTS_SHOWN]
     return env.get_template("runbook.md.j2").render(
         policy=policy, file=file, s=status, r=status.report, snapshots=newest, generated_at=generated_at,
         repository=public_url(policy.repository.url), password=password_hint(policy),
-        steps=target_steps(policy, staging), tag=f"drkit-policy={policy.name}")
+        steps=target_steps(policy, staging), tag=f"drkit-policy={policy.name}",
+        checks=[check_command(check, ManualContext(str(staging), policy, file.resolve().parent))
+                for check in policy.drill.checks])

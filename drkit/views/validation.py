@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from drkit.core.errors import Problem
+from drkit.core.durations import format_duration
+from drkit.core.errors import PolicyError, Problem
 from drkit.core.feasibility import rpo_feasibility
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.outcome import SNAPSHOT_RESULTS
@@ -64,6 +65,34 @@ def schedule_warnings(policies: list[LoadedPolicy], catalog: Catalog | None) -> 
     return found
 
 
+def plan_warnings(policies: list[LoadedPolicy], catalog: Catalog | None,
+                  state_dir: Path) -> tuple[list[Problem], list[ScheduleWarning]]:
+    """The recovery order across policies (docs/recovery.md, "Recovery plan"): a dependency cycle is
+    a problem; a dependency on an unknown policy, and a system the order brings back after its RTO
+    (measured drill times), are warnings."""
+    from drkit.core.recovery_plan import unknown_dependencies
+    from drkit.evidence.records import now_utc
+    from drkit.views.recovery_plan import plan_timeline
+
+    if not any(item.policy.business.depends_on for item in policies):
+        return [], []
+    names = {str(item.file): item.name for item in policies}
+    warnings = [ScheduleWarning(str(p.file), names.get(str(p.file), ""), "business.depends_on", p.message)
+                for p in unknown_dependencies(policies)]
+    try:
+        steps = plan_timeline(policies, catalog, state_dir, now_utc())
+    except PolicyError as exc:
+        return exc.problems, warnings
+    for step in steps:
+        if step.misses_rto:
+            warnings.append(ScheduleWarning(
+                str(step.item.file), step.item.name, "business.depends_on",
+                f"puts {step.item.name} back as system {step.position} of {len(steps)}, after "
+                f"{'at least ' if step.lower_bound else ''}{format_duration(step.done_after_s)}: over its RTO "
+                f"{format_duration(step.rto_s)} (drkit runbook --all shows the timeline)"))
+    return [], warnings
+
+
 def validate_policies(paths: list[Path], state_dir: Path, *, strict: bool = False) -> PolicyValidation:
     """Load every file, keep every problem; measured backup durations come from the catalog when
     one exists (validating must not create a state directory)."""
@@ -75,7 +104,10 @@ def validate_policies(paths: list[Path], state_dir: Path, *, strict: bool = Fals
     catalog = Catalog(path) if path.exists() else None
     try:
         warnings = schedule_warnings(valid, catalog)
+        order_problems, order_warnings = plan_warnings(valid, catalog, state_dir)
     finally:
         if catalog is not None:
             catalog.close()
-    return PolicyValidation(valid, problems, warnings, strict)
+    broken = {p.file for p in order_problems}
+    return PolicyValidation([item for item in valid if str(item.file) not in broken], problems + order_problems,
+                            warnings + order_warnings, strict)

@@ -22,16 +22,20 @@ from report_builders import History
 
 import drkit
 from drkit.cli import cli
+from drkit.cli.policy import Whereabouts
 from drkit.core import errors, jsonshape
+from drkit.core.discovery import Chosen
 from drkit.core.errors import PolicyError, Problem
 from drkit.core.outcome import RunStatus
 from drkit.core.policy import load_policies
-from drkit.engines.restic import Snapshot
+from drkit.engines.restic import Node, Snapshot
 from drkit.evidence.records import Record, now_utc
 from drkit.jobs.lifecycle import RunList, RunOutcome
 from drkit.jobs.rebuild import CatalogRebuild, RefreshResult, SnapshotListing
 from drkit.jobs.repo_check import CheckDetail, Subset
 from drkit.jobs.repo_init import InitResult
+from drkit.views.browse import SnapshotFiles
+from drkit.views.doctor import Diagnosis, Finding, PolicyDiagnosis
 
 ROOT = Path(__file__).parents[2]
 JSON_DOC = ROOT / "docs" / "json.md"
@@ -225,6 +229,32 @@ def test_snapshot_listing():
     assert data["snapshots"][0]["id"] == "ab" * 32 and data["snapshots"][0]["tags"] == ["drkit", "drkit-policy=db"]
 
 
+FILES = SnapshotFiles("db", SNAPSHOT, "/srv/data", [
+    Node("/srv/data", "dir", 0, "2026-11-23T12:00:00.123456789+01:00"),
+    Node("/srv/data/a.txt", "file", 12, "2026-11-23T12:00:00Z")])
+
+
+def test_snapshot_files():
+    data = FILES.to_json()
+    assert data["schema"] == "drkit.snapshot-files/1" and data["files"] == 1 and data["bytes"] == 12
+    assert data["entries"][0] == {"path": "/srv/data", "type": "dir", "size": None,
+                                  "mtime": "2026-11-23T11:00:00.123456Z"}
+    assert list(FILES.lines())[1:] == ["           2026-11-23 11:00:00  /srv/data/",
+                                       "     12 B  2026-11-23 12:00:00    a.txt"]
+
+
+DIAGNOSIS = Diagnosis([Finding("restic", "OK", "restic 0.14.0")],
+                      [PolicyDiagnosis("db", "/p/db.yaml", [Finding("tcp", "FAIL", "refused", "check the port", "primary")])],
+                      [Problem("/p/x.yaml", 3, "repository.url", "unknown scheme 'htp'")])
+
+
+def test_doctor():
+    data = DIAGNOSIS.to_json()
+    assert data["schema"] == "drkit.doctor/1" and data["ok"] is False and DIAGNOSIS.exit_code == 2
+    assert data["policies"][0]["findings"][0] == {"check": "tcp", "repository": "primary", "status": "FAIL",
+                                                  "message": "refused", "fix": "check the port"}
+
+
 def test_catalog_rebuild():
     from drkit.core.errors import Unreachable
 
@@ -261,6 +291,10 @@ def documents(site, tmp_path_factory) -> dict[str, dict]:
         site.document("evidence", "verify", "--json", code=4),
         site.document("policy", "validate", str(site.policies), str(warned), "--json", code=2),
         SnapshotListing("db", [SNAPSHOT]).to_json(),
+        FILES.to_json(),
+        DIAGNOSIS.to_json(),
+        Whereabouts(Chosen(Path("/p"), "given with --policies", [Path("/x")]),
+                    Chosen(Path("/s"), "set by DRKIT_STATE_DIR", [Path("/y")])).to_json(),
         CatalogRebuild([RefreshResult("db", problems=["k: bad"])]).to_json(),
         InitResult("db", "s3:http://h/b/db", "b", notes=["n"]).to_json(),
         RUN.to_json(),
@@ -321,9 +355,11 @@ def test_docs_list_exactly_the_fields_of_each_shape(documents, shape):
 def test_docs_describe_the_detail_of_every_job_kind():
     from drkit.jobs.drill.run import DrillDetail
     from drkit.jobs.forget import ForgetDetail
+    from drkit.jobs.restore import RestoreDetail
 
     text = JSON_DOC.read_text().split("## Job details", 1)[1]
-    for detail in (DrillDetail(), ForgetDetail(True), CheckDetail(Subset("1/12", 1, 12))):
+    for detail in (DrillDetail(), ForgetDetail(True), CheckDetail(Subset("1/12", 1, 12)),
+                   RestoreDetail(Path("/r"), False, [])):
         for key in detail.to_json():
             assert f"`{key}`" in text, f"docs/json.md Job details: {type(detail).__name__}.{key}"
 

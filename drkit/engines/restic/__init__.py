@@ -8,7 +8,8 @@ errors), `version` (binary and version floor). restic 0.14 (Debian bookworm) is 
 
 from __future__ import annotations
 
-import subprocess
+import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +34,7 @@ from drkit.engines.restic.output import (
     parse_snapshots,
 )
 from drkit.engines.restic.runner import LOCK_RETRY_DELAYS, ResticRunner, Result
-from drkit.engines.restic.version import INSTALL_HINT, MIN_VERSION, check_version, find_binary
+from drkit.engines.restic.version import INSTALL_HINT, MIN_VERSION, check_version, installed_version
 
 # Names callers and tests imported from the single-module restic.py.
 _json_line = json_line
@@ -42,7 +43,7 @@ _restic_url = restic_url
 
 __all__ = [
     "INSTALL_HINT", "LOCK_RETRY_DELAYS", "MIN_VERSION", "BackupSummary", "CheckReport", "Listing", "Node",
-    "Restic", "Result", "Snapshot", "check_version", "classify", "damage_lines", "parse_restic_time",
+    "Restic", "Result", "Snapshot", "check_version", "classify", "damage_lines", "installed_version", "parse_restic_time",
     "stop_child", "terminate_running",
 ]
 
@@ -51,8 +52,7 @@ class Restic(ResticRunner):
     """A restic repository as one policy configures it."""
 
     def version(self) -> tuple[int, int, int]:
-        out = subprocess.run([find_binary(self.binary), "version"], capture_output=True, text=True, timeout=30).stdout
-        return check_version(out)
+        return installed_version(self.binary)[0]
 
     def init(self) -> bool:
         """Initialize the repository; False when one already exists there."""
@@ -63,6 +63,13 @@ class Restic(ResticRunner):
             pass
         self.run(["init"], what="init repository", timeout=300, retry_lock=False)
         return True
+
+    def config(self) -> dict:
+        """The repository's config (`restic cat config`): opening it proves the repository exists and
+        the password opens one of its keys."""
+        result = self.run(["cat", "config", "--no-lock", "--no-cache"], what="open repository", timeout=120,
+                          retry_lock=False)
+        return json.loads("\n".join(result.stdout) or "{}")
 
     def snapshots(self, *, tags: list[str] | None = None, host: str | None = None) -> list[Snapshot]:
         args = ["snapshots", "--json", "--no-lock", *_flags("--tag", tags or [])]
@@ -126,19 +133,25 @@ class Restic(ResticRunner):
 
     def restore_verified(self, snapshot: str, target: Path, *, tags: Iterable[str] = (), timeout: float | None = None,
                          on_line: Callable[[str], None] | None = None,
-                         on_stderr: Callable[[str], None] | None = None) -> list[str]:
+                         on_stderr: Callable[[str], None] | None = None, includes: Iterable[str] = ()) -> list[str]:
         """`restore --verify`, handing each stdout line to `on_line` as restic prints it.
 
         restic 0.14 prints "verifying files in DIR" once every file is written and before it reads
         them back, so a caller can hash restored files alongside restic's own verification pass.
+        `includes` are snapshot paths restored with everything below them (restic `--include`).
         """
-        args = ["restore", snapshot, "--target", str(target), "--verify", *_flags("--tag", tags)]
+        args = ["restore", snapshot, "--target", str(target), "--verify", *_flags("--tag", tags),
+                *_flags("--include", [literal_pattern(path) for path in includes])]
         lines: list[str] = []
         for line in self.stream(args, what="restore", timeout=timeout, on_stderr=on_stderr):
             lines.append(line)
             if on_line:
                 on_line(line)
         return lines
+
+    def dump(self, snapshot: str, path: str, *, timeout: float | None = 3600) -> Iterator[bytes]:
+        """One file of a snapshot, as restic streams it (a directory comes as a tar archive)."""
+        return self.stream_bytes(["dump", "--no-lock", snapshot, path], what=f"dump {path}", timeout=timeout)
 
     def check(self, *, read_data_subset: str | None = None, timeout: float | None = None) -> CheckReport:
         """`restic check`; damage comes back as a report (restic exits 1 for it, as for everything)."""
@@ -173,6 +186,11 @@ class Restic(ResticRunner):
     def stats_raw_size(self) -> int:
         result = self.run(["stats", "--json", "--mode", "raw-data", "--no-lock"], what="repository stats", timeout=600)
         return parse_raw_size(result.stdout)
+
+
+def literal_pattern(path: str) -> str:
+    """restic matches --include/--exclude as glob patterns: escape `*?[\\` to mean the path itself."""
+    return re.sub(r"([*?\[\\])", r"\\\1", path)
 
 
 def _flags(flag: str, values: Iterable[str]) -> list[str]:

@@ -48,10 +48,21 @@ class ResticRunner:
 
         `outcome`, when given, receives the exit code and stderr tail once the child has ended.
         """
+        return self._supervise(args, process.stream_lines, what=what, stdin=stdin, timeout=timeout,
+                               on_stderr=on_stderr, ok_codes=ok_codes, outcome=outcome)
+
+    def stream_bytes(self, args: list[str], *, what: str, timeout: float | None = None) -> Iterator[bytes]:
+        """Yield restic's binary stdout in chunks (`restic dump`); raise a typed error on failure."""
+        return self._supervise(args, process.stream_chunks, what=what, timeout=timeout)
+
+    def _supervise(self, args: list[str], read: Callable[..., Iterator[T]], *, what: str,
+                   stdin: IO[bytes] | int | None = None, timeout: float | None = None,
+                   on_stderr: Callable[[str], None] | None = None, ok_codes: Iterable[int] = (0,),
+                   outcome: Result | None = None) -> Iterator[T]:
         binary = find_binary(self.binary)
         proc = process.start([binary, *args], env=self.env(), stdin=stdin, label=args[0] if args else "restic")
         ended = process.Ended()
-        yield from process.stream_lines(proc, ended, timeout=timeout, on_stderr=on_stderr)
+        yield from read(proc, ended, timeout=timeout, on_stderr=on_stderr)
         if ended.timed_out:
             raise errors.ResticTimeout(f"{what}: restic did not finish within {timeout:.0f}s and was stopped")
         if ended.returncode < 0 or (ended.stopped and ended.returncode != 0):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 
 from drkit.core import errors
 
@@ -29,3 +30,13 @@ def check_version(output: str) -> tuple[int, int, int]:
         raise errors.ResticTooOld(f"restic {'.'.join(map(str, version))} is too old; drkit needs 0.14 or newer",
                                   hint=INSTALL_HINT)
     return version  # type: ignore[return-value]
+
+
+def installed_version(binary: str = "restic") -> tuple[tuple[int, int, int], str]:
+    """(version, path) of the restic on PATH; ResticNotFound / ResticTooOld otherwise."""
+    path = find_binary(binary)
+    try:
+        output = subprocess.run([path, "version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise errors.ResticNotFound(f"{path} version did not run ({exc})", hint=INSTALL_HINT) from None
+    return check_version(output), path

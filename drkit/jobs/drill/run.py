@@ -12,9 +12,7 @@ or ERROR (could not run, exit 1; a refused sandbox or snapshot is a usage error,
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import posixpath
 import random
 import threading
@@ -27,21 +25,29 @@ from typing import Any
 
 from drkit.checks import CheckContext, CheckResult, run_check
 from drkit.core import errors
-from drkit.core.display import count_of
 from drkit.core.durations import format_duration
 from drkit.core.outcome import VERDICT, evidence_result
 from drkit.core.policy import Policy
 from drkit.engines.manifest import Manifest
 from drkit.engines.restic import Listing, Restic, Snapshot, terminate_running
 from drkit.engines.workspace import Workspace
-from drkit.evidence.payloads import BackupMeasured, DrillMeasured, measured_of
-from drkit.evidence.records import Record, signature_problem
+from drkit.evidence.payloads import DrillMeasured
+from drkit.evidence.records import Record
+from drkit.jobs.drill.authenticity import backup_evidence, check_manifest, known_manifest_path
 from drkit.jobs.drill.clock import Stopwatch
 from drkit.jobs.drill.databases import CHECKS_PHASE, DatabaseStage
 from drkit.jobs.drill.sandbox import FirstByteWatch, Sandbox, protected_paths
 from drkit.jobs.drill.selection import Choice, SnapshotChooser
-from drkit.jobs.drill.verdict import DrillFailed, Verdict, damage_or, restore_failure, select_verdict
+from drkit.jobs.drill.verdict import (
+    DrillFailed,
+    Verdict,
+    check_restored,
+    damage_or,
+    restore_failure,
+    select_verdict,
+)
 from drkit.jobs.drill.verification import (
+    HASH_WORKERS,
     MAX_LISTED,
     HashCheck,
     HashPlan,
@@ -59,7 +65,6 @@ from drkit.targets import target_kind
 
 log = logging.getLogger("drkit")
 
-HASH_WORKERS = min(4, os.cpu_count() or 2)
 PHASES = ("preflight", "restore", "verify", "db_start:<target>", "db_load:<database>", "checks",
           "queries:<database>")
 
@@ -229,23 +234,13 @@ class _Drill:
         self.counts = count_nodes(listing.nodes)
         if choice.expected_id and choice.expected_id != listing.snapshot.id:
             self.measured["catalog_was_stale"] = True  # the local snapshot list missed a newer one
-        self.backup = self.ws.catalog.backup_record(self.policy.name, listing.snapshot.id)
+        self.backup = backup_evidence(self.ws.catalog, self.ws.key, self.policy.name, listing.snapshot.id)
         if self.backup is not None:
             self.measured["backup_record"] = self.backup.digest()
-            self._authenticate_backup(self.backup)
-        known = measured_of(self.backup, BackupMeasured).manifest if self.backup else None
-        self.manifest_path = find_manifest(listing.nodes, self.policy.name, known)
+        self.manifest_path = find_manifest(listing.nodes, self.policy.name, known_manifest_path(self.backup))
         if self.manifest_path is None:
             raise DrillFailed(f"cannot verify: snapshot {listing.snapshot.short_id} has no drkit manifest "
                               "(made by plain restic?); restic restore alone proves no content")
-
-    def _authenticate_backup(self, record: Record) -> None:
-        """A backup record signed by this host's key must still verify (the catalog is a file)."""
-        key = self.ws.key
-        if record.key_id == key.key_id:
-            problem = signature_problem(record, {key.key_id: key.private.public_key()})
-            if problem:
-                raise DrillFailed(f"backup evidence of snapshot {record.snapshot_id[:8]} does not verify: {problem}")
 
     # --- restore + verify -------------------------------------------------------------------------
 
@@ -310,14 +305,7 @@ class _Drill:
 
     def _compare(self, tree: TreeCheck, hashes: HashCheck) -> None:
         self.measured.update(files_hashed=hashes.files_hashed, bytes_hashed=hashes.bytes_hashed)
-        unreadable = [f"{path}: could not be read at backup time ({why}); not in the snapshot"
-                      for path, why in sorted(self.manifest.unreadable.items())] if self.manifest else []
-        problems = unreadable + tree.problems + hashes.problems
-        count = len(unreadable) + tree.problem_count + hashes.problem_count
-        if count:
-            verb = "does" if count == 1 else "do"
-            raise DrillFailed(f"{count_of(count, 'restored item')} {verb} not match the snapshot: {problems[0]}"
-                              + (f" (and {count - 1} more)" if count > 1 else ""), problems[:MAX_LISTED])
+        check_restored(self.manifest, tree, hashes)
 
     def _adopt_quietly(self, listed: Future | None, choice: Choice) -> None:
         """After a failed restore, still name the snapshot in the evidence when ls got it."""
@@ -335,17 +323,7 @@ class _Drill:
             data = in_sandbox(self.sandbox.path, self.manifest_path).read_bytes()
         except OSError as exc:
             raise DrillFailed(f"manifest {self.manifest_path} was not restored ({exc.strerror})") from None
-        digest = hashlib.sha256(data).hexdigest()
-        expected = measured_of(self.backup, BackupMeasured).manifest_sha256 if self.backup else None
-        self.measured.update(manifest=self.manifest_path, manifest_sha256=digest,
-                             manifest_authenticated=expected is not None)
-        if expected is not None and expected != digest:
-            raise DrillFailed(f"the manifest in the snapshot does not match the signed backup evidence "
-                              f"(sha256 {digest[:12]}…, evidence {str(expected)[:12]}…)")
-        try:
-            return Manifest.from_json(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DrillFailed(f"manifest {self.manifest_path} is unreadable ({exc})") from None
+        return check_manifest(data, self.manifest_path, self.backup, self.measured)
 
     def _plan(self, manifest: Manifest) -> HashPlan:
         assert self.listing is not None

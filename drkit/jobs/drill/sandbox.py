@@ -62,11 +62,11 @@ def needed_bytes(snapshot_bytes: int) -> int:
     return int(snapshot_bytes * HEADROOM) + 1
 
 
-def space_reason(sandbox: Path, free: int, snapshot_bytes: int) -> str | None:
+def space_reason(sandbox: Path, free: int, snapshot_bytes: int, *, label: str = "sandbox") -> str | None:
     need = needed_bytes(snapshot_bytes)
     if free >= need:
         return None
-    return (f"sandbox {sandbox}: its filesystem has {_mb(free)} free, the snapshot needs "
+    return (f"{label} {sandbox}: its filesystem has {_mb(free)} free, the snapshot needs "
             f"{_mb(snapshot_bytes)} + 10 % = {_mb(need)}")
 
 

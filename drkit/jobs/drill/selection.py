@@ -1,7 +1,10 @@
-"""Which snapshot a drill restores: `latest`, `random` or an id (short or full).
+"""Which snapshot a drill or a restore takes: `latest`, `random` (drills), `before:TIME` or an id
+(short or full).
 
-`latest` and `random` choose among the policy's tagged snapshots as the repository lists them
-now (manual restic snapshots of other policies never count). A snapshot dated after "now" (a host
+`latest`, `random` and `before:TIME` choose among the policy's tagged snapshots as the repository
+lists them now (manual restic snapshots of other policies never count). `before:TIME` is the newest
+one taken strictly before TIME: an ISO date or datetime (UTC unless it names a zone) or a duration
+ago (`before:2h`), for the restore that must skip the damage of the last hours (docs/recovery.md). A snapshot dated after "now" (a host
 with a wrong clock) is skipped with a warning, as reports ignore it (docs/drill.md): restic's own
 `latest` would pick it and every drill would restore the wrong thing.
 """
@@ -15,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drkit.core import errors
-from drkit.core.display import count_of
+from drkit.core.display import count_of, format_when
+from drkit.core.durations import parse_duration
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.engines.restic import Listing, Restic, Snapshot
@@ -44,10 +48,12 @@ class SnapshotChooser:
     now: datetime
     measured: dict[str, Any] = field(default_factory=dict)  # what the choice adds to the evidence
     warnings: list[str] = field(default_factory=list)
+    allow_random: bool = True  # a drill may take any snapshot; a restore names the one it wants
+    what: str = "drill"  # the job, in "no drkit snapshot to drill yet"
 
     def choose(self) -> Choice:
         spec = self.spec.strip().lower()
-        if spec in ("latest", "random"):
+        if spec == "latest" or (spec == "random" and self.allow_random):
             candidates = self._current()
             if not candidates:
                 raise self.none_yet()
@@ -56,9 +62,12 @@ class SnapshotChooser:
             self.measured["random_among"] = len(candidates)
             pick = random.SystemRandom().choice(candidates)
             return Choice(pick.id, (), pick.id)
+        if spec.startswith("before:"):
+            return self._before(parse_before(self.spec.strip()[len("before:"):], self.now))
         if not SNAPSHOT_ID_RE.match(spec):
-            raise errors.UsageError(f"--snapshot: expected latest, random or a snapshot id (4 to 64 hex digits), "
-                                    f"got '{self.spec}'")
+            forms = "latest, random" if self.allow_random else "latest"
+            raise errors.UsageError(f"--snapshot: expected {forms} or a snapshot id (4 to 64 hex digits), "
+                                    f"or before:TIME, got '{self.spec}'")
         matches = [row.id for row in self.catalog.snapshots(self.policy.name) if row.id.startswith(spec)]
         if len(set(matches)) == 1:
             return Choice(matches[0], (), matches[0])
@@ -78,6 +87,15 @@ class SnapshotChooser:
             self.measured["catalog_was_stale"] = True  # the local listing missed the newest snapshot
         return current
 
+    def _before(self, moment: datetime) -> Choice:
+        """The newest of the policy's snapshots taken strictly before `moment`."""
+        candidates = [s for s in self._current() if s.time < moment]
+        if not candidates:
+            raise errors.UsageError(f"{self.policy.name}: no drkit snapshot taken before {format_when(moment)} UTC",
+                                    hint=f"list them: drkit snapshots {self.policy.name}")
+        self.measured["before"] = moment.isoformat()
+        return Choice(candidates[-1].id, (), candidates[-1].id)
+
     def known_size(self, snapshot_id: str | None) -> int | None:
         if not snapshot_id:
             return None
@@ -85,14 +103,30 @@ class SnapshotChooser:
         return record.bytes if record is not None and record.bytes > 0 else None
 
     def none_yet(self) -> errors.DrkitError:
-        return errors.DrkitError(f"{self.policy.name}: no drkit snapshot to drill yet",
+        return errors.DrkitError(f"{self.policy.name}: no drkit snapshot to {self.what} yet",
                                  hint=f"run: drkit backup {self.policy.name}")
 
     def not_found(self, notes: list[str]) -> errors.DrkitError:
-        if self.spec.strip().lower() in ("latest", "random"):
+        if self.spec.strip().lower() in ("latest", "random") or self.spec.strip().lower().startswith("before:"):
             return self.none_yet()
         text = " ".join(notes).lower()
         if "multiple" in text or "ambiguous" in text:
             return errors.UsageError(f"snapshot id '{self.spec}' is ambiguous", hint="give more digits")
         return errors.UsageError(f"no snapshot '{self.spec}' in the repository of {self.policy.name}",
                                  hint=f"list them: drkit snapshots {self.policy.name}")
+
+
+def parse_before(text: str, now: datetime) -> datetime:
+    """`before:` takes an ISO date or datetime (UTC unless it names a zone) or a duration ago."""
+    from drkit.views.report.model import parse_moment  # the one ISO moment reader (report --since)
+
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return parse_moment(text)
+    except ValueError:
+        raise errors.UsageError(f"--snapshot before:{text}: expected an ISO date or datetime "
+                                "(2026-03-01, 2026-03-01T12:00:00Z; UTC unless it names a zone) "
+                                "or a duration ago (2h, 3d)") from None

@@ -25,6 +25,7 @@ from drkit.engines.manifest import MANIFEST_NAME, Manifest, sha256_file
 from drkit.engines.restic import Node
 
 MAX_LISTED = 20  # problems named in evidence and output; the counts cover the rest
+HASH_WORKERS = min(4, os.cpu_count() or 2)  # next to restic's own read-back, which uses a core too
 
 # restic node type -> predicate on st_mode. Sockets are not restored by restic (skipped).
 _TYPE_CHECKS = {

@@ -1,0 +1,89 @@
+"""`drkit restore`: restore a snapshot (or some of its paths) into a directory, verified and recorded."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from drkit.cli.app import App, finish_runs, json_option, pass_app
+from drkit.core.display import format_size, format_when
+from drkit.core.durations import format_duration
+from drkit.core.outcome import RunStatus
+
+
+@click.command()
+@click.argument("name")
+@click.option("--target", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="Empty or new directory; each path lands below it at its original absolute path "
+                   "(/srv/x -> DIR/srv/x).")
+@click.option("--snapshot", default="latest", show_default=True, metavar="latest|ID|before:TIME",
+              help="The newest snapshot, an id (short or full), or the newest taken before TIME "
+                   "(ISO date/datetime, UTC unless it names a zone, or a duration ago: before:2h).")
+@click.option("--include", multiple=True, metavar="PATH",
+              help="Restore only this absolute path (as backed up) and what is below it; repeatable.")
+@click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten).")
+@click.option("--in-place", is_flag=True, help="Restore over the live data, every path where it was (asks first).")
+@click.option("--yes", is_flag=True, help="Confirm --in-place without asking (scripts).")
+@json_option
+@pass_app
+def restore(app: App, name: str, target: Path | None, snapshot: str, include: tuple[str, ...], force: bool,
+            in_place: bool, yes: bool, as_json: bool) -> None:
+    """Restore a snapshot into a directory, verify every restored file against the backup manifest,
+    and record signed evidence. Exit 0 restored and verified, 1 could not complete, 2 refused
+    (target not empty or over live data, unknown snapshot or path), 4 restored but not verified."""
+    from drkit.cli.progress import RestoreProgressBar
+    from drkit.jobs.restore import RestoreRequest, run_restore
+
+    item = app.policy(name)
+    confirm = (lambda _question: True) if yes else (_ask if sys.stdin.isatty() else None)
+    with RestoreProgressBar(name, enabled=not as_json and sys.stderr.isatty()) as progress:
+        request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress)
+        outcome = run_restore(app.workspace, request)
+    finish_runs([outcome], as_json, _restore_lines)
+
+
+def _ask(question: str) -> bool:
+    return click.confirm(question, default=False, err=True)
+
+
+def _restore_lines(outcome) -> str | tuple[str, bool]:
+    """The verdict line, where each target landed and what to do next."""
+    record, detail = outcome.record, outcome.detail
+    if record is None or detail is None:
+        return ""  # refused or locked before it started: the error line on stderr says why
+    took = format_duration(record.duration_s)
+    where = "in place" if detail.in_place else f"into {detail.target}"
+    what = f"snapshot {record.snapshot_id[:8]} ({format_when(record.snapshot_time)} UTC)" if record.snapshot_id \
+        else "nothing"
+    if outcome.status is RunStatus.OK:
+        lines = [f"OK {outcome.policy}: restored {what} {where}: {record.files:,} files, {format_size(record.bytes)} "
+                 f"in {took}; every file verified against the backup manifest"]
+        return "\n".join(lines + _landed(detail) + _next(detail))
+    if outcome.exit_code == 4:  # restored, but not proven right: say so before anything else
+        lines = [f"FAIL {outcome.policy}: {outcome.error}", f"  the data restored {where} is NOT verified"]
+        lines += [f"  {problem}" for problem in detail.problems[1:6]]
+        return "\n".join(lines + _landed(detail)), True
+    return f"{outcome.status.upper()} {outcome.policy}: restore of {what} did not complete after {took}; " \
+           f"what was written {where} is incomplete"
+
+
+def _landed(detail) -> list[str]:
+    shown = [landing for landing in detail.landed if landing.restored != "no"]
+    if not shown:
+        return []
+    lines = ["where each target is now:"]
+    for landing in shown:
+        part = " (only the --include paths)" if landing.restored == "part" else ""
+        lines.append(f"  {landing.label} -> {landing.path}{part}")
+    return lines
+
+
+def _next(detail) -> list[str]:
+    steps = [f"{landing.label}: {landing.put_back}" for landing in detail.landed
+             if landing.restored != "no" and landing.put_back]
+    steps += detail.next_steps
+    if not steps:
+        return []
+    return ["next steps:"] + [f"  {n}. {step}" for n, step in enumerate(steps, 1)]
