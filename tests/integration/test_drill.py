@@ -65,7 +65,7 @@ def test_pass_restores_verifies_records_signed_evidence_and_cleans_up(env, sourc
     assert record["signature"] and record["prev"]
     assert not Path(m["sandbox"]).exists() and drills_dir(env).is_dir()
     verified = env.drkit("evidence", "verify", check=0)
-    assert verified.stdout.strip() == "2 records, 1 policies: signatures ok, chains intact"
+    assert verified.stdout.strip() == "2 records, 1 policy: signatures ok, chains intact"
     keys = [o["Key"] for o in env_client(env).list_objects_v2(Bucket=env.bucket, Prefix="drkit-evidence/shop/")["Contents"]]
     assert sum("-drill-" in k for k in keys) == 1
 

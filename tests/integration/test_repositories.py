@@ -37,7 +37,7 @@ def test_either_spelling_backs_up_and_drills(env, source, seaweedfs, form):
     assert drill["result"] == "pass" and drill["repository"] == name
     assert drill["snapshot_id"] == backup["record"]["snapshot_id"]
 
-    assert env.drkit("evidence", "verify", check=0).stdout.strip() == "2 records, 1 policies: signatures ok, chains intact"
+    assert env.drkit("evidence", "verify", check=0).stdout.strip() == "2 records, 1 policy: signatures ok, chains intact"
     keys = evidence_keys(seaweedfs, env.bucket)
     assert sum("-backup-" in k for k in keys) == 1 and sum("-drill-" in k for k in keys) == 1
 

@@ -86,7 +86,7 @@ def test_whole_snapshot_comes_back_byte_identical_verified_and_recorded(shop):
                                  "put_back": f'compare, then copy back: `rsync -a "{below(target2, source)}/" '
                                              f'"{source}/"` (add `--delete` only once you are sure)'}]
     assert env.drkit("evidence", "verify", check=0).stdout.strip() == \
-        f"{records + 2} records, 1 policies: signatures ok, chains intact"
+        f"{records + 2} records, 1 policy: signatures ok, chains intact"
     client = env_client(env)
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=env.bucket, Prefix="drkit-evidence/shop/")["Contents"]]
     assert sum("-restore-" in k for k in keys) >= 2 and record["signature"] in str(
