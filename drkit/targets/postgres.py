@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from pydantic import Field
 
@@ -41,15 +41,19 @@ def split_password(dsn: str) -> tuple[str, str | None]:
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         return (dsn[:match.start()] + dsn[match.end():]).strip(), value
     parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(key != "password" for key, _ in query):
+        return dsn, None
     password = unquote(parts.password) if parts.password is not None else None
     netloc = parts.netloc
     if password is not None:
         userinfo, host = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    query = parse_qsl(parts.query, keep_blank_values=True)
     password = next((v for k, v in query if k == "password"), password)
-    query = [(k, v) for k, v in query if k != "password"]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query))), password
+    rest = urlencode([(k, v) for k, v in query if k != "password"])
+    # Not urlunsplit: it drops the `//` of an empty host (`postgresql:///db?host=/run/postgresql`, libpq's
+    # unix-socket form), and libpq then reads `postgresql:/db?host` as a key=value option.
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{rest}" if rest else ""), password
 
 
 def pg_dump_call(target: PostgresTarget, out: Path) -> tuple[list[str], dict[str, str]]:
