@@ -23,7 +23,7 @@ from s3_proxy import S3Proxy
 from scene import object_keys, random_tree, repository_at
 
 
-@pytest.mark.parametrize("victims", ["drkit and restic", "restic alone"])
+@pytest.mark.parametrize("victims", ["drkit_and_restic", "restic_alone"])
 def test_killed_mid_backup_then_the_rerun_succeeds_and_clears_the_stale_restic_lock(backed_up, golden, seaweedfs,
                                                                                     tmp_path, victims):
     env = backed_up
@@ -37,13 +37,13 @@ def test_killed_mid_backup_then_the_rerun_succeeds_and_clears_the_stale_restic_l
     [drkit] = children(reaper.pid)
     restic = children(drkit)
     assert restic, "restic should be running under drkit"
-    for pid in (restic if victims == "restic alone" else [drkit, *restic]):  # no cleanup: SIGKILL, the OOM killer
+    for pid in (restic if victims == "restic_alone" else [drkit, *restic]):  # no cleanup: SIGKILL, the OOM killer
         os.kill(pid, signal.SIGKILL)
     stdout, stderr = reaper.communicate(timeout=120)
     assert len(json.loads(env.restic("shop", "snapshots", "--json", "--no-lock").stdout)) == 1, "killed too late"
     assert env.restic("shop", "list", "locks", "--no-lock").stdout.strip(), "the kill should leave restic's lock"
 
-    if victims == "restic alone":  # drkit saw its child die and says so
+    if victims == "restic_alone":  # drkit saw its child die and says so
         assert "backup: restic was stopped by signal 9" in one_line_error(stderr)
         assert stdout == "INTERRUPTED shop: backup did not complete\n"
     else:  # nothing could be printed; the run lock still names the dead holder
@@ -53,7 +53,7 @@ def test_killed_mid_backup_then_the_rerun_succeeds_and_clears_the_stale_restic_l
     rerun = env.drkit("backup", "shop", check=0)
     assert rerun.stdout.startswith("OK shop: snapshot ")
     warnings = rerun.stderr.splitlines()
-    if victims == "restic alone":
+    if victims == "restic_alone":
         assert warnings == []
     else:
         assert len(warnings) == 1 and f"previous run (backup, pid {drkit} since " in warnings[0], warnings

@@ -22,15 +22,15 @@ repository: {url: "s3:http://127.0.0.1:9/bucket/fz", password_file: /etc/drkit/p
 HARDENING = pytest.mark.xfail(strict=True, reason="hardening branch: exit 1 'internal error' here")
 
 MALFORMED = {
-    "unterminated quote": VALID.replace(b"description: test", b"description: 'test"),
-    "NUL byte": VALID.replace(b"description: test", b"description: te\x00st"),
-    "tab indentation": VALID.replace(b"name: fz", b"name: fz\n\t  extra: 1"),
-    "huge ISO duration": VALID.replace(b"rpo: 24h", b"rpo: P99999999999999999999D"),
+    "unterminated_quote": VALID.replace(b"description: test", b"description: 'test"),
+    "NUL_byte": VALID.replace(b"description: test", b"description: te\x00st"),
+    "tab_indentation": VALID.replace(b"name: fz", b"name: fz\n\t  extra: 1"),
+    "huge_ISO_duration": VALID.replace(b"rpo: 24h", b"rpo: P99999999999999999999D"),
     "non-UTF-8": pytest.param(VALID.replace(b"description: test", b"description: caf\xe9 \xff"), marks=HARDENING),
-    "huge duration": pytest.param(VALID.replace(b"rpo: 24h", b"rpo: 99999999999999999999w"), marks=HARDENING),
-    "deeply nested list": pytest.param(VALID.replace(b"description: test", b"description: " + b"[" * 5000
+    "huge_duration": pytest.param(VALID.replace(b"rpo: 24h", b"rpo: 99999999999999999999w"), marks=HARDENING),
+    "deeply_nested_list": pytest.param(VALID.replace(b"description: test", b"description: " + b"[" * 5000
                                                      + b"]" * 5000), marks=HARDENING),
-    "deeply nested mapping": pytest.param(VALID + b"extra: " + b"{a: " * 3000 + b"1" + b"}" * 3000 + b"\n",
+    "deeply_nested_mapping": pytest.param(VALID + b"extra: " + b"{a: " * 3000 + b"1" + b"}" * 3000 + b"\n",
                                           marks=HARDENING),
 }
 

@@ -52,9 +52,9 @@ def golden_bytes(env) -> int:
 # written; or just enough by the backup's byte count, yet too little for files that each occupy
 # whole 4 KiB pages, so the restore itself runs out of space.
 SHORTAGES = {
-    "refused before restoring": (lambda size: needed_bytes(size) // 2,
+    "refused_before_restoring": (lambda size: needed_bytes(size) // 2,
                                  "its filesystem has 0.0 MB free, the snapshot needs 0.1 MB + 10 % = 0.1 MB"),
-    "full during the restore": (lambda size: needed_bytes(size) + 8192,
+    "full_during_the_restore": (lambda size: needed_bytes(size) + 8192,
                                 "its filesystem ran out of space during the restore"),
 }
 
@@ -70,7 +70,7 @@ def test_a_sandbox_on_a_file_system_too_small_is_refused_and_left_empty(backed_u
     line = one_line_error(proc.stderr)
     assert f"sandbox {small / 'drill'}: {said}" in line, line
     assert line.endswith("(free space or pass --sandbox on a larger filesystem)"
-                         if shortage == "refused before restoring" else "(free space or pass --sandbox elsewhere)")
+                         if shortage == "refused_before_restoring" else "(free space or pass --sandbox elsewhere)")
     assert left == ["filler"], left  # the half-restored tree is gone
     assert drill_results(env, "shop") == []  # refused as a usage error: no evidence
     assert_intact(env, "shop", snapshots=1)
@@ -83,9 +83,9 @@ def tree(root: Path) -> list[tuple[str, int]]:
 
 
 OVERLAPS = {
-    "inside a source": (lambda env, source: source / "restore-here", "lies inside the backup source {source}"),
-    "containing a source": (lambda env, source: source.parent, "contains the backup source {source}"),
-    "inside the state dir": (lambda env, source: env.state / "drill", "lies inside the drkit state dir {state}"),
+    "inside_a_source": (lambda env, source: source / "restore-here", "lies inside the backup source {source}"),
+    "containing_a_source": (lambda env, source: source.parent, "contains the backup source {source}"),
+    "inside_the_state_dir": (lambda env, source: env.state / "drill", "lies inside the drkit state dir {state}"),
 }
 
 

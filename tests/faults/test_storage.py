@@ -153,9 +153,9 @@ def test_object_lock_required_but_absent_exits_3_at_repo_init(backed_up, golden,
 
 
 EVIDENCE_FAULTS = {
-    "newest edited": ("edit", -1, "signature does not match the record (edited after signing?)"),
-    "oldest deleted": ("delete", 0, "chain starts with a missing record"),
-    "newest deleted": ("delete", -1, "was uploaded from this host but is missing from the bucket (deleted?)"),
+    "newest_edited": ("edit", -1, "signature does not match the record (edited after signing?)"),
+    "oldest_deleted": ("delete", 0, "chain starts with a missing record"),
+    "newest_deleted": ("delete", -1, "was uploaded from this host but is missing from the bucket (deleted?)"),
 }
 
 
