@@ -44,7 +44,6 @@ def golden(tmp_path_factory, seaweedfs) -> Golden:
 @pytest.fixture
 def backed_up(env, golden, seaweedfs) -> Env:
     """A policy `shop` (source: `golden.source`) with one good backup: a copy of the golden one."""
-    seaweedfs.start()  # a no-op unless an earlier case left the server stopped
     s3 = seaweedfs.client()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=golden.env.bucket):
         for item in page.get("Contents", []):
