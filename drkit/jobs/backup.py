@@ -55,7 +55,7 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
     targets.check_sources(policy)
     restic = ctx.restic()
     if ctx.clear_stale:
-        restic.unlock_stale()  # a killed drkit leaves restic's lock; `unlock` removes only stale ones
+        restic.unlock_stale()  # a killed or failed run may leave restic's lock; `unlock` removes only stale ones
     staging = ws.staging(policy.name)
     with ctx.phase("dump"), errors.state_writes("write the staging directory", staging):
         _empty(staging)

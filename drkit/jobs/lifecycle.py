@@ -45,7 +45,7 @@ class RunContext:
     policy: Policy
     kind: str
     started_at: datetime
-    clear_stale: bool = False          # the previous holder of the lock died: remove its stale restic locks
+    clear_stale: bool = False          # the previous run died or failed: remove its stale restic locks
     restic_version: str = ""
     phases: dict[str, float] = field(default_factory=dict)
     measured: Measured | None = None
@@ -179,7 +179,7 @@ def run_locked(ws: Workspace, policy: Policy, kind: str, body: Body, *, record: 
     except errors.LockedError as exc:
         return _finish(ctx, RunStatus.LOCKED, exc, record=False, notify=notify)
     try:
-        ctx.clear_stale = lock.dead_holder is not None
+        ctx.clear_stale = lock.dead_holder is not None or _may_have_left_restic_locks(ws, policy)
         if lock.dead_holder:
             ctx.warnings.append(f"previous run ({lock.dead_holder}) ended without finishing; "
                                 "its stale restic locks were removed")
@@ -187,6 +187,15 @@ def run_locked(ws: Workspace, policy: Policy, kind: str, body: Body, *, record: 
         return _finish(ctx, status, error, record=record and not isinstance(error, errors.UsageError), notify=notify)
     finally:
         lock.release()
+
+
+def _may_have_left_restic_locks(ws: Workspace, policy: Policy) -> bool:
+    """Whether the policy's previous run ended so that restic may not have removed its repository
+    lock: restic removes it on the way out, but not when it was killed (the OOM killer) or the
+    repository had become unreachable (docs/fault-matrix.md). A stale lock blocks `restic check`
+    and `prune`, so the next backup removes it (`restic unlock` keeps live locks)."""
+    last = ws.catalog.last_record(policy.name)
+    return last is not None and last.result in ("error", "interrupted")
 
 
 def _run_body(ctx: RunContext, body: Body, record: bool) -> tuple[RunStatus, errors.DrkitError | None]:

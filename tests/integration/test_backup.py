@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from factories import PASSWORD, same_tree
+from processes import children, reaped
 from servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -147,18 +148,6 @@ def _wait_for_restic_lock(env, name: str, timeout: float = 60) -> None:
     raise AssertionError("restic never took its lock")
 
 
-def _children(parent: int) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-            found.append(int(pid))
-    return found
-
-
 def test_no_secret_in_any_process_argv_during_backup(env, tmp_path, seaweedfs):
     env.write_policy("big", [_big_source(tmp_path / "big")])
     env.drkit("repo", "init", "big", check=0)
@@ -178,30 +167,14 @@ def test_no_secret_in_any_process_argv_during_backup(env, tmp_path, seaweedfs):
     assert seen_restic, "the scan never saw restic running; the test proved nothing"
 
 
-# Runs a command as a child subreaper and reaps every descendant, as init does on a real host.
-# (This sandbox's PID 1 does not reap orphans: a killed restic would linger as a zombie, and
-# restic, probing the pid with signal 0, would take its lock for a live one.)
-REAPER = """
-import ctypes, subprocess, sys
-ctypes.CDLL(None).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
-subprocess.Popen(sys.argv[1:])
-import os
-while True:
-    try:
-        os.wait()
-    except ChildProcessError:
-        break
-"""
-
-
 def test_stale_lock_of_a_killed_backup_is_cleared_and_backup_succeeds(env, tmp_path):
     env.write_policy("big", [_big_source(tmp_path / "big")])
     env.drkit("repo", "init", "big", check=0)
-    reaper = subprocess.Popen([sys.executable, "-c", REAPER, sys.executable, "-m", "drkit", "backup", "big"],
-                              env=env.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reaper = reaped(env.drkit_argv("backup", "big"), env=env.env(), stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
     _wait_for_restic_lock(env, "big")
-    [drkit] = _children(reaper.pid)
-    restic = _children(drkit)
+    [drkit] = children(reaper.pid)
+    restic = children(drkit)
     assert restic, "restic should be running under drkit"
     for pid in [drkit, *restic]:  # both die without any cleanup
         os.kill(pid, signal.SIGKILL)

@@ -14,8 +14,10 @@ import pytest
 from drkit.core import errors
 from drkit.core.outcome import VERDICT, RunStatus, evidence_result, exit_code
 from drkit.core.policy import Policy
+from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import Entry, Manifest
 from drkit.engines.restic import Node
+from drkit.engines.workspace import Workspace
 from drkit.jobs.drill.clock import Stopwatch
 from drkit.jobs.drill.sandbox import (
     FirstByteWatch,
@@ -26,6 +28,7 @@ from drkit.jobs.drill.sandbox import (
     protected_paths,
     space_reason,
 )
+from drkit.jobs.drill.selection import SnapshotChooser
 from drkit.jobs.drill.verdict import select_verdict
 from drkit.jobs.drill.verification import (
     HashJob,
@@ -303,3 +306,17 @@ def test_first_byte_watch_stops_without_data(tmp_path):
     watch = FirstByteWatch(tmp_path)
     watch.stop()
     assert watch.seconds is None and not watch._thread.is_alive()
+
+
+def test_an_id_the_catalog_listed_but_the_repository_lost_is_named_as_forgotten(tmp_path):
+    ws = Workspace(tmp_path / "state")
+    try:
+        ws.catalog.replace_snapshots("shop", [SnapshotRow("shop", "ab" * 32, NOW, "host", [])])
+        forgotten = SnapshotChooser(policy(["/srv"]), "ABABABAB", ws.catalog, None, NOW).not_found([])
+        unknown = SnapshotChooser(policy(["/srv"]), "cdcdcdcd", ws.catalog, None, NOW).not_found([])
+    finally:
+        ws.close()
+    assert isinstance(forgotten, errors.UsageError) and isinstance(unknown, errors.UsageError)
+    assert str(forgotten) == ("snapshot 'ABABABAB' is no longer in the repository of shop (forgotten or pruned "
+                              "since it was listed) (list them: drkit snapshots shop)")
+    assert str(unknown) == "no snapshot 'cdcdcdcd' in the repository of shop (list them: drkit snapshots shop)"

@@ -142,3 +142,21 @@ def test_json_carries_the_schema_and_the_job_detail() -> None:
 ])
 def test_raised_errors_map_to_statuses(exc: errors.DrkitError, status: str) -> None:
     assert status_of_error(exc) == status
+
+
+@pytest.mark.parametrize("previous, clears", [
+    (None, False),
+    (errors.Unreachable("S3 gone while restic held its lock"), True),
+    (errors.Interrupted("backup: restic was stopped by signal 9"), True),
+    (errors.VerificationError("restored file differs"), False),
+])
+def test_the_run_after_one_that_failed_or_was_interrupted_clears_stale_restic_locks(ws: Workspace, previous,
+                                                                                     clears: bool) -> None:
+    if previous is not None:
+        run_locked(ws, POLICY, "backup", raising(previous))
+    seen = []
+    run_locked(ws, POLICY, "backup", lambda ctx: seen.append(ctx.clear_stale))
+    assert seen == [clears]
+    again = []
+    run_locked(ws, POLICY, "backup", lambda ctx: again.append(ctx.clear_stale))
+    assert again == [False]  # a good run in between: nothing to clear

@@ -119,6 +119,9 @@ def test_a_command_target_is_stopped_at_its_timeout(tmp_path):
     ("host=db dbname=shop password=s3cret user=backup", "host=db dbname=shop user=backup", "s3cret"),
     ("host=db password='it\\'s a \\\\secret' dbname=shop", "host=db dbname=shop", "it's a \\secret"),
     ("host=db dbname=shop", "host=db dbname=shop", None),
+    ("postgresql:///shop?host=/run/postgresql&user=backup", "postgresql:///shop?host=/run/postgresql&user=backup",
+     None),  # libpq's unix-socket form: the empty host stays
+    ("postgresql:///shop?host=/run/pg&password=pw", "postgresql:///shop?host=%2Frun%2Fpg", "pw"),
 ])
 def test_a_password_in_the_dsn_is_found(dsn, clean, password):
     assert split_password(dsn) == (clean, password)

@@ -48,15 +48,19 @@ def split_password(dsn: str) -> tuple[str, str | None]:
             return dsn, None
         return (dsn[:match.start()] + dsn[match.end():]).strip(), _kv_value(match.group(1))
     parts = urlsplit(dsn)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and all(key != "password" for key, _ in query):
+        return dsn, None  # as written: nothing to take out
     password = unquote(parts.password) if parts.password is not None else None
     netloc = parts.netloc
     if password is not None:
         userinfo, host = netloc.rsplit("@", 1)
         netloc = f"{userinfo.split(':', 1)[0]}@{host}"
-    query = parse_qsl(parts.query, keep_blank_values=True)
     password = next((v for k, v in query if k == "password"), password)
-    query = [(k, v) for k, v in query if k != "password"]
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query))), password
+    rest = urlencode([(k, v) for k, v in query if k != "password"])
+    # Not urlunsplit: it drops the `//` of an empty host (`postgresql:///db?host=/run/postgresql`, libpq's
+    # unix-socket form), and libpq then reads `postgresql:/db?host` as a key=value option.
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{rest}" if rest else ""), password
 
 
 def dsn_database(dsn: str) -> str | None:

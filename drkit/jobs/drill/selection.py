@@ -112,8 +112,16 @@ class SnapshotChooser:
         text = " ".join(notes).lower()
         if "multiple" in text or "ambiguous" in text:
             return errors.UsageError(f"snapshot id '{self.spec}' is ambiguous", hint="give more digits")
-        return errors.UsageError(f"no snapshot '{self.spec}' in the repository of {self.policy.name}",
-                                 hint=f"list them: drkit snapshots {self.policy.name}")
+        hint = f"list them: drkit snapshots {self.policy.name}"
+        if self._listed_before():
+            return errors.UsageError(f"snapshot '{self.spec}' is no longer in the repository of {self.policy.name} "
+                                     "(forgotten or pruned since it was listed)", hint=hint)
+        return errors.UsageError(f"no snapshot '{self.spec}' in the repository of {self.policy.name}", hint=hint)
+
+    def _listed_before(self) -> bool:
+        """Whether the local snapshot list still names it: the repository changed since it was read."""
+        spec = self.spec.strip().lower()
+        return any(row.id.startswith(spec) for row in self.catalog.snapshots(self.policy.name))
 
 
 def parse_before(text: str, now: datetime) -> datetime:
