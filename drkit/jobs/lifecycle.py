@@ -192,7 +192,7 @@ def run_locked(ws: Workspace, policy: Policy, kind: str, body: Body, *, record: 
 def _may_have_left_restic_locks(ws: Workspace, policy: Policy) -> bool:
     """Whether the policy's previous run ended so that restic may not have removed its repository
     lock: restic removes it on the way out, but not when it was killed (the OOM killer) or the
-    repository had become unreachable (docs/fault-matrix.md). A stale lock blocks `restic check`
+    repository had become unreachable (docs/reliability.md). A stale lock blocks `restic check`
     and `prune`, so the next backup removes it (`restic unlock` keeps live locks)."""
     last = ws.catalog.last_record(policy.name)
     return last is not None and last.result in ("error", "interrupted")

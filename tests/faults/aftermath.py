@@ -1,4 +1,4 @@
-"""What every case of the fault matrix (docs/fault-matrix.md) checks afterwards: each case breaks one
+"""What every case of the fault matrix (docs/reliability.md) checks afterwards: each case breaks one
 thing on real restic + SeaweedFS and asserts what a person at 3 a.m. needs to be true — one clear
 line, the documented exit code, no false PASS, earlier snapshots intact and restorable, nothing left
 behind (no process, sandbox, run lock or restic lock)."""

@@ -1,4 +1,4 @@
-"""Fixtures of the fault matrix (docs/fault-matrix.md).
+"""Fixtures of the fault matrix (docs/reliability.md).
 
 Most cases start from the same state, a policy `shop` with one good backup. It is made once per
 session (`golden`) and each test gets a copy of it (`backed_up`): the bucket's objects copied into

@@ -1,4 +1,4 @@
-"""The local catalog lost (docs/fault-matrix.md): deleted, then rebuilt from the bucket alone."""
+"""The local catalog lost (docs/reliability.md): deleted, then rebuilt from the bucket alone."""
 
 from __future__ import annotations
 

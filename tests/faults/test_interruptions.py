@@ -1,4 +1,4 @@
-"""Runs that are killed, stopped or overlap (docs/fault-matrix.md): drkit or restic SIGKILLed
+"""Runs that are killed, stopped or overlap (docs/reliability.md): drkit or restic SIGKILLed
 mid-backup, SIGTERM mid-drill, a second run of a policy while one holds its lock."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where a drill restores (docs/fault-matrix.md): a sandbox on a file system too small for the
+"""Where a drill restores (docs/reliability.md): a sandbox on a file system too small for the
 snapshot, and a sandbox overlapping a backup source or the state directory."""
 
 from __future__ import annotations

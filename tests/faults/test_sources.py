@@ -1,4 +1,4 @@
-"""What a backup reads (docs/fault-matrix.md): a source path that vanished, a dump command that
+"""What a backup reads (docs/reliability.md): a source path that vanished, a dump command that
 fails, a PostgreSQL server that is down when its dump is due."""
 
 from __future__ import annotations

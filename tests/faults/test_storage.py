@@ -1,4 +1,4 @@
-"""Faults of the offsite store and the repository (docs/fault-matrix.md): S3 down, killed, failing or
+"""Faults of the offsite store and the repository (docs/reliability.md): S3 down, killed, failing or
 slow; wrong password; no repository; a corrupted pack; a snapshot forgotten behind drkit's back;
 Object Lock missing; evidence edited or deleted in the bucket."""
 

@@ -1,4 +1,4 @@
-"""Faults that once gave a false verdict (docs/fault-matrix.md)."""
+"""Faults that once gave a false verdict (docs/reliability.md)."""
 
 from __future__ import annotations
 
