@@ -48,6 +48,7 @@ from drkit.jobs.drill.verification import (
     count_nodes,
     find_manifest,
     in_sandbox,
+    manifest_problem,
     plan_hashes,
     submit_hashes,
 )
@@ -327,9 +328,9 @@ class _Drill:
         expected = measured_of(self.backup, BackupMeasured).manifest_sha256 if self.backup else None
         self.measured.update(manifest=self.manifest_path, manifest_sha256=digest,
                              manifest_authenticated=expected is not None)
-        if expected is not None and expected != digest:
-            raise DrillFailed(f"the manifest in the snapshot does not match the signed backup evidence "
-                              f"(sha256 {digest[:12]}…, evidence {str(expected)[:12]}…)")
+        problem = manifest_problem(digest, expected)
+        if problem:
+            raise DrillFailed(problem)
         try:
             return Manifest.from_json(data)
         except (ValueError, KeyError, TypeError) as exc:
