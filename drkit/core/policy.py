@@ -24,6 +24,7 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -60,11 +61,13 @@ def _phrase(value: Any) -> SchedulePhrase:
     return parse_phrase(value)
 
 
+# WithJsonSchema, not json_schema_extra: extra keys would sit beside a $ref to the SchedulePhrase
+# object, and no string satisfies both (editors would flag every schedule).
 Phrase = Annotated[
     SchedulePhrase,
     BeforeValidator(_phrase),
     PlainSerializer(lambda p: p.text, return_type=str),
-    Field(json_schema_extra={"type": "string", "examples": ["every day at 01:30", "every 15 minutes"]}),
+    WithJsonSchema({"type": "string", "examples": ["every day at 01:30", "every 15 minutes"]}),
 ]
 
 
