@@ -22,6 +22,19 @@ import yaml
 PASSWORD = "correct horse battery staple"
 
 
+def installed(program: str, package: str) -> str | None:
+    """The program's path, or None where it is missing on a developer's machine. In CI (env
+    CI=true) scripts/test installs the Debian package, so a missing program fails the test
+    instead of letting its checks pass silently."""
+    import pytest
+
+    path = shutil.which(program)
+    if path is None and os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(f"{program} is missing: scripts/test installs Debian package {package} (ensure_apt)",
+                    pytrace=False)
+    return path
+
+
 @dataclass
 class Env:
     """One isolated drkit installation: policies dir, state dir, source data, password file."""

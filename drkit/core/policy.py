@@ -78,11 +78,13 @@ MAX_KEEP = 1_000_000      # restic keep_* counts: more than any schedule makes i
 MAX_LOCK_DAYS = 36_500    # 100 years of S3 Object Lock is already irreversible for a lifetime
 
 
+# WithJsonSchema, not json_schema_extra: extra keys would sit beside a $ref to the SchedulePhrase
+# object, and no string satisfies both (editors would flag every schedule).
 Phrase = Annotated[
     SchedulePhrase,
     BeforeValidator(_phrase),
     PlainSerializer(lambda p: p.text, return_type=str),
-    Field(json_schema_extra={"type": "string", "examples": ["every day at 01:30", "every 15 minutes"]}),
+    WithJsonSchema({"type": "string", "examples": ["every day at 01:30", "every 15 minutes"]}),
 ]
 
 

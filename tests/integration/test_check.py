@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,29 @@ def test_bad_subset_is_a_usage_error(env: Env, source: Path) -> None:
     env.write_policy("site", [source])
     proc = env.drkit("repo", "check", "site", "--read-data-subset", "13/12", check=2)
     assert "use n/m" in proc.stderr
+
+
+def test_a_repository_locked_by_a_live_restic_is_retried_until_the_lock_is_released(env: Env, source: Path) -> None:
+    """restic 0.14 has no --retry-lock: drkit tries again after 2, 5 and 10 s. A plain `restic backup
+    --stdin` holds a live lock while its stdin stays open; `restic check` needs an exclusive one."""
+    env.write_policy("site", [source])
+    env.drkit("repo", "init", "site", check=0)
+    holder = subprocess.Popen(["restic", "backup", "--stdin", "--stdin-filename", "held.txt"], stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env.env(RESTIC_PASSWORD_FILE=str(env.password_file),
+                                          RESTIC_REPOSITORY=f"s3:{env.endpoint}/{env.bucket}/site"))
+    try:
+        deadline = time.monotonic() + 60
+        while not env.restic("site", "list", "locks", "--no-lock").stdout.strip():
+            assert holder.poll() is None and time.monotonic() < deadline, "restic should hold a lock"
+            time.sleep(0.1)
+        check = subprocess.Popen(env.drkit_argv("repo", "check", "site"), env=env.env(), text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        warning = check.stderr.readline()  # drkit says it waits (or, without a retry, its error)
+    finally:
+        holder.communicate(b"released\n", timeout=60)  # the backup ends and removes its lock
+    stdout, stderr = check.communicate(timeout=120)
+    assert "repository is locked by another restic process" in warning and "trying again in 2s" in warning, warning
+    assert check.returncode == 0, warning + stderr
+    assert stdout.startswith("OK site: repository check passed")
+    assert env.restic("site", "list", "locks", "--no-lock").stdout.strip() == ""

@@ -282,6 +282,26 @@ def test_rto_slots_met_counted_and_open_slot_only_if_met():
     assert (result.slots_counted, result.slots_met) == (4, 2)
 
 
+def test_a_drill_taking_exactly_the_rto_meets_it_and_one_second_more_does_not():
+    """The RTO is the longest recovery allowed: RTA <= RTO meets it (docs/reports.md), as the
+    drill verdict says (jobs/drill/verdict.py)."""
+    assert drill(at(8), 60).meets(H) and not drill(at(8), 60 + 1 / 60).meets(H)
+    assert not drill(at(8), 60, passed=False).meets(H)
+    exact = rto_analysis([drill(at(8), 60)], PERIOD_3_24, rto_s=H, occurrences=WEEKLY)
+    assert (exact.slots_counted, exact.slots_met) == (3, 1)
+    slower = rto_analysis([drill(at(8), 60 + 1 / 60)], PERIOD_3_24, rto_s=H, occurrences=WEEKLY)
+    assert (slower.slots_counted, slower.slots_met) == (3, 0)
+
+
+def test_a_projection_equal_to_the_rto_does_not_exceed_it():
+    # 88 s overhead + 2**30 bytes in 512 s (2**-21 s per byte, exact in binary floating point)
+    measured = drill(at(4), 10, bytes_restored=2**30, restore_verify_s=512.0)
+    exact = rto_analysis([measured], PERIOD_3_24, rto_s=H, occurrences=WEEKLY, repo_bytes=3512 * 2**21)
+    assert exact.projected_full_rto_s == H and exact.projected_exceeds_rto is False
+    over = rto_analysis([measured], PERIOD_3_24, rto_s=H, occurrences=WEEKLY, repo_bytes=3512 * 2**21 + 1)
+    assert over.projected_exceeds_rto is True
+
+
 def test_rto_fallback_slots_and_no_counted_slot():
     period = Period(at(0), at(75))
     result = rto_analysis([drill(at(40), 5)], period, rto_s=H, occurrences=[])

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from drkit import docgen
 from drkit.cli import cli
 from drkit.core.errors import ExitCode
+from drkit.core.policy import json_schema
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
@@ -17,9 +18,40 @@ def test_readme_policy_and_cli_references_are_current():
     assert docgen.render(README) == README, "run: python -m drkit.docgen --write"
 
 
+def schema_keys(schema: dict) -> set[str]:
+    """Every key path of the policy JSON Schema (`drill.checks[].sqlite.query`), following $refs,
+    alternatives and list items: what a policy file may contain, read from the schema itself rather
+    than from the models docgen walks."""
+    defs = schema.get("$defs", {})
+    found: set[str] = set()
+
+    def walk(node: dict, prefix: str, seen: frozenset[str]) -> None:
+        ref = node.get("$ref")
+        if ref:
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen:  # a recursive model ends the walk
+                walk(defs[name], prefix, seen | {name})
+            return
+        for alternative in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+            walk(alternative, prefix, seen)
+        if "items" in node:
+            walk(node["items"], prefix + "[]", seen)
+        for key, sub in node.get("properties", {}).items():
+            path = f"{prefix}.{key}" if prefix else key
+            found.add(path)
+            walk(sub, path, seen)
+
+    walk(schema, "", frozenset())
+    return found
+
+
 def test_every_policy_key_is_in_the_readme():
-    for key in ("objectives.rpo", "repository.password_file", "drill.checks[].file_exists", "schedule.drill"):
-        assert f"`{key}`" in README
+    keys = schema_keys(json_schema())
+    # registered kinds are in the schema too (targets, drill checks, notifier channels)
+    assert {"objectives.rpo", "repository.password_file", "schedule.drill", "targets[].path",
+            "drill.checks[].file_exists", "drill.checks[].sqlite.query", "notify[].webhook"} <= keys
+    missing = sorted(key for key in keys if f"| `{key}` |" not in README)
+    assert missing == [], f"policy keys missing from the README reference: {missing}"
 
 
 def test_every_command_is_in_the_cli_reference():

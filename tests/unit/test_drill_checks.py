@@ -173,12 +173,30 @@ def test_command_gets_the_sandbox_and_its_exit_code_decides(ctx):
     assert not failing.passed and not failing.error and failing.detail == "exit 3: boom"
 
 
-def test_command_timeout_kills_the_whole_group_promptly(ctx):
-    spec = CHECK.validate_python({"command": {"run": ["sh", "-c", "sleep 30 & sleep 30"], "timeout": "0.5s"}})
+def running(pid: int) -> bool:
+    """Alive, and not a zombie waiting for a parent to reap it (an orphan's new parent, PID 1 of a
+    container, may never reap it: that is the init's business, not the check's)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_command_timeout_kills_the_whole_group_promptly(ctx, tmp_path):
+    pids = tmp_path / "pids"
+    script = f"sleep 30 & echo $! >> {pids}; sh -c 'sleep 30' & echo $! >> {pids}; echo $$ >> {pids}; wait"
+    spec = CHECK.validate_python({"command": {"run": ["sh", "-c", script], "timeout": "0.5s"}})
     start = time.monotonic()
     result = run_check(spec, ctx)
     assert not result.passed and "timed out" in result.detail
     assert time.monotonic() - start < 10
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 3  # the shell and both of its children, grandchild included
+    deadline = time.monotonic() + 5  # SIGKILL is sent; the kernel finishes them a moment later
+    while any(map(running, started)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in started if running(pid)] == []  # a killed leader alone would leave 2 sleeps
 
 
 def test_command_missing_program_fails(ctx):

@@ -3,9 +3,11 @@ verdicts and the phase clock."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -33,11 +35,14 @@ from drkit.jobs.drill.verdict import select_verdict
 from drkit.jobs.drill.verification import (
     HashJob,
     check_tree,
+    collect_hashes,
     find_manifest,
     hash_problem,
+    manifest_problem,
     mtime_ns,
     node_problem,
     plan_hashes,
+    submit_hashes,
 )
 
 NOW = datetime(2026, 3, 1, 4, 0, 0, tzinfo=timezone.utc)
@@ -223,6 +228,36 @@ def test_hash_problem_reports_mismatch_and_unreadable_only():
     assert hash_problem(job, "a" * 64) is None
     assert "content differs" in hash_problem(job, "b" * 64)
     assert "cannot read" in hash_problem(job, None, "Permission denied")
+
+
+def test_restored_files_are_hashed_and_every_content_mismatch_is_a_problem(tmp_path):
+    """plan -> hash -> collect over real files: the one altered file (same size, same mtime in the
+    listing, so only its hash can tell) and the one unreadable file are named; the good one is not."""
+    sandbox = tmp_path / "sandbox"
+    (sandbox / "data").mkdir(parents=True)
+    for name in ("good", "altered", "gone"):
+        (sandbox / "data" / name).write_bytes(b"backed up")
+    m = Manifest("shop", "now", {f"/data/{name}": Entry(9, T_NS, hashlib.sha256(b"backed up").hexdigest())
+                                 for name in ("good", "altered", "gone")})
+    (sandbox / "data" / "altered").write_bytes(b"backed_up")  # the same size: only the content differs
+    (sandbox / "data" / "gone").unlink()
+    plan = plan_hashes([node(f"/data/{n}", size=9, mtime=T) for n in ("good", "altered", "gone")], m,
+                       percent=100, seed=None)
+    with ThreadPoolExecutor(2) as pool:
+        hashes = collect_hashes(submit_hashes(pool, sandbox, plan))
+    assert (hashes.files_hashed, hashes.bytes_hashed) == (3, 27)
+    assert hashes.problem_count == 2
+    assert sorted(p.split(":")[0] for p in hashes.problems) == ["/data/altered", "/data/gone"]
+    assert any("/data/altered: content differs from the backup manifest" in p for p in hashes.problems)
+
+
+def test_a_manifest_unlike_the_signed_one_is_a_problem_and_an_unsigned_one_is_not_checked():
+    digest = "ab" * 32
+    assert manifest_problem(digest, digest) is None
+    assert manifest_problem(digest, None) is None  # no backup record of this host: nothing to compare
+    problem = manifest_problem(digest, "cd" * 32)
+    assert problem == ("the manifest in the snapshot does not match the signed backup evidence "
+                       "(sha256 abababababab…, evidence cdcdcdcdcdcd…)")
 
 
 def test_find_manifest_prefers_the_evidence_path_then_the_policy_staging_dir():

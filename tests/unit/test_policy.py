@@ -5,7 +5,9 @@ import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from drkit.core.policy import (
     PathTarget,
     Policy,
     SqliteTarget,
+    _LineLoader,
     json_schema,
     load_policies,
     load_policy_file,
@@ -172,6 +175,17 @@ def test_schema_is_json_and_forbids_unknown_keys():
     assert schema["additionalProperties"] is False
     assert {"version", "name", "objectives", "targets"} <= set(schema["required"])
     assert schema["oneOf"] == [{"required": ["repository"]}, {"required": ["repositories"]}]
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).parents[2] / "policies").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_example_policies_are_valid_under_the_json_schema_editors_use(example):
+    """`drkit policy schema` is what editors validate with: a policy drkit accepts must pass it
+    (schedule phrases once failed it: a $ref to an object beside "type": "string")."""
+    load_policy_file(example)
+    data = yaml.load(example.read_text(), Loader=_LineLoader)  # YAML 1.2 booleans, as drkit and editors read
+    jsonschema.validate(data, json_schema())
+    assert data.get("schedule"), "an example without schedules would not test them"
 
 
 @settings(max_examples=60, deadline=None)

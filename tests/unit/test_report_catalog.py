@@ -103,7 +103,10 @@ def test_csv_has_one_row_per_policy_with_the_json_fields_flattened(history):
     assert [r["name"] for r in rows] == ["db", "web"]
     db, web = rows
     assert float(db["rpo.attainment"]) == 1.0 and float(web["rpo.attainment"]) == 0.0
-    assert db["rpo.worst_exposure_s"] == "25.0" * 0 + str(report.policies[0].rpo.worst_exposure_s)
+    # worst just before each 02:30 completion: the previous day's 02:00 capture, 24.5 h old
+    assert db["rpo.worst_exposure_s"] == "88200.0"
+    assert db["rpo.breach_seconds"] == "0.0" and web["rpo.breach_seconds"] == "864000.0"
+    assert db["rpo.current_exposure_s"] == "79200.0"  # Jan 11 00:00 - Jan 10 02:00 = 22 h
     assert web["rpo.worst_exposure_s"] == ""  # null
     assert web["rpo.breach_windows"] == "2026-01-01T00:00:00.000000Z/2026-01-11T00:00:00.000000Z"
     assert db["evidence.by_kind.backup"] == "10" and db["evidence.by_kind.drill"] == "0"

@@ -92,3 +92,12 @@ def test_no_recovery_point_is_an_unbounded_rpo_breach_but_no_drill_is_due(histor
     s = status(history)
     assert s.exposure_s == float("inf") and s.problems == ["RPO"] and s.due_by is None
     assert s.as_dict()["exposure_s"] is None
+
+
+def test_a_last_drill_taking_exactly_the_rto_meets_it(history):
+    history.backup(at(59, 22), at(59, 23))
+    history.drill(at(58), 4)  # RTA 4 h = RTO 4 h
+    s = status(history)
+    assert s.last_drill_rta_s == 4 * 3600 and s.last_drill_ok and s.problems == []
+    history.drill(at(59), 4 + 1 / 3600)  # one second over
+    assert status(history).problems == ["RTO"]

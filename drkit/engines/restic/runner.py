@@ -3,6 +3,7 @@ failures as typed errors (classify.py), timeouts, interruption, and the stale-lo
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from drkit.engines.restic.environment import child_env
 from drkit.engines.restic.version import find_binary
 
 LOCK_RETRY_DELAYS = (2.0, 5.0, 10.0)
+log = logging.getLogger("drkit")
 T = TypeVar("T")
 
 
@@ -92,11 +94,13 @@ class ResticRunner:
         while True:
             try:
                 return attempt()
-            except errors.RepositoryLocked:
+            except errors.RepositoryLocked as exc:
                 if not delays:
                     raise
                 self.unlock_stale()
-                time.sleep(delays.pop(0))
+                delay = delays.pop(0)
+                log.warning("%s; trying again in %gs", exc, delay)  # says why the run pauses
+                time.sleep(delay)
 
     def unlock_stale(self) -> None:
         """`restic unlock` removes only stale locks (dead pid on this host, or older than 30 min)."""

@@ -16,6 +16,7 @@ from drkit.engines.manifest import Manifest
 from drkit.evidence.payloads import BackupMeasured, measured_of
 from drkit.evidence.records import Record, SigningKey, signature_problem
 from drkit.jobs.drill.verdict import DrillFailed
+from drkit.jobs.drill.verification import manifest_problem
 
 
 def backup_evidence(catalog: Catalog, key: SigningKey, policy: str, snapshot_id: str) -> Record | None:
@@ -42,9 +43,9 @@ def check_manifest(data: bytes, path: str, backup: Record | None, measured: dict
     digest = hashlib.sha256(data).hexdigest()
     expected = measured_of(backup, BackupMeasured).manifest_sha256 if backup is not None else None
     measured.update(manifest=path, manifest_sha256=digest, manifest_authenticated=expected is not None)
-    if expected is not None and expected != digest:
-        raise DrillFailed(f"the manifest in the snapshot does not match the signed backup evidence "
-                          f"(sha256 {digest[:12]}…, evidence {str(expected)[:12]}…)")
+    problem = manifest_problem(digest, expected)
+    if problem:
+        raise DrillFailed(problem)
     try:
         return Manifest.from_json(data)
     except (ValueError, KeyError, TypeError) as exc:

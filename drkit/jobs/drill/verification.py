@@ -219,6 +219,18 @@ def collect_hashes(pending: list[tuple[HashJob, Future]]) -> HashCheck:
     return result
 
 
+def manifest_problem(digest: str, expected: str | None) -> str | None:
+    """Why the manifest restored from a snapshot cannot vouch for its files, or None.
+
+    `expected` is the `manifest_sha256` of the snapshot's signed backup record (None: no record
+    of this host's, e.g. plain restic or another host). A manifest that differs from the signed
+    one could have been rewritten together with the data it describes (docs/drill.md)."""
+    if expected is not None and expected != digest:
+        return (f"the manifest in the snapshot does not match the signed backup evidence "
+                f"(sha256 {digest[:12]}…, evidence {expected[:12]}…)")
+    return None
+
+
 def find_manifest(nodes: list[Node], policy: str, known_path: str | None) -> str | None:
     """Snapshot path of drkit's manifest: the one the backup evidence names, else
     `…/staging/<policy>/drkit-manifest.json` in the listing."""
