@@ -17,11 +17,12 @@ def doctor(app: App, names: tuple[str, ...], as_json: bool) -> None:
     repository URL, DNS, TCP, TLS, credentials, bucket, clock skew, Object Lock, password source,
     the restic repository, restic itself, the state dir, sandbox space, schedule. Exit 0 no FAIL,
     1 a FAIL, 2 a policy file with problems."""
-    from drkit.core.policy import read_policies
+    from drkit.core.policy import scan_policies
     from drkit.views.doctor import diagnose
 
     app.require_policies_dir()
-    loaded, problems = read_policies([app.policies_dir])
+    scan = scan_policies([app.policies_dir])
+    loaded, problems = scan.loaded, scan.problems
     broken = {problem.file for problem in problems}
     valid = [item for item in loaded if str(item.file) not in broken]
     unknown = [name for name in names if name not in {item.name for item in loaded}]

@@ -34,12 +34,12 @@ def test_a_deleted_catalog_is_rebuilt_from_the_bucket_and_gives_the_same_report(
     for lost in env.state.glob("catalog.sqlite*"):
         lost.unlink()
     proc = env.drkit("catalog", "rebuild", check=0)
-    assert proc.stdout == "OK shop: 2 snapshot(s), 3 evidence object(s), 3 new record(s)\n" and proc.stderr == ""
+    assert proc.stdout == "OK shop: 2 snapshots, 3 evidence objects, 3 new records\n" and proc.stderr == ""
     assert report(env, since, stamp(until)) == before
 
     env.drkit("backup", "shop", check=0)  # its record chains onto the rebuilt history
     verified = env.drkit("evidence", "verify", "--remote", check=0)
-    assert verified.stdout.startswith("4 records, 1 policies: signatures ok, chains intact"), verified.stdout
+    assert verified.stdout.startswith("4 records, 1 policy: signatures ok, chains intact"), verified.stdout
     env.drkit("evidence", "verify", check=0)
     assert_intact(env, "shop", snapshots=3)
     assert_restorable(env, "shop", golden.snapshot_id, golden.source, tmp_path / "restored")

@@ -125,7 +125,7 @@ def test_a_corrupted_pack_fails_the_drill_and_the_full_check_with_exit_4(backed_
 def test_a_snapshot_forgotten_after_listing_is_a_clear_refusal_not_damage(backed_up, golden, tmp_path):
     env = backed_up
     env.drkit("backup", "shop", check=0)
-    assert "2 snapshot(s)" in env.drkit("snapshots", "shop", check=0).stdout  # the catalog lists both
+    assert len(env.drkit("snapshots", "shop", check=0).stdout.splitlines()) == 1 + 2  # header + both: the catalog lists both
     env.restic("shop", "forget", golden.snapshot_id)  # an operator, with plain restic
     proc = env.drkit("restore-drill", "shop", "--snapshot", golden.snapshot_id[:8], check=2)
     line = one_line_error(proc.stderr)
@@ -165,7 +165,7 @@ def test_evidence_edited_or_deleted_in_the_bucket_fails_remote_verification(back
     env = backed_up
     env.drkit("backup", "shop", check=0)
     s3 = seaweedfs.client()
-    assert env.drkit("evidence", "verify", "--remote", check=0).stdout.startswith("2 records, 1 policies")
+    assert env.drkit("evidence", "verify", "--remote", check=0).stdout.startswith("2 records, 1 policy")
     action, index, problem = EVIDENCE_FAULTS[fault]
     key = sorted(object_keys(s3, env.bucket, "drkit-evidence/shop/"))[index]  # names start with the finish time
     if action == "edit":
@@ -193,7 +193,7 @@ def test_s3_answering_503_to_every_third_request_still_gives_true_results(backed
         verified = env.drkit("evidence", "verify", "--remote", check=0)
     assert proxy.failed >= 10, f"only {proxy.failed} of {proxy.requests} requests failed: the fault proved nothing"
     assert "warning" not in backup.stderr.lower()  # every evidence record reached the bucket, retried
-    assert verified.stdout.startswith("4 records, 1 policies: signatures ok")
+    assert verified.stdout.startswith("4 records, 1 policy: signatures ok")
     assert drill["result"] == "pass" and drill["record"]["measured"]["files_hashed"] > 0  # verified, not assumed
     [_golden, new] = assert_intact(env, "shop", snapshots=2)
     assert_restorable(env, "shop", new["id"], golden.source, tmp_path / "restored")

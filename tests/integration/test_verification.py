@@ -83,7 +83,7 @@ def test_restored_content_unlike_the_manifest_fails_the_drill_with_4(env: Env, s
     assert result["status"] == "failed" and record["result"] == "fail"
     assert record["snapshot_id"] == second["snapshot_id"]
     assert record["measured"]["manifest_authenticated"] is True  # the manifest is drkit's own, signed
-    assert record["errors"][0].startswith("1 restored item(s) do not match the snapshot: "
+    assert record["errors"][0].startswith("1 restored item does not match the snapshot: "
                                           f"{victim}: content differs from the backup manifest")
     assert not any((env.root / "drills").iterdir())  # a wrong tree is never left behind
     text = env.drkit("restore-drill", "shop", check=4)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from drkit.core import errors
 from drkit.engines import process
@@ -77,8 +77,9 @@ def dsn_for(dsn: str, database: str) -> str:
     """The DSN with its database replaced by `database`."""
     if "://" in dsn:
         parts = urlsplit(dsn)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "dbname"]
-        return urlunsplit(parts._replace(path="/" + quote(database, safe=""), query=urlencode(query)))
+        rest = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "dbname"])
+        # Not urlunsplit: it drops the `//` of an empty host (libpq's unix-socket form, see split_password).
+        return f"{parts.scheme}://{parts.netloc}/{quote(database, safe='')}" + (f"?{rest}" if rest else "")
     escaped = database.replace("\\", "\\\\").replace("'", "\\'")
     return f"{dsn} dbname='{escaped}'"  # libpq: the last of a repeated keyword wins
 
