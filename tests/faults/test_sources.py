@@ -97,7 +97,7 @@ def test_postgres_down_during_the_dump_fails_the_backup_and_keeps_the_last_dump(
                                 "stop"]), check=True, capture_output=True)
     proc = env.drkit("backup", "shop", check=1)
     line = one_line_error(proc.stderr)
-    assert line == (f"drkit: error: postgres target {dsn}: pg_dump failed: "
+    assert line == (f"drkit: error: postgres target {dsn}: database shop: psql exited 2: "
                     "Is the server running locally and accepting connections on that socket?")
     [_golden, dumped] = assert_intact(env, "shop", snapshots=2)
     restored = tmp_path / "restored"
