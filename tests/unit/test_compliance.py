@@ -386,3 +386,71 @@ def test_rto_crossing_date():
     assert shrinking is not None
     assert rto_crossing_date(d, shrinking, (at(0), 5 * 10**9), rto_s=H) is None
     assert rto_crossing_date(drill(at(0), 10), trend, (at(0), 5 * 10**9), rto_s=H) is None
+
+
+# --- boundaries and messages mutation testing found unguarded (docs/mutation.md) -------------------
+
+
+def test_a_period_with_one_naive_bound_is_refused_with_a_message():
+    with pytest.raises(ValueError, match=r"^period bounds must be timezone-aware \(UTC\)$"):
+        Period(at(0), datetime(2026, 1, 2))
+    with pytest.raises(ValueError, match=r"^empty period: until \(2026-01-02 00:00:00\+00:00\) must be after since"):
+        Period(at(1), at(1))
+
+
+def test_worst_exposure_of_a_short_period_is_its_own():
+    result = rpo_analysis([RecoveryPoint(at(0), at(0))], Period(at(0), at(0, seconds=0.5)), rpo_s=H)
+    assert result.worst_exposure_s == 0.5
+
+
+def test_slots_accept_occurrences_exactly_at_the_period_bounds_and_drop_a_slot_ending_at_since():
+    assert drill_slots([at(0), at(3), at(10), at(17), at(24)], PERIOD_3_24) == [
+        Slot(at(3), at(10)), Slot(at(10), at(17)), Slot(at(17), at(24))]
+    with pytest.raises(ValueError, match=r"^drill occurrences 2026-01-05 00:00:00\+00:00\.\.2026-01-30 00:00:00"
+                                         r"\+00:00 do not cover the period 2026-01-04 00:00:00\+00:00\.\."):
+        drill_slots([at(4), at(29)], PERIOD_3_24)
+
+
+def test_a_drill_starting_at_a_slot_boundary_belongs_to_the_next_slot():
+    result = rto_analysis([drill(at(7), 10)], PERIOD_3_24, rto_s=H, occurrences=WEEKLY)
+    assert (result.slots_counted, result.slots_met) == (3, 1)
+    assert result.rta_p50_s == 600
+
+
+def test_rta_statistics_cover_drills_started_in_the_half_open_period():
+    drills = [drill(at(3), 10), drill(at(24), 90), drill(at(10), 20)]
+    result = rto_analysis(drills, PERIOD_3_24, rto_s=H, occurrences=WEEKLY, now=at(24, 1.5))
+    assert (result.rta_p50_s, result.rta_max_s) == (600, 1200)  # at since counts, at until does not
+    assert result.last_pass_at == at(24, 1.5)  # finished exactly "now": the last pass
+
+
+def test_rta_p95_is_the_nearest_rank_of_twenty_drills():
+    drills = [drill(at(4, i), minutes) for i, minutes in enumerate(range(1, 21))]
+    assert rto_analysis(drills, PERIOD_3_24, rto_s=H, occurrences=WEEKLY).rta_p95_s == 19 * 60
+    assert percentile(range(1, 102), 50) == 51  # rank ceil(50.5)
+    with pytest.raises(ValueError, match=r"^percentile must be within 0\.\.100, got 101$"):
+        percentile([1], 101)
+
+
+def test_a_projection_needs_measured_bytes_and_time_but_any_amount_of_either():
+    assert projected_full_rto(drill(at(0), 10, bytes_restored=0, restore_verify_s=5.0), 10**9) is None
+    assert projected_full_rto(drill(at(0), 10, bytes_restored=1, restore_verify_s=0.5), 4) == pytest.approx(600 - 0.5 + 2)
+    # restore+verify as long as the drill: no overhead, the projection is throughput alone
+    assert projected_full_rto(drill(at(0), 10, bytes_restored=600, restore_verify_s=600.0), 1200) == 1200
+
+
+def test_growth_intercept_is_the_fitted_size_at_the_last_sample():
+    trend = growth_trend([(at(0), 0), (at(4), 400)])
+    assert trend is not None and trend.bytes_per_day == 100 and trend.intercept_bytes == 400
+
+
+def test_no_crossing_without_growth_and_none_while_the_projection_equals_the_rto():
+    d = drill(at(0), 10, bytes_restored=2**30, restore_verify_s=512.0)  # 88 s + 2**-21 s per byte
+    at_rto = 3512 * 2**21  # 88 + 3512 * 2**21 * 2**-21 = 3600 s exactly
+    flat = growth_trend([(at(-1), 5 * 10**9), (at(0), 5 * 10**9)])
+    assert flat is not None and flat.bytes_per_day == 0
+    assert rto_crossing_date(d, flat, (at(0), 10**9), rto_s=H) is None
+    assert rto_crossing_date(d, flat, (at(0), at_rto), rto_s=H) is None  # = RTO: met, and stays so
+    slow = growth_trend([(at(-2), at_rto - 2), (at(0), at_rto - 1)])  # half a byte a day
+    assert slow is not None and slow.bytes_per_day == 0.5
+    assert rto_crossing_date(d, slow, (at(0), at_rto - 1), rto_s=H) == at(2)

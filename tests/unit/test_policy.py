@@ -106,6 +106,7 @@ def test_nested_unknown_key_points_at_its_line(tmp_path):
     ("rto: PT4H", "rto: PTXH", "objectives.rto: 'PTXH' is not a valid ISO 8601 duration"),
     ("every day at 01:30", "every dya at 01:30", "schedule.backup: 'every dya at 01:30'"),
     ("every sunday at 04:00", "every sunday at 25:00", "schedule.drill:"),
+    ("every day at 01:30", "5", "schedule.backup: expected a schedule phrase such as 'every day at 01:30'"),
     ("tier: 1", "tier: first", "business.tier:"),
     ("name: shop-db", "name: Shop_DB", "name: 'Shop_DB': use lowercase"),
     ("  - path: /srv/shop/uploads", "  - path: srv/shop/uploads", "targets[0].path: 'srv/shop/uploads' must be an absolute path"),
