@@ -15,6 +15,7 @@ from drkit.core.policy import (
     CommandTarget,
     PathTarget,
     Policy,
+    Retention,
     SqliteTarget,
     _LineLoader,
     json_schema,
@@ -324,3 +325,27 @@ def test_bad_repository_name(tmp_path, name):
 def test_empty_repositories_list_is_an_error(tmp_path):
     found = problems(tmp_path, with_repositories("repositories: []\n"))
     assert any("repositories: List should have at least 1 item" in p for p in found), found
+
+
+# --- what mutation testing found unguarded (docs/mutation.md) ----------------------------------------
+
+@pytest.mark.parametrize("verify, ok", [("sample:0.5%", True), ("sample:100%", True), ("sample:0%", False),
+                                        ("sample:100.5%", False), ("full", True)])
+def test_a_sample_is_more_than_0_and_at_most_100_percent(tmp_path, verify, ok):
+    text = GOOD.replace("verify: sample:5%", f"verify: {verify}")
+    if ok:
+        assert load_policy_file(write(tmp_path, text)).drill.verify == verify
+    else:
+        [problem] = problems(tmp_path, text)
+        assert problem.endswith(f"drill.verify: '{verify}': use 'full' or 'sample:N%' (0 < N <= 100)")
+
+
+def test_the_schema_offers_repository_or_repositories_never_null():
+    properties = json_schema()["properties"]
+    for key in ("repository", "repositories"):
+        assert "default" not in properties[key] and "anyOf" not in properties[key]
+    assert properties["repository"]["$ref"].endswith("/Repository")
+
+
+def test_retention_is_empty_only_without_any_rule():
+    assert Retention().is_empty() and not Retention(keep_last=1).is_empty()
