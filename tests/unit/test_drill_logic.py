@@ -31,13 +31,16 @@ from drkit.jobs.drill.sandbox import (
     space_reason,
 )
 from drkit.jobs.drill.selection import SnapshotChooser
-from drkit.jobs.drill.verdict import select_verdict
+from drkit.jobs.drill.verdict import DrillFailed, damage_or, restore_failure, select_verdict
 from drkit.jobs.drill.verification import (
+    MAX_LISTED,
     HashJob,
     check_tree,
     collect_hashes,
+    count_nodes,
     find_manifest,
     hash_problem,
+    in_sandbox,
     manifest_problem,
     mtime_ns,
     node_problem,
@@ -283,6 +286,48 @@ def test_verdicts(failed, errored, rta, verdict):
     assert select_verdict(failed=failed, errored=errored, rta_s=rta, rto_s=100) == verdict
 
 
+def not_found(lines: list[str]) -> errors.DrkitError:
+    return errors.UsageError(f"snapshot not found: {lines[-1]}")
+
+
+def failure(exc: BaseException, *stderr: str) -> errors.DrkitError:
+    return restore_failure(exc, list(stderr), policy="shop", sandbox="/drills/x", not_found=not_found)
+
+
+def test_a_restore_failure_showing_damage_is_a_fail_with_the_repair_command():
+    err = failure(errors.ResticError("restore: restic exited 1"), "reading files", "Load(<data/1f2e>): hash mismatch",
+                  "ignoring error for /srv/x: unexpected EOF")
+    assert isinstance(err, DrillFailed) and err.exit_code == 4
+    assert str(err) == ("restic restore --verify failed: Load(<data/1f2e>): hash mismatch; the repository may be "
+                        "damaged (run: drkit repo check shop --read-data-subset 100%)")
+    assert err.problems == ["restic restore --verify failed: Load(<data/1f2e>): hash mismatch",
+                            "restic restore --verify failed: ignoring error for /srv/x: unexpected EOF"]
+    damaged = damage_or(errors.RepositoryDamaged("pack 1f2e is damaged"), [], what="restic ls", policy="shop")
+    assert isinstance(damaged, DrillFailed) and damaged.problems == ["restic ls failed: pack 1f2e is damaged"]
+
+
+def test_a_plain_restic_failure_without_damage_lines_is_the_error_itself():
+    exc = errors.ResticError("restore: restic exited 1")
+    assert failure(exc, "Fatal: unable to open config file") is exc
+
+
+@pytest.mark.parametrize("exc", [errors.WrongPassword("wrong password"), errors.Unreachable("S3 down"),
+                                 errors.ResticTimeout("restore: timed out")])
+def test_a_known_cause_stays_an_error_even_beside_damage_like_lines(exc):
+    assert failure(exc, "Load(<data/1f2e>): hash mismatch") is exc
+
+
+def test_a_full_sandbox_and_an_unknown_snapshot_are_usage_errors_and_a_bug_is_an_error():
+    full = failure(errors.ResticError("restore"), "write /drills/x/f: no space left on device")
+    assert isinstance(full, errors.UsageError) and full.exit_code == 2
+    assert str(full) == ("sandbox /drills/x: its filesystem ran out of space during the restore "
+                         "(free space or pass --sandbox elsewhere)")
+    unknown = failure(errors.ResticError("restore"), "Fatal: invalid id \"abc\": no matching ID found")
+    assert str(unknown) == 'snapshot not found: Fatal: invalid id "abc": no matching ID found'
+    bug = failure(KeyError("node"), "")
+    assert type(bug) is errors.DrkitError and str(bug) == "restore: KeyError: 'node'" and bug.exit_code == 1
+
+
 def test_verdicts_map_to_results_and_exit_codes():
     ends = {"PASS": (RunStatus.OK, None), "BREACH": (RunStatus.BREACH, errors.BreachError("slow")),
             "FAIL": (RunStatus.FAILED, errors.VerificationError("wrong")),
@@ -355,3 +400,56 @@ def test_an_id_the_catalog_listed_but_the_repository_lost_is_named_as_forgotten(
     assert str(forgotten) == ("snapshot 'ABABABAB' is no longer in the repository of shop (forgotten or pruned "
                               "since it was listed) (list them: drkit snapshots shop)")
     assert str(unknown) == "no snapshot 'cdcdcdcd' in the repository of shop (list them: drkit snapshots shop)"
+
+
+# --- what mutation testing found unguarded (docs/mutation.md) ----------------------------------------
+
+def test_counts_cover_every_node_type():
+    nodes = [node("/l1", "symlink"), node("/l2", "symlink"), node("/p1", "fifo"), node("/p2", "chardev"),
+             node("/f", size=5), node("/d", "dir")]
+    tree = count_nodes(nodes)
+    assert (tree.files, tree.dirs, tree.symlinks, tree.other, tree.bytes) == (1, 1, 2, 2, 5)
+
+
+def test_evidence_names_at_most_twenty_problems_and_counts_them_all():
+    tree = check_tree([node(f"/gone{i:02d}", size=1) for i in range(25)], Path("/nonexistent-sandbox"))
+    assert tree.problem_count == 25 and len(tree.problems) == MAX_LISTED == 20
+
+
+def test_a_node_that_cannot_be_stat_ed_is_named_and_the_rest_still_checked(tmp_path):
+    nodes = [node("/" + "x" * 300, size=1), node("/gone", size=1)]  # a name longer than NAME_MAX
+    tree = check_tree(nodes, tmp_path)
+    assert tree.problems == ["/" + "x" * 300 + ": cannot stat (File name too long)", "/gone: missing (file)"]
+
+
+def test_a_path_starting_with_the_letter_x_is_mapped_into_the_sandbox():
+    assert in_sandbox(Path("/sb"), "/Xdata/f") == Path("/sb/Xdata/f")
+
+
+def test_plan_skips_directories_anywhere_in_the_listing_and_full_verification_records_no_seed():
+    m = manifest(a=(3, T_NS, "aa"), b=(3, T_NS, "bb"))
+    plan = plan_hashes([node("/adir", "dir"), node("/a", size=3, mtime=T), node("/skip", size=1, mtime=T),
+                        node("/b", size=3, mtime=T)], m, percent=100, seed=7, skip=frozenset({"/skip"}))
+    assert [j.path for j in plan.jobs] == ["/a", "/b"] and plan.seed is None
+
+
+def test_a_sample_is_ceil_of_the_percentage():
+    m = Manifest("shop", "now", {f"/f{i}": Entry(1, T_NS, "aa") for i in range(101)})
+    plan = plan_hashes([node(f"/f{i}", size=1, mtime=T) for i in range(101)], m, percent=1, seed=3)
+    assert len(plan.jobs) == 2  # ceil(1.01)
+
+
+def test_problem_lines_name_both_hashes_and_why_a_file_could_not_be_read(tmp_path):
+    job = HashJob("/f", 3, "a" * 64)
+    assert hash_problem(job, "b" * 64) == ("/f: content differs from the backup manifest "
+                                           "(sha256 bbbbbbbbbbbb…, expected aaaaaaaaaaaa…)")
+    with ThreadPoolExecutor(1) as pool:
+        hashes = collect_hashes(submit_hashes(pool, tmp_path, plan_hashes(
+            [node("/f", size=3, mtime=T)], Manifest("shop", "now", {"/f": Entry(3, T_NS, "a" * 64)}),
+            percent=100, seed=None)))
+    assert hashes.problems == ["/f: cannot read restored file (No such file or directory)"]
+
+
+def test_a_manifest_path_named_by_evidence_but_absent_falls_back_to_the_staging_dir():
+    files = [node("/st/staging/shop/drkit-manifest.json")]
+    assert find_manifest(files, "shop", "/gone/drkit-manifest.json") == "/st/staging/shop/drkit-manifest.json"

@@ -16,6 +16,7 @@ from drkit.core.policy import (
     CommandTarget,
     PathTarget,
     Policy,
+    Retention,
     SqliteTarget,
     _LineLoader,
     json_schema,
@@ -107,6 +108,7 @@ def test_nested_unknown_key_points_at_its_line(tmp_path):
     ("rto: PT4H", "rto: PTXH", "objectives.rto: 'PTXH' is not a valid ISO 8601 duration"),
     ("every day at 01:30", "every dya at 01:30", "schedule.backup: 'every dya at 01:30'"),
     ("every sunday at 04:00", "every sunday at 25:00", "schedule.drill:"),
+    ("every day at 01:30", "5", "schedule.backup: expected a schedule phrase such as 'every day at 01:30'"),
     ("tier: 1", "tier: first", "business.tier:"),
     ("name: shop-db", "name: Shop_DB", "name: 'Shop_DB': use lowercase"),
     ("  - path: /srv/shop/uploads", "  - path: srv/shop/uploads", "targets[0].path: 'srv/shop/uploads' must be an absolute path"),
@@ -345,3 +347,27 @@ def test_bad_in_force_from_names_file_line_and_field(tmp_path):
     assert problems(tmp_path, text) == [
         f"{tmp_path / 'p.yaml'}:12: objectives.in_force_from: 'soon' is not an ISO date or datetime "
         "(e.g. 2026-03-01 or 2026-03-01T12:00:00Z)"]
+
+
+# --- what mutation testing found unguarded (docs/mutation.md) ----------------------------------------
+
+@pytest.mark.parametrize("verify, ok", [("sample:0.5%", True), ("sample:100%", True), ("sample:0%", False),
+                                        ("sample:100.5%", False), ("full", True)])
+def test_a_sample_is_more_than_0_and_at_most_100_percent(tmp_path, verify, ok):
+    text = GOOD.replace("verify: sample:5%", f"verify: {verify}")
+    if ok:
+        assert load_policy_file(write(tmp_path, text)).drill.verify == verify
+    else:
+        [problem] = problems(tmp_path, text)
+        assert problem.endswith(f"drill.verify: '{verify}': use 'full' or 'sample:N%' (0 < N <= 100)")
+
+
+def test_the_schema_offers_repository_or_repositories_never_null():
+    properties = json_schema()["properties"]
+    for key in ("repository", "repositories"):
+        assert "default" not in properties[key] and "anyOf" not in properties[key]
+    assert properties["repository"]["$ref"].endswith("/Repository")
+
+
+def test_retention_is_empty_only_without_any_rule():
+    assert Retention().is_empty() and not Retention(keep_last=1).is_empty()

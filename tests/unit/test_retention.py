@@ -31,6 +31,7 @@ def test_unset_rules_are_left_out() -> None:
     (timedelta(hours=1), "1h"), (timedelta(days=1), "1d"), (timedelta(days=7, hours=3), "7d3h"),
     (timedelta(minutes=90), "2h"),    # restic has no minutes ('m' is months): round up, keep more
     (timedelta(seconds=30), "1h"),
+    (timedelta(hours=2, seconds=1), "3h"),   # any part of an hour rounds up
 ])
 def test_keep_within_uses_restics_duration_units(span: timedelta, text: str) -> None:
     assert restic_duration(span) == text
@@ -54,7 +55,17 @@ def test_refuses_when_no_snapshot_is_younger_than_the_rpo() -> None:
 
 
 def test_refuses_an_empty_repository() -> None:
-    assert "no snapshot" in refusal(None, None, RPO, NOW)
+    assert refusal(None, None, RPO, NOW) == "the repository holds no snapshot of this policy; run a backup first"
+
+
+def test_the_refusal_names_when_the_failed_backup_ended() -> None:
+    assert refusal(record("error"), NOW, RPO, NOW) == (
+        "the newest backup (2026-03-04 11:00:00 UTC) ended 'error'; fix the backup before thinning out older snapshots")
+
+
+def test_a_snapshot_exactly_as_old_as_the_rpo_still_meets_it() -> None:
+    assert refusal(record("pass"), NOW - RPO, RPO, NOW) is None
+    assert refusal(record("pass"), NOW - RPO - timedelta(seconds=1), RPO, NOW) is not None
 
 
 @pytest.mark.parametrize("last", [record("pass"), record("partial"), None])

@@ -145,7 +145,6 @@ class HashPlan:
     changed_during_backup: list[str]
     not_in_manifest: list[str]  # in the snapshot, not hashed at backup (created after hashing)
     manifest_only: int  # hashed at backup, absent from the snapshot (deleted before restic read it)
-    percent: float
     seed: int | None
 
 
@@ -177,7 +176,7 @@ def plan_hashes(files: list[Node], manifest: Manifest, *, percent: float, seed: 
     else:
         k = min(len(comparable), math.ceil(len(comparable) * percent / 100))
         jobs = random.Random(seed).sample(sorted(comparable, key=lambda j: j.path), k)
-    return HashPlan(jobs, len(comparable), changed, unknown, manifest_only, percent, seed)
+    return HashPlan(jobs, len(comparable), changed, unknown, manifest_only, seed)
 
 
 @dataclass
