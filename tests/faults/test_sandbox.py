@@ -4,38 +4,14 @@ snapshot, and a sandbox overlapping a backup source or the state directory."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from aftermath import assert_intact, assert_nothing_left, assert_restorable, drill_results, one_line_error
+from mounts import fill, tmpfs
 
 from drkit.jobs.drill.sandbox import needed_bytes
-
-
-@contextmanager
-def tmpfs(where: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted on `where`, unmounted afterwards; the test is skipped where mounting
-    is not allowed (it needs root with CAP_SYS_ADMIN)."""
-    where.mkdir(parents=True, exist_ok=True)
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(where)],
-                           capture_output=True, text=True)
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip() or 'mount failed'}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-def fill(directory: Path, leave: int) -> None:
-    """Use up the file system of `directory` until `leave` bytes are free."""
-    with open(directory / "filler", "wb") as filler:
-        filler.write(bytes(shutil.disk_usage(directory).free - leave))
 
 
 def golden_bytes(env) -> int:
