@@ -111,11 +111,10 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
         _install_cron(app, block, output, user_crontab)
         return
     policies = [item.policy for item in app.policies]
+    confinement = Confinement.of(policies, app.state_dir, app.prometheus)
     files = {unit.name: unit.text for unit in systemd_units(job_specs(policies),
                                                             drkit_argv(app.policies_dir, app.state_dir),
-                                                            grace_s=grace, jitter_s=jitter,
-                                                            confinement=Confinement.of(policies, app.state_dir,
-                                                                                         app.prometheus))}
+                                                            grace_s=grace, jitter_s=jitter, confinement=confinement)}
     if output is None:
         for name, text in files.items():
             click.echo(f"# ---- {name} ----\n{text}")
@@ -124,7 +123,22 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
     for name, text in files.items():
         write_text_atomically(output / name, text)
         click.echo(f"wrote {output / name}")
+    _create_writable_directories(confinement.directories())
     click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units)")
+
+
+def _create_writable_directories(directories: list[Path]) -> None:
+    """The units' ReadWritePaths= must exist before they start (docs/operations.md)."""
+    for directory in directories:
+        if directory.exists():
+            continue
+        try:
+            directory.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            click.echo(f"drkit: warning: cannot create {directory} ({exc.strerror}); create it (mode 0700) "
+                       "before the units start, or their drills cannot write it", err=True)
+        else:
+            click.echo(f"created {directory} (0700): the units may write only directories that exist when they start")
 
 
 def _install_cron(app: App, block: str, output: Path | None, user_crontab: bool) -> None:

@@ -56,6 +56,12 @@ class Confinement:
                                  if r.url.startswith(("/", "local:/"))})),
                    textfile.resolve() if textfile else None)
 
+    def directories(self) -> list[Path]:
+        """The writable directories drkit creates itself: systemd skips a `-`-prefixed
+        ReadWritePaths= entry that does not exist when the unit starts, and the directory then
+        cannot be created under ProtectSystem=strict, so the installer creates them first."""
+        return [self.state_dir, *self.sandboxes]
+
     def home_targets(self) -> bool:
         return any(path.is_relative_to(home) for path in self.targets for home in HOME_DIRS)
 
