@@ -53,7 +53,9 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_duration),
     PlainSerializer(lambda d: d.total_seconds(), return_type=float),
-    Field(json_schema_extra={"type": "string", "examples": ["90s", "15m", "4h", "1d", "1w", "PT4H"]}),
+    # Not JSON Schema's `format: duration` (ISO 8601 only, which would flag `90s` in editors).
+    WithJsonSchema({"type": "string", "examples": ["90s", "15m", "4h", "1d", "1w", "PT4H"],
+                    "description": "a duration: a number with s, m, h, d or w, or ISO 8601 (PT4H)"}),
 ]
 
 
