@@ -63,7 +63,7 @@ class Control:
 
     def line(self) -> str:
         need = "required" if self.required else "advisory"
-        return f"{self.status:<11} {self.name:<19} {self.detail} ({need})"
+        return f"{self.status:<11} {self.name:<19} {need:<8}  {self.detail}"
 
 
 @dataclass

@@ -31,7 +31,7 @@ def test_audit_on_moto_exits_3_without_object_lock_and_0_with_it(tmp_path, moto_
     _locked_policy(env, source, plain)
     proc = env.drkit("repo", "audit", "vault", check=3)
     assert "lacks required control(s): versioning, object_lock" in proc.stderr
-    assert "MISSING     object_lock" in proc.stdout
+    assert "MISSING     object_lock         required  the bucket has no Object Lock" in proc.stdout
 
     locked = f"locked-{uuid.uuid4().hex[:8]}"
     _locked_policy(env, source, locked, lock_mode="GOVERNANCE")
