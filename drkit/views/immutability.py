@@ -124,8 +124,8 @@ def _object_lock(reading: Reading, req: Requirements) -> Control:
     conf = (reading or {}).get("ObjectLockConfiguration", {})
     if conf.get("ObjectLockEnabled") != "Enabled":
         return Control("object_lock", "MISSING", req.object_lock,
-                       "the bucket has no Object Lock (it can only be turned on when a bucket is created: "
-                       "a new bucket with `drkit repo init` and require_object_lock)")
+                       "the bucket has no Object Lock (AWS: put-object-lock-configuration on the versioned "
+                       "bucket; servers that allow it only at creation: a new bucket via `drkit repo init`)")
     rule = conf.get("Rule", {}).get("DefaultRetention")
     default = f"default retention {rule.get('Mode')} {rule.get('Days') or rule.get('Years')}" \
               f" {'days' if rule.get('Days') else 'years'}" if rule else "no default retention"
