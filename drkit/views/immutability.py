@@ -20,6 +20,7 @@ from drkit.engines.workspace import Workspace
 
 Status = Literal["OK", "MISSING", "UNSUPPORTED", "UNKNOWN"]
 BREACHING: frozenset[str] = frozenset({"MISSING", "UNSUPPORTED"})  # a required control not shown to be in place
+MAX_HEADS = 2000  # HEAD requests per audit: above it, every snapshot/index file and an even sample of packs
 CLOCK_SLACK = timedelta(hours=1)  # retention is set after the snapshot is written, from the host's clock
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})  # restic cannot read objects moved there
 BUCKET_CONTROLS = ("versioning", "object_lock", "public_access_block", "encryption", "lifecycle")
@@ -48,6 +49,12 @@ class NewestSnapshot:
     key: str
     written: datetime
     retentions: list[ObjectRetention]
+    total: int = 0  # objects the backup wrote; more than len(retentions) when only a sample was read
+
+    @property
+    def counted(self) -> str:
+        checked = len(self.retentions)
+        return f"{checked} object(s)" if checked >= self.total else f"{checked} (a sample) of {self.total} objects"
 
 
 @dataclass(frozen=True)
@@ -220,17 +227,17 @@ def judge_retention(newest: NewestSnapshot | None | Unsupported, req: Requiremen
     days = req.lock_days or 1
     floor = newest.written + timedelta(days=days) - CLOCK_SLACK
     bad = [r for r in newest.retentions if r.mode != req.lock_mode or r.retain_until is None or r.retain_until < floor]
-    count = len(newest.retentions)
+    count = newest.counted
     if not bad:
         until = min((r.retain_until for r in newest.retentions if r.retain_until), default=None)
-        return Control(name, "OK", required, f"{count} object(s) of the newest snapshot locked {req.lock_mode}"
+        return Control(name, "OK", required, f"{count} of the newest snapshot locked {req.lock_mode}"
                        + (f" until {until:%Y-%m-%d} or later" if until else ""))
     first = bad[0]
     why = "no retention" if first.mode is None else \
         f"{first.mode} until {first.retain_until:%Y-%m-%d}" if first.retain_until else f"{first.mode}"
     want = f"{req.lock_mode} for {req.lock_days} days" if req.lock_days else "retention (repository.lock_days unset)"
     return Control(name, "MISSING", required,
-                   f"{len(bad)} of {count} object(s) of the newest snapshot lack {want}, e.g. {first.key}: {why}")
+                   f"{len(bad)} of {count} of the newest snapshot lack {want}, e.g. {first.key}: {why}")
 
 
 def judge(readings: dict[str, Reading], newest: NewestSnapshot | None | Unsupported,
@@ -252,7 +259,20 @@ def newest_snapshot(s3: S3, prefix: str) -> NewestSnapshot | None:
     newest = snapshots[-1]
     after = snapshots[-2].modified if len(snapshots) > 1 else None
     written = [o for o in s3.list_objects(base) if _written_by(o, base, after, newest)]
-    return NewestSnapshot(newest.key, newest.modified, [s3.object_retention(o.key) for o in written])
+    return NewestSnapshot(newest.key, newest.modified,
+                          [s3.object_retention(o.key) for o in _sample(written, base)], len(written))
+
+
+def _sample(written: list[StoredObject], base: str) -> list[StoredObject]:
+    """All of them up to MAX_HEADS; beyond, the small metadata files and evenly spaced packs (drkit
+    locks a backup's objects all in one pass, so a gap shows up in any even sample)."""
+    if len(written) <= MAX_HEADS:
+        return written
+    packs = [o for o in written if o.key.startswith(base + "data/")]
+    others = [o for o in written if not o.key.startswith(base + "data/")]
+    room = max(MAX_HEADS - len(others), 1)
+    step = -(-len(packs) // room)
+    return others + packs[::step]
 
 
 def _written_by(obj: StoredObject, base: str, after: datetime | None, newest: StoredObject) -> bool:

@@ -101,3 +101,16 @@ def test_missing_public_access_settings_are_named():
     reading = {"PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True}}
     control = JUDGES["public_access_block"](reading, LOCKED)
     assert control.status == "MISSING" and control.detail == "not set: BlockPublicPolicy, RestrictPublicBuckets"
+
+
+def test_a_large_backup_is_sampled_and_says_so(monkeypatch):
+    from drkit.views import immutability
+
+    monkeypatch.setattr(immutability, "MAX_HEADS", 10)
+    written = [immutability.StoredObject(f"p/data/{i:02d}", T) for i in range(40)] + \
+              [immutability.StoredObject("p/index/a", T), immutability.StoredObject("p/snapshots/b", T)]
+    sample = immutability._sample(written, "p/")
+    assert len(sample) <= 12 and {"p/index/a", "p/snapshots/b", "p/data/00", "p/data/35"} <= {o.key for o in sample}
+    newest = NewestSnapshot("p/snapshots/b", T, [ObjectRetention(o.key, "COMPLIANCE", T + timedelta(days=30))
+                                                  for o in sample], total=len(written))
+    assert f"of {len(written)} objects" in judge_retention(newest, LOCKED).detail
