@@ -58,6 +58,10 @@ def init_repository(ws: Workspace, policy: Policy) -> InitResult:
         state = s3.state()
         result.versioning, result.object_lock, result.default_retention = (state.versioning, state.object_lock,
                                                                            state.default_retention)
+        if state.object_lock and repo.lock_days:
+            result.notes.append(f"retention: each backup's objects get {repo.lock_mode} {repo.lock_days} days "
+                                "(no default rule: restic 0.14 cannot upload under one on AWS; "
+                                "docs/immutability.md)")
         if state.object_lock and not state.default_retention and not repo.lock_days:
             result.notes.append("warning: Object Lock is enabled but nothing sets retention; "
                                 "set repository.lock_days (docs/immutability.md)")

@@ -1,6 +1,7 @@
 """The policies `drkit iam-policy` prints, enforced by moto_server's IAM (INITIAL_NO_AUTH_ACTION_COUNT,
 switched on through /moto-api/reset-auth once the users exist): the backup key backs up but
-cannot delete; drill and audit keys do their job but cannot delete or overwrite an object."""
+cannot delete; drill, audit and copy keys do their job but cannot delete or overwrite an object
+of the primary (the copy key writes the copy, and cannot delete there either)."""
 
 from __future__ import annotations
 
@@ -67,17 +68,20 @@ def _denied(call, **kwargs) -> str:
 
 
 def test_role_keys_can_do_their_job_and_no_more(tmp_path, iam_moto, source):
-    bucket = "vault-iam"
+    bucket, copy_bucket = "vault-iam", "vault-copy"
     iam_moto.client().create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    iam_moto.client().create_bucket(Bucket=copy_bucket)
     env = make_env(tmp_path, iam_moto, bucket)
-    env.write_policy("vault", [source], repository={
-        "url": f"s3:{env.endpoint}/{bucket}/vault", "password_file": str(env.password_file),
-        "require_object_lock": True, "lock_days": 3})
+    copy_url = f"s3:{env.endpoint}/{copy_bucket}/vault"
+    env.write_policy("vault", [source], repository=None, repositories=[
+        {"url": f"s3:{env.endpoint}/{bucket}/vault", "password_file": str(env.password_file),
+         "require_object_lock": True, "lock_days": 3},
+        {"name": "copy", "url": copy_url, "password_file": str(env.password_file)}])
     iam = boto3.client("iam", endpoint_url=iam_moto.endpoint, region_name="us-east-1",
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     keys = {role: _user(iam, f"drkit-{role}", json.loads(env.drkit("iam-policy", "vault", "--role", role,
                                                                    check=0).stdout))
-            for role in ("backup", "drill", "audit")}
+            for role in ("backup", "drill", "audit", "copy")}
     urllib.request.urlopen(urllib.request.Request(f"{iam_moto.endpoint}/moto-api/reset-auth", data=b"0",
                                                   headers={"Content-Type": "text/plain"}), timeout=10)
     assert _denied(iam_moto.client().list_objects_v2, Bucket=bucket) == "InvalidAccessKeyId"  # enforced now
@@ -91,10 +95,20 @@ def test_role_keys_can_do_their_job_and_no_more(tmp_path, iam_moto, source):
     assert "\nPASS vault: recovered" in drill.stdout and drill.stderr == "", drill.stderr  # evidence uploaded too
     env.drkit("repo", "audit", "vault", check=0, env=env.env(**keys["audit"]))
 
+    # the copy key initializes the copy from the primary and copies into it with plain restic 0.14
+    as_copy = env.env(**keys["copy"], RESTIC_REPOSITORY=copy_url, RESTIC_PASSWORD_FILE=str(env.password_file))
+    from_primary = ["--from-repo", f"s3:{env.endpoint}/{bucket}/vault", "--from-password-file", str(env.password_file)]
+    for args in (["init", *from_primary, "--copy-chunker-params"], ["copy", *from_primary]):
+        done = subprocess.run(["restic", *args], capture_output=True, text=True, env=as_copy, timeout=300)
+        assert done.returncode == 0, done.stderr
+    copier = _s3(iam_moto, keys["copy"])
+    copied = copier.list_objects_v2(Bucket=copy_bucket, Prefix="vault/data/")["Contents"][0]["Key"]
+    assert _denied(copier.delete_object, Bucket=copy_bucket, Key=copied) == "AccessDenied"
+
     reader = _s3(iam_moto, keys["audit"])
     pack = reader.list_objects_v2(Bucket=bucket, Prefix="vault/data/")["Contents"][0]["Key"]
     version = reader.head_object(Bucket=bucket, Key=pack)["VersionId"]
-    for role in ("drill", "audit"):
+    for role in ("drill", "audit", "copy"):
         client = _s3(iam_moto, keys[role])
         assert client.get_object(Bucket=bucket, Key=pack)["Body"].read()
         assert _denied(client.delete_object, Bucket=bucket, Key=pack) == "AccessDenied"
