@@ -1,10 +1,19 @@
-"""`drkit repo …`: init and check a policy's repository."""
+"""`drkit repo …`: init, audit and check a policy's repository."""
 
 from __future__ import annotations
 
 import click
 
-from drkit.cli.app import App, complete_policy, emit_document, finish_runs, json_option, pass_app, prometheus_option
+from drkit.cli.app import (
+    App,
+    complete_policy,
+    emit_document,
+    emit_result,
+    finish_runs,
+    json_option,
+    pass_app,
+    prometheus_option,
+)
 from drkit.core import errors
 from drkit.core.outcome import RunStatus
 
@@ -32,6 +41,25 @@ def repo_init(app: App, name: str, as_json: bool) -> None:
         raise errors.BreachError(f"{name}: repository.require_object_lock is true but bucket "
                                  f"'{result.bucket}' has no Object Lock",
                                  hint="create a bucket with Object Lock enabled; it cannot be turned on later")
+
+
+@repo.command("audit")
+@click.argument("name", shell_complete=complete_policy)
+@click.option("--repository", "repository", metavar="REPO", help="Audit this repository of the policy (default: the first).")
+@json_option
+@pass_app
+def repo_audit(app: App, name: str, repository: str | None, as_json: bool) -> None:
+    """Check the bucket's immutability controls against the policy: versioning, Object Lock,
+    retention of the newest snapshot's objects, public access block, encryption, lifecycle.
+    A required control missing exits 3; an unreachable bucket exits 1 (docs/immutability.md)."""
+    from drkit.views.immutability import audit_repository
+
+    result = audit_repository(app.workspace, app.policy(name).policy, repository)
+    emit_result(result, as_json)
+    if result.missing:
+        raise errors.BreachError(f"{name}: bucket '{result.bucket}' lacks required control(s): "
+                                 f"{', '.join(result.missing)}",
+                                 hint="see docs/immutability.md for how to set each one")
 
 
 @repo.command("check")

@@ -43,6 +43,10 @@ SHAPES: tuple[Shape, ...] = (
     Shape("drkit.scheduler-plan/1", "drkit scheduler plan --json", "the next runs of every scheduled job"),
     Shape("drkit.repo-init/1", "drkit repo init NAME --json",
           "bucket and restic repository created or found, and the bucket's protection state"),
+    Shape("drkit.repo-audit/1", "drkit repo audit NAME --json",
+          "the bucket's immutability controls, each OK, MISSING, UNSUPPORTED or UNKNOWN against the policy"),
+    Shape("drkit.iam-policy/1", "drkit iam-policy NAME --role ROLE --json",
+          "a least-privilege AWS IAM policy document for one drkit role on the policy's repositories"),
     Shape("drkit.doctor/1", "drkit doctor --json",
           "online checks of what the policies rely on: one finding per check with its status and fix"),
     Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit restore NAME --json, drkit forget NAME --json, "

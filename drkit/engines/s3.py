@@ -75,6 +75,37 @@ class BucketState:
     default_retention: str | None
 
 
+@dataclass(frozen=True)
+class Unsupported:
+    """The server answered that it does not implement an API (its error code)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class ObjectRetention:
+    key: str
+    mode: str | None
+    retain_until: datetime | None
+
+
+# control -> (boto3 method, error codes meaning "not configured")
+_CONTROL_READS: dict[str, tuple[str, frozenset[str]]] = {
+    "versioning": ("get_bucket_versioning", frozenset()),
+    "object_lock": ("get_object_lock_configuration", frozenset({"ObjectLockConfigurationNotFoundError"})),
+    "public_access_block": ("get_public_access_block", frozenset({"NoSuchPublicAccessBlockConfiguration"})),
+    "encryption": ("get_bucket_encryption", frozenset({"ServerSideEncryptionConfigurationNotFoundError"})),
+    "lifecycle": ("get_bucket_lifecycle_configuration", frozenset({"NoSuchLifecycleConfiguration"})),
+}
+_NOT_IMPLEMENTED = frozenset({"NotImplemented", "501", "MethodNotAllowed", "405", "XNotImplemented"})
+
+
 class S3:
     """boto3 access for one policy's repository bucket."""
 
@@ -192,6 +223,44 @@ class S3:
             lock = False  # ObjectLockConfigurationNotFoundError: the bucket has no Object Lock
         return BucketState(True, versioning, lock, retention)
 
+    def enable_versioning(self) -> None:
+        """Object Lock turns versioning on by itself on AWS; servers that do not get it asked."""
+        self._call("enable versioning", self.client.put_bucket_versioning, Bucket=self.location.bucket,
+                   VersioningConfiguration={"Status": "Enabled"})
+
+    # --- audit reads (docs/immutability.md): each a value, or Unsupported when the server lacks the API
+
+    def read_control(self, control: str) -> dict | None | Unsupported:
+        """One bucket-level configuration for `repo audit`: the response (None: not configured), or
+        `Unsupported` when the server does not implement that API (SeaweedFS: public access block)."""
+        call, absent = _CONTROL_READS[control]
+        try:
+            response = self._call(f"read {control}", getattr(self.client, call), Bucket=self.location.bucket)
+        except errors.S3Error as exc:
+            code = getattr(exc, "code", "")
+            if code in absent:
+                return None
+            if code in _NOT_IMPLEMENTED:
+                return Unsupported(code)
+            raise
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Keys with their upload time under `prefix` (current versions)."""
+        found: list[StoredObject] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call(f"list {prefix}", lambda: list(paginator.paginate(Bucket=self.location.bucket,
+                                                                             Prefix=prefix)))
+        for page in pages:
+            found += [StoredObject(obj["Key"], obj["LastModified"]) for obj in page.get("Contents", [])]
+        return found
+
+    def object_retention(self, key: str) -> ObjectRetention:
+        """Retention of one object from HEAD (moto lacks GetObjectRetention; HEAD works everywhere)."""
+        head = self._call("read retention", self.client.head_object, Bucket=self.location.bucket, Key=key)
+        return ObjectRetention(key, head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate"))
+
     # --- objects ---------------------------------------------------------------------------
 
     def put_bytes(self, key: str, body: bytes, content_type: str = "application/json") -> None:
@@ -211,7 +280,7 @@ class S3:
             raise errors.Unreachable(f"list {prefix}: S3 endpoint {self.location.endpoint} unreachable ({exc})") from None
         return keys
 
-    def lock_new_objects(self, since: datetime, until_date: datetime) -> int:
+    def lock_new_objects(self, since: datetime, until_date: datetime, mode: str = "COMPLIANCE") -> int:
         """Set COMPLIANCE retention on repository objects written since `since` (restic 0.14 cannot send
         the Content-MD5 that AWS requires with default retention, which is why `repo init` points at lock_days)."""
         prefix = (self.location.prefix + "/") if self.location.prefix else ""
@@ -222,7 +291,7 @@ class S3:
                 if obj["LastModified"] < since or "/locks/" in obj["Key"]:
                     continue
                 self._call("set retention", self.client.put_object_retention, Bucket=self.location.bucket,
-                           Key=obj["Key"], Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until_date})
+                           Key=obj["Key"], Retention={"Mode": mode, "RetainUntilDate": until_date})
                 count += 1
         return count
 

@@ -127,7 +127,8 @@ def _lock_objects(ws: Workspace, policy: Policy, since: datetime) -> list[str]:
     if not days or s3 is None:
         return []
     try:
-        s3.lock_new_objects(since - timedelta(seconds=5), now_utc() + timedelta(days=days))
+        s3.lock_new_objects(since - timedelta(seconds=5), now_utc() + timedelta(days=days),
+                            mode=policy.repository.lock_mode)
     except errors.DrkitError as exc:
         return [f"could not set Object Lock retention: {exc}"]
     return []

@@ -46,12 +46,25 @@ def init_repository(ws: Workspace, policy: Policy) -> InitResult:
     result = InitResult(policy.name, policy.repository.url, s3.location.bucket if s3 else None,
                         require_object_lock=policy.repository.require_object_lock)
     if s3 is not None:
+        repo = policy.repository
+        wants_lock = bool(repo.require_object_lock or repo.lock_days)
         if not s3.bucket_exists():
-            s3.create_bucket(object_lock=policy.repository.require_object_lock)
+            # Object Lock without a default retention rule: restic 0.14 cannot upload under one on AWS
+            # (no Content-MD5); backups set lock_mode/lock_days per object instead (docs/immutability.md).
+            s3.create_bucket(object_lock=wants_lock)
             result.bucket_created = True
+            if wants_lock and s3.state().versioning != "Enabled":
+                s3.enable_versioning()
         state = s3.state()
         result.versioning, result.object_lock, result.default_retention = (state.versioning, state.object_lock,
                                                                            state.default_retention)
+        if state.object_lock and repo.lock_days:
+            result.notes.append(f"retention: each backup's objects get {repo.lock_mode} {repo.lock_days} days "
+                                "(no default rule: restic 0.14 cannot upload under one on AWS; "
+                                "docs/immutability.md)")
+        if state.object_lock and not state.default_retention and not repo.lock_days:
+            result.notes.append("warning: Object Lock is enabled but nothing sets retention; "
+                                "set repository.lock_days (docs/immutability.md)")
         if state.default_retention and s3.location.is_aws:
             result.notes.append("warning: a default retention rule makes AWS reject restic 0.14 uploads "
                                 "(no Content-MD5); use repository.lock_days instead")

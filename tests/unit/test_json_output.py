@@ -36,6 +36,8 @@ from drkit.jobs.repo_check import CheckDetail, Subset
 from drkit.jobs.repo_init import InitResult
 from drkit.views.browse import SnapshotFiles
 from drkit.views.doctor import Diagnosis, Finding, PolicyDiagnosis
+from drkit.views.iam_policy import IamPolicy
+from drkit.views.immutability import AuditResult, Control
 
 ROOT = Path(__file__).parents[2]
 JSON_DOC = ROOT / "docs" / "json.md"
@@ -299,6 +301,8 @@ def documents(site, tmp_path_factory) -> dict[str, dict]:
         InitResult("db", "s3:http://h/b/db", "b", notes=["n"]).to_json(),
         RUN.to_json(),
         RunList((RUN,)).to_json(),
+        AuditResult("db", "primary", "b", "db", [Control("versioning", "OK", True, "Enabled")]).to_json(),
+        IamPolicy("db", "audit", ["primary"], {"Version": "2012-10-17", "Statement": []}, ["n"]).to_json(),
     ]
     return {d["schema"]: d for d in docs}
 
