@@ -51,3 +51,9 @@ class GuardMarks(Table):
                                " and result in ('pass', 'partial') order by finished_at desc limit ?",
                                (policy, limit)).fetchall()
         return [Record.model_validate_json(text) for (text,) in rows]
+
+    def open_suspicious(self, policy: str) -> list[SuspiciousMark]:
+        """Marked snapshots nobody accepted that the repository still holds (by the last listing;
+        all of them when the repository was never listed)."""
+        listed = {sid for (sid,) in self.db.execute("select id from snapshots where policy = ?", (policy,))}
+        return [m for m in self.suspicious_marks(policy) if not m.accepted and (not listed or m.snapshot_id in listed)]
