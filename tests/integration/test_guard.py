@@ -67,6 +67,12 @@ def test_in_place_encryption_is_suspicious_and_forget_keeps_the_clean_snapshots(
     victim = json.loads(status.stdout)["policies"][0]
     assert "SUSPICIOUS" in victim["problems"] and victim["suspicious_snapshots"] == [bad]
     assert "SUSPICIOUS" in env.drkit("status").stdout
+    metrics = tmp_path / "drkit.prom"
+    env.drkit("status", "--prometheus", str(metrics))
+    assert 'drkit_suspicious_snapshots{policy="victim"} 1' in metrics.read_text()
+    report = json.loads(env.drkit("report", "--format", "json", check=None).stdout)["policies"][0]
+    assert [(m["snapshot_id"], m["accepted"]) for m in report["suspicious_backups"]] == [(bad, False)]
+    assert any(c.startswith(f"suspicious backup {bad[:8]}") for c in report["caveats"])
 
     before = snapshot_ids(env, "victim")
     refused = env.drkit("forget", "victim", check=3)
