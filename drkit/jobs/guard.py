@@ -70,8 +70,8 @@ class ForgetGuard:
             return None
         ids = ", ".join(m.snapshot_id[:8] for m in self.blocking)
         first = self.blocking[-1]
-        return (f"snapshot {ids} {'is' if len(self.blocking) == 1 else 'are'} marked suspicious "
-                f"({first.reasons[0] if first.reasons else 'guardrail'}); check the data, then run "
+        return (f"snapshot {ids} {'is' if len(self.blocking) == 1 else 'are'} marked suspicious: "
+                f"{first.reasons[0] if first.reasons else 'see its backup evidence'}; check the data, then run "
                 f"drkit forget {policy} --accept-suspicious {first.snapshot_id[:8]}")
 
 

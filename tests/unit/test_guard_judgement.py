@@ -151,7 +151,7 @@ def test_the_forget_plan_spares_the_protected_snapshots() -> None:
 
 def test_forget_refusal_names_the_snapshot_and_the_way_out() -> None:
     text = ForgetGuard((mark("e"),), ()).refusal("shop")
-    assert text.startswith("snapshot eeeeeeee is marked suspicious (95% of the files")
+    assert text.startswith("snapshot eeeeeeee is marked suspicious: 95% of the files")
     assert text.endswith("drkit forget shop --accept-suspicious eeeeeeee")
     assert ForgetGuard((), ("a",)).refusal("shop") is None
 
