@@ -298,8 +298,8 @@ def _suspicious(facts: PolicyFacts, period: Period, caveats: list[str]) -> list[
     marks = [m for m in facts.suspicious if period.since <= m.finished_at < period.until]
     for m in marks:
         state = "accepted with forget --accept-suspicious" if m.accepted else "not reviewed: forget is blocked"
-        caveats.append(f"suspicious backup {m.snapshot_id[:8]} at {utc_text(m.finished_at)} "
-                       f"({'; '.join(m.reasons) or 'guardrail'}); {state} (docs/guard.md)")
+        caveats.append(f"suspicious backup {m.snapshot_id[:8]} at {utc_text(m.finished_at)}, {state}: "
+                       f"{'; '.join(m.reasons) or 'see its backup evidence'} (docs/guard.md)")
     return marks
 
 
