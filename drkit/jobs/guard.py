@@ -91,12 +91,12 @@ def accept(marks: Sequence[SuspiciousMark], wanted: Sequence[str], policy: str) 
 
 def forget_guard(catalog: Catalog, policy: Policy, listed: Sequence[str], accepted_now: Sequence[str]) -> ForgetGuard:
     """The guardrail for a forget over the snapshots `listed` (repository order, oldest first)."""
+    if not policy.guard.enabled:
+        return ForgetGuard((), ())
     present = set(listed)
     marks = [m for m in catalog.suspicious_marks(policy.name) if m.snapshot_id in present]
     marked = {m.snapshot_id for m in marks}
     blocking = tuple(m for m in marks if not m.accepted and m.snapshot_id not in accepted_now)
-    if not policy.guard.enabled:
-        return ForgetGuard((), ())
     clean = [sid for sid in listed if sid not in marked]
     keep = policy.guard.keep_clean
     return ForgetGuard(blocking, tuple(clean[-keep:]) if keep else ())

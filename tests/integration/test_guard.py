@@ -79,6 +79,9 @@ def test_in_place_encryption_is_suspicious_and_forget_keeps_the_clean_snapshots(
     assert f"forget refused: snapshot {bad[:8]} is marked suspicious" in refused.stderr
     assert f"--accept-suspicious {bad[:8]}" in refused.stderr
     assert snapshot_ids(env, "victim") == before                 # nothing forgotten, nothing pruned
+    new_host = env.env(DRKIT_STATE_DIR=str(tmp_path / "new-host"))   # the marks live in the bucket's evidence
+    env.drkit("catalog", "rebuild", env=new_host, check=0)
+    assert "is marked suspicious" in env.drkit("forget", "victim", env=new_host, check=3).stderr
 
     wrong = env.drkit("forget", "victim", "--accept-suspicious", clean[0]["record"]["snapshot_id"][:8], check=2)
     assert "is not a snapshot the guardrail marked" in wrong.stderr and "Traceback" not in wrong.stderr
