@@ -63,3 +63,29 @@ def test_forget_is_blocked_by_an_older_unreviewed_mark_and_keeps_the_newest_clea
     off = make_policy(guard={"enabled": False})
     assert forget_guard(catalog, off, listed, []).protected == ()
     assert forget_guard(catalog, make_policy(guard={"keep_clean": 0}), listed, [sid(4)]).protected == ()
+
+
+def test_reports_and_status_flag_the_marked_backups(tmp_path: Path) -> None:
+    from drkit.core.compliance import Period
+    from drkit.views.report import as_json, html, table
+    from drkit.views.report.gather import collect_report
+    from drkit.views.report.prometheus import render
+    from drkit.views.status import policy_status
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    fill(catalog, {5})
+    until = T0 + timedelta(days=2)
+    report = collect_report(catalog, tmp_path, [make_policy()], Period(T0, until), until)
+    [policy] = report.policies
+    assert [m.snapshot_id for m in policy.suspicious] == [sid(5)]
+    caveat = f"suspicious backup {sid(5)[:8]} at 2026-03-01T05:00:00.000000Z, not reviewed: forget is blocked: reason 5"
+    assert any(c.startswith(caveat) for c in policy.caveats)
+    assert caveat in html.render(report) and caveat in table.render_text(report).replace("\n", " ")
+    assert '"accepted": false' in as_json.render(report) and sid(5) in as_json.render(report)
+
+    status = policy_status(catalog, tmp_path, make_policy(), until)
+    assert status.suspicious == (sid(5),) and "SUSPICIOUS" in status.problems
+    assert 'drkit_suspicious_snapshots{policy="db"} 1' in render([status], until.timestamp())
+    accept(catalog, 5)
+    assert policy_status(catalog, tmp_path, make_policy(), until).problems == [
+        p for p in status.problems if p != "SUSPICIOUS"]
