@@ -74,6 +74,16 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _number(value: Any) -> Any:
+    """YAML's `true` is not a threshold: pydantic's lax float would take it as 1.0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()}: expected a number, such as 50")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_number)]
 MAX_KEEP = 1_000_000      # restic keep_* counts: more than any schedule makes in a century
 MAX_LOCK_DAYS = 36_500    # 100 years of S3 Object Lock is already irreversible for a lifetime
 
@@ -175,12 +185,12 @@ class Guard(Model):
     backups; a mass change or a shrink marks it suspicious and blocks `forget` until reviewed."""
 
     enabled: bool = Field(True, description="judge every backup against the recent ones (docs/guard.md)")
-    changed_files_percent: float = Field(
+    changed_files_percent: Number = Field(
         50, gt=0, le=100, description="suspicious when more than this % of the files already backed up changed")
-    added_bytes_ratio: float = Field(
+    added_bytes_ratio: Number = Field(
         0.9, gt=0, le=10, description="suspicious when data added / bytes backed up exceeds this while the file "
                                       "count stayed within 10 % (encrypted in place or renamed)")
-    shrink_percent: float = Field(
+    shrink_percent: Number = Field(
         50, gt=0, le=100, description="suspicious when bytes or files fell by more than this % below the baseline")
     history: WholeNumber = Field(5, ge=1, le=100, description="how many recent clean backups form the baseline (median)")
     keep_clean: WholeNumber = Field(3, ge=0, le=MAX_KEEP,

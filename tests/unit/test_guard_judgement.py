@@ -134,6 +134,8 @@ def test_guard_thresholds_are_validated() -> None:
         Guard(changed_files_percent=0)
     with pytest.raises(ValidationError):
         Guard(shrink_percent=150)
+    with pytest.raises(ValidationError, match="true: expected a number"):
+        Guard(added_bytes_ratio=True)
     assert (GUARD.changed_files_percent, GUARD.added_bytes_ratio, GUARD.shrink_percent, GUARD.keep_clean) == \
         (50, 0.9, 50, 3)
 
