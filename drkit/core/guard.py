@@ -103,7 +103,7 @@ def judge(current: BackupFigures, history: Sequence[BackupFigures], guard: Guard
 def _mass_change(current: BackupFigures, history: Sequence[BackupFigures], guard: Guard) -> list[tuple[str, str]]:
     fraction = current.changed_fraction
     limit = guard.changed_files_percent / 100
-    if fraction is None or fraction <= limit or _usual(history, lambda h: h.changed_fraction, limit):
+    if fraction is None or fraction <= limit or not _calm(history, lambda h: h.changed_fraction, limit):
         return []
     return [("mass_change", f"{fraction:.0%} of the files already backed up changed "
                             f"(guard.changed_files_percent {guard.changed_files_percent:g})")]
@@ -116,7 +116,7 @@ def _bytes_added(current: BackupFigures, history: Sequence[BackupFigures], guard
         return []
     if abs(current.files - base_files) > SAME_COUNT * base_files:
         return []  # many more or fewer files: a shrink or an import, not a rewrite in place
-    if _usual(history, lambda h: h.added_ratio if h.has_parent else None, guard.added_bytes_ratio):
+    if not _calm(history, lambda h: h.added_ratio if h.has_parent else None, guard.added_bytes_ratio):
         return []
     return [("bytes_added", f"data added is {ratio:.2f} of the bytes backed up for about the same {current.files} "
                             f"files (guard.added_bytes_ratio {guard.added_bytes_ratio:g})")]
@@ -136,11 +136,13 @@ def _shrink(current: BackupFigures, guard: Guard, base_files: int, base_bytes: i
     return found
 
 
-def _usual(history: Sequence[BackupFigures], value, limit: float) -> bool:
-    """Whether the baseline itself usually exceeds `limit` (a policy of database dumps changes
-    every file every night): then exceeding it again is this policy's normal, not an attack."""
+def _calm(history: Sequence[BackupFigures], value, limit: float) -> bool:
+    """Whether the baseline usually stays within `limit`: only then is exceeding it a signal. A
+    policy of database dumps changes every file every night, so that is its normal, not an
+    attack; and a baseline of first backups only (no parent, `value` None) says nothing about
+    the normal rate yet, so the change signals wait for one ordinary backup."""
     values = [v for v in map(value, history) if v is not None]
-    return bool(values) and median(values) > limit
+    return bool(values) and median(values) <= limit
 
 
 def _percent(fraction: float | None) -> float | None:

@@ -102,11 +102,15 @@ def test_an_ordinary_ten_percent_day_and_the_thresholds_from_the_policy() -> Non
     assert judge(day, history, strict).signals == ("mass_change",)
 
 
-def test_first_backups_set_no_norm_for_the_change_signals() -> None:
-    """A first backup adds everything; it must not make a later mass change look usual."""
+def test_the_change_signals_wait_for_one_ordinary_backup_after_the_first() -> None:
+    """A first backup adds everything, so it says nothing about the normal change rate: a new
+    policy of database dumps (every file changes every night) must not be flagged on its second
+    backup. From one ordinary backup on, a mass change is a signal; shrinking is from the start."""
     first = BackupFigures(files=100, bytes=1_000_000, files_new=100, files_changed=0, data_added=1_000_000)
     encrypted = steady(100, 10_000, changed=100, added=1_000_000)
-    assert set(judge(encrypted, [first], GUARD).signals) == {"mass_change", "bytes_added"}
+    assert judge(encrypted, [first], GUARD).signals == ()
+    assert set(judge(encrypted, [steady(100, 10_000), first], GUARD).signals) == {"mass_change", "bytes_added"}
+    assert judge(steady(10, 10_000), [first], GUARD).signals == ("shrink_bytes", "shrink_files")
 
 
 def figures(files: int) -> BackupFigures:
