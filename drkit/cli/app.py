@@ -191,7 +191,8 @@ def emit_json(data: Any) -> None:
 def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> None:
     """The end of every job command (backup, forget, repo check, restore-drill): one result line per
     run on stdout (or its JSON), warnings and the error once on stderr, exit with the worst code.
-    Under `-q` only failed runs print: their line and error on stderr, nothing else.
+    Under `-q` only failed runs print: their line and error on stderr, nothing else — and the
+    warnings of a run that raised a notice (a suspicious backup, docs/guard.md).
 
     `line(outcome)` is the command's result line; it names the cause itself when it returns a
     tuple (text, True), so the error is not printed again."""
@@ -207,6 +208,8 @@ def finish_runs(outcomes: list, as_json: bool, line, *, many: bool = False) -> N
     else:
         for o in outcomes:
             if silent and o.exit_code == 0:
+                for warning in o.warnings if o.notice else ():  # cron mails stderr: a suspicious backup must reach it
+                    err.print(f"warning: {o.policy}: {warning}", markup=False)
                 continue
             result = line(o)
             text, names_cause = result if isinstance(result, tuple) else (result, False)

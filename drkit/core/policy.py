@@ -76,6 +76,16 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
+def _number(value: Any) -> Any:
+    """YAML's `true` is not a threshold: pydantic's lax float would take it as 1.0."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()}: expected a number, such as 50")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_number)]
 MAX_KEEP = 1_000_000      # restic keep_* counts: more than any schedule makes in a century
 MAX_LOCK_DAYS = 36_500    # 100 years of S3 Object Lock is already irreversible for a lifetime
 
@@ -172,6 +182,23 @@ class Retention(Model):
         return all(v is None for v in self.model_dump().values())
 
 
+class Guard(Model):
+    """The ransomware guardrail (docs/guard.md): each backup is compared with the policy's recent
+    backups; a mass change or a shrink marks it suspicious and blocks `forget` until reviewed."""
+
+    enabled: bool = Field(True, description="judge every backup against the recent ones (docs/guard.md)")
+    changed_files_percent: Number = Field(
+        50, gt=0, le=100, description="suspicious when more than this % of the files already backed up changed")
+    added_bytes_ratio: Number = Field(
+        0.9, gt=0, le=10, description="suspicious when data added / bytes backed up exceeds this while the file "
+                                      "count stayed within 10 % (encrypted in place or renamed)")
+    shrink_percent: Number = Field(
+        50, gt=0, le=100, description="suspicious when bytes or files fell by more than this % below the baseline")
+    history: WholeNumber = Field(5, ge=1, le=100, description="how many recent clean backups form the baseline (median)")
+    keep_clean: WholeNumber = Field(3, ge=0, le=MAX_KEEP,
+                                    description="forget never removes the newest this many non-suspicious snapshots")
+
+
 class Repository(Model):
     name: str = Field("primary", pattern=NAME_RE, max_length=63,
                       description="[a-z0-9-]+, unique within the policy; names the repository in evidence")
@@ -232,7 +259,7 @@ class Drill(Model):
         return 100.0 if self.verify == "full" else float(self.verify[len("sample:"):-1])
 
 
-Event = Literal["start", "success", "failure", "breach"]
+Event = Literal["start", "success", "failure", "breach", "backup_suspicious"]
 
 
 NOTIFIERS: KindRegistry[Any] = KindRegistry("notify", builtins="drkit.notify")
@@ -279,6 +306,7 @@ class Policy(Model):
         None, alias="repository", validate_default=True, exclude_if=_absent,
         description="one repository, named `primary` unless `name` says otherwise; give this or `repositories`, not both")
     drill: Drill = Drill()
+    guard: Guard = Guard()
     notify: list[Notify] = []
     post_restore: list[str] = Field([], description="What to do after `drkit restore` (printed after every restore "
                                                     "and in the runbook), e.g. 'systemctl start shop'")

@@ -40,6 +40,20 @@ class DatabaseDumpMeasured(Measured):
     server_version: str
 
 
+class GuardMeasured(Measured):
+    """The ransomware guardrail's judgement of a backup (docs/guard.md): signed with the backup."""
+
+    suspicious: bool
+    signals: list[str] = []         # mass_change, bytes_added, shrink_bytes, shrink_files
+    reasons: list[str] = []
+    baseline_backups: int = 0       # 0: nothing to compare with (first backups)
+    baseline_files: int = 0
+    baseline_bytes: int = 0
+    files_unmodified: int = 0
+    changed_percent: float | None = None
+    added_ratio: float = 0.0
+
+
 class BackupMeasured(Measured):
     """A backup that made a snapshot (result pass or partial)."""
 
@@ -54,6 +68,7 @@ class BackupMeasured(Measured):
     restic_duration_s: float
     unreadable_files: int = 0      # files the backup could not read (docs/drill.md, "Partial snapshots")
     databases: list[DatabaseDumpMeasured] = []  # one entry per database dumped (database targets)
+    guard: GuardMeasured | None = None  # None: written before the guardrail, or guard.enabled false
 
 
 class CheckMeasured(Measured):
@@ -64,11 +79,18 @@ class CheckMeasured(Measured):
     subset_m: int | None = None
 
 
-class ForgetMeasured(Measured):
+class ForgetRefusedMeasured(Measured):
+    """A forget that refused (result breach): which suspicious snapshots it was told to accept."""
+
+    accepted_suspicious: list[str] = []  # full snapshot ids (`forget --accept-suspicious`, docs/guard.md)
+
+
+class ForgetMeasured(ForgetRefusedMeasured):
     kept: list[str]
     removed: list[str]
     pruned: bool
     retention: dict[str, Any]
+    protected: list[str] = []      # kept by guard.keep_clean whatever retention said (docs/guard.md)
 
 
 class DrillMeasured(Measured):
@@ -128,6 +150,7 @@ _PAYLOADS: dict[tuple[str, str], type[Measured]] = {
     **{("backup", r): BackupMeasured for r in SNAPSHOT_RESULTS},
     **{("check", r): CheckMeasured for r in ("pass", "fail")},
     ("forget", "pass"): ForgetMeasured,
+    ("forget", "breach"): ForgetRefusedMeasured,
     **{("drill", r): DrillMeasured for r in ("pass", "breach", "fail", "error")},
     **{("restore", r): RestoreMeasured for r in ("pass", "fail", "error")},
 }

@@ -22,8 +22,9 @@ from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import MANIFEST_NAME, build
 from drkit.engines.restic import Snapshot
 from drkit.engines.workspace import Workspace
-from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured
+from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured, GuardMeasured
 from drkit.evidence.records import now_utc
+from drkit.jobs import guard
 from drkit.jobs.lifecycle import RunContext, RunOutcome, describe_snapshot_run, register_job, run_locked
 
 log = logging.getLogger("drkit")
@@ -37,9 +38,14 @@ def policy_tag(name: str) -> str:
 
 @dataclass(frozen=True)
 class BackupDetail:
-    """What a backup adds to its outcome: the snapshot it made."""
+    """What a backup adds to its outcome: the snapshot it made and the guardrail's judgement."""
 
     snapshot: Snapshot
+    guard: GuardMeasured | None = None
+
+    def to_json(self) -> dict:
+        return {"snapshot": self.snapshot.id,
+                "guard": self.guard.to_measured() if self.guard is not None else None}
 
 
 def run_backup(ws: Workspace, policy: Policy, *, on_status: Callable[[dict], None] | None = None,
@@ -86,14 +92,19 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
         ctx.warnings += _lock_objects(ws, policy, ctx.started_at)
     ws.catalog.replace_hash_cache(policy.name, cache)
 
-    ctx.snapshot_id, ctx.snapshot_time, ctx.detail = snapshot.id, snapshot.time, BackupDetail(snapshot)
+    with ctx.phase("guard"):
+        verdict = guard.judge_backup(ws.catalog, policy, summary)
+    if verdict is not None and verdict.suspicious:
+        ctx.warnings.append(guard.warning_text(policy.name, snapshot.id, verdict))
+        ctx.notice = guard.EVENT
+    ctx.snapshot_id, ctx.snapshot_time, ctx.detail = snapshot.id, snapshot.time, BackupDetail(snapshot, verdict)
     ctx.bytes, ctx.files = summary.total_bytes_processed, summary.total_files_processed
     ctx.measured = BackupMeasured(
         data_added=summary.data_added, files_new=summary.files_new, files_changed=summary.files_changed,
         paths=[str(p) for p in paths], manifest=str(staging / MANIFEST_NAME), manifest_files=len(manifest.files),
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), hashed_bytes=manifest.hashed_bytes,
         restic_duration_s=summary.total_duration, unreadable_files=len(manifest.unreadable),
-        databases=_dumped(policy, staging))
+        databases=_dumped(policy, staging), guard=verdict)
     ctx.problems = summary.errors[:50] + [f"{path}: {why}" for path, why in list(manifest.unreadable.items())[:50]]
     if rc == 3 or manifest.unreadable:
         unreadable = summary.errors or [f"{path}: {why}" for path, why in manifest.unreadable.items()]

@@ -8,7 +8,8 @@ new snapshots are not arriving is how a backup set quietly ages into nothing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,9 +20,10 @@ from drkit.core.outcome import SNAPSHOT_RESULTS
 from drkit.core.policy import Policy, Retention
 from drkit.engines.catalog import SnapshotRow
 from drkit.engines.workspace import Workspace
-from drkit.evidence.payloads import ForgetMeasured
+from drkit.evidence.payloads import ForgetMeasured, ForgetRefusedMeasured
 from drkit.evidence.records import Record, now_utc
 from drkit.jobs.backup import policy_tag
+from drkit.jobs.guard import accept, forget_guard
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
 # restic groups by host and paths by default: a policy whose targets changed would then keep
@@ -69,6 +71,11 @@ class ForgetResult:
     kept: list[str]
     removed: list[str]
 
+    def sparing(self, protected: Iterable[str]) -> "ForgetResult":
+        """The same plan with the guardrail's protected snapshots moved from removed to kept."""
+        spared = set(protected) & set(self.removed)
+        return ForgetResult(sorted([*self.kept, *spared]), [sid for sid in self.removed if sid not in spared])
+
     @classmethod
     def from_groups(cls, groups: list[dict]) -> "ForgetResult":
         """`restic forget --json` prints one object per group with full snapshot objects."""
@@ -84,35 +91,50 @@ class ForgetDetail:
     dry_run: bool
     result: ForgetResult | None = None
     pruned: bool = False
+    protected: list[str] = field(default_factory=list)            # guard.keep_clean (docs/guard.md)
+    accepted_suspicious: list[str] = field(default_factory=list)  # --accept-suspicious
 
     def to_json(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "kept": self.result.kept if self.result else None,
-                "removed": self.result.removed if self.result else None, "pruned": self.pruned}
+                "removed": self.result.removed if self.result else None, "pruned": self.pruned,
+                "protected": self.protected, "accepted_suspicious": self.accepted_suspicious}
 
 
-def run_forget(ws: Workspace, policy: Policy, *, dry_run: bool = False) -> RunOutcome:
+def run_forget(ws: Workspace, policy: Policy, *, dry_run: bool = False,
+               accept_suspicious: Sequence[str] = ()) -> RunOutcome:
     """Apply retention under the policy lock; UsageError (exit 2) when the policy has no retention.
-    A dry run records and notifies nothing."""
+    A dry run records and notifies nothing. `accept_suspicious` names snapshots the guardrail marked
+    that a person has checked (docs/guard.md); the acceptance is recorded in the forget's evidence,
+    also when the forget is then refused for another reason."""
     if policy.retention.is_empty():
         raise errors.UsageError(f"{policy.name}: the policy has no retention section; nothing to forget by",
                                 hint="add e.g. retention: {keep_daily: 7, keep_weekly: 4}")
-    return run_locked(ws, policy, "forget", lambda ctx: _forget(ctx, dry_run), record=not dry_run,
+    return run_locked(ws, policy, "forget", lambda ctx: _forget(ctx, dry_run, accept_suspicious), record=not dry_run,
                       notify=not dry_run)
 
 
-def _forget(ctx: RunContext, dry_run: bool) -> None:
+def _forget(ctx: RunContext, dry_run: bool, accept_suspicious: Sequence[str]) -> None:
     ws, policy = ctx.ws, ctx.policy
     tags = [policy_tag(policy.name)]
     ctx.detail = detail = ForgetDetail(dry_run)
+    detail.accepted_suspicious = accept(ws.catalog.suspicious_marks(policy.name), accept_suspicious, policy.name)
+    ctx.measured = ForgetRefusedMeasured(accepted_suspicious=detail.accepted_suspicious)
     restic = ctx.restic()
     snapshots = restic.snapshots(tags=tags)
     reason = refusal(ws.catalog.last_record(policy.name, "backup"), snapshots[-1].time if snapshots else None,
                      policy.objectives.rpo, now_utc())
+    guard = forget_guard(ws.catalog, policy, [s.id for s in snapshots], detail.accepted_suspicious)
+    reason = reason or guard.refusal(policy.name)
     if reason is not None:
         raise errors.BreachError(f"{policy.name}: forget refused: {reason}")
+    detail.protected = list(guard.protected)
     with ctx.phase("forget"):
-        detail.result = ForgetResult.from_groups(restic.forget(forget_args(policy.retention), tags=tags,
-                                                               dry_run=dry_run))
+        # restic 0.14 has no "keep these ids" flag: ask for the plan, spare the protected
+        # snapshots, and forget the rest by id (docs/guard.md, "Forget").
+        planned = ForgetResult.from_groups(restic.forget(forget_args(policy.retention), tags=tags, dry_run=True))
+        detail.result = planned.sparing(guard.protected)
+        if not dry_run and detail.result.removed:
+            restic.forget_ids(detail.result.removed)
     if dry_run:
         return
     with ctx.phase("prune"):
@@ -121,7 +143,8 @@ def _forget(ctx: RunContext, dry_run: bool) -> None:
     ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
                                                for s in restic.snapshots()])
     ctx.measured = ForgetMeasured(kept=detail.result.kept, removed=detail.result.removed, pruned=True,
-                                  retention=policy.retention.model_dump(mode="json", exclude_none=True))
+                                  retention=policy.retention.model_dump(mode="json", exclude_none=True),
+                                  accepted_suspicious=detail.accepted_suspicious, protected=detail.protected)
 
 
 def describe(outcome: RunOutcome) -> str:

@@ -58,6 +58,7 @@ class RunContext:
     detail: Any = None                 # the job's own result object (ForgetResult, DrillDetail, ...)
     finished_at: datetime | None = None  # a body that keeps its own clock (the drill's RTA) sets it
     background: Callable[[], None] | None = None  # runs while the evidence is stored (sandbox removal)
+    notice: str | None = None          # a distinct notification event for a run that succeeded (backup_suspicious)
 
     def restic(self) -> Restic:
         restic = self.ws.restic(self.policy)
@@ -89,6 +90,7 @@ class RunOutcome(JsonDocument, schema="drkit.run/1"):
     finished_at: datetime
     detail: Any = None
     warnings: tuple[str, ...] = ()
+    notice: str | None = None          # notified instead of `success` (docs/guard.md: backup_suspicious)
 
     @property
     def exit_code(self) -> int:
@@ -227,7 +229,7 @@ def _finish(ctx: RunContext, status: RunStatus, error: errors.DrkitError | None,
             background.join()
     outcome = RunOutcome(ctx.policy.name, ctx.kind, status, error, signed, ctx.started_at,
                          signed.finished_at if signed is not None else ctx.finished_at or now_utc(),
-                         ctx.detail, tuple(ctx.warnings))
+                         ctx.detail, tuple(ctx.warnings), ctx.notice if status is RunStatus.OK else None)
     if notify:
         notify_outcome(ctx.policy, ctx.kind, outcome)
     return outcome

@@ -24,7 +24,7 @@ class EmailSpec(Model):
 
 class EmailNotify(Model):
     email: EmailSpec
-    on: list[Event] = ["failure", "breach"]
+    on: list[Event] = ["failure", "breach", "backup_suspicious"]
 
 
 @register_channel(EmailNotify, key="email", label=lambda t: f"email {', '.join(t.email.to)}")

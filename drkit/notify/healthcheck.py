@@ -10,12 +10,12 @@ from drkit.notify.message import Message
 from drkit.notify.registry import register_channel
 from drkit.notify.webhook import post, url_label
 
-_SUFFIX = {"start": "/start", "success": "", "failure": "/fail", "breach": "/fail"}
+_SUFFIX = {"start": "/start", "success": "", "failure": "/fail", "breach": "/fail", "backup_suspicious": "/fail"}
 
 
 class HealthcheckNotify(Model):
     healthcheck: str = Field(description="healthchecks.io-style base URL; /start and /fail are appended")
-    on: list[Event] = ["start", "success", "failure", "breach"]
+    on: list[Event] = ["start", "success", "failure", "breach", "backup_suspicious"]
 
 
 @register_channel(HealthcheckNotify, key="healthcheck", label=lambda t: url_label("healthcheck", t.healthcheck))

@@ -29,6 +29,7 @@ class RunOutcome(Protocol):
 
     status: RunStatus
     record: Record | None
+    notice: str | None             # a distinct event for a run that succeeded (backup_suspicious)
 
     @property
     def exit_code(self) -> int: ...
@@ -43,7 +44,7 @@ class Message:
 
     policy: str
     job: str
-    event: str          # start | success | failure | breach
+    event: str          # start | success | failure | breach | backup_suspicious
     status: str         # running | ok | partial | failed | breach | interrupted | locked | missed
     message: str
     host: str
@@ -57,7 +58,7 @@ class Message:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
 
     def summary(self) -> str:
-        word = "started" if self.event == "start" else self.status.upper()
+        word = {"start": "started", "backup_suspicious": "SUSPICIOUS"}.get(self.event, self.status.upper())
         return f"drkit {self.policy} {self.job} {word}"
 
     def text(self) -> str:
@@ -88,7 +89,7 @@ def notify_outcome(policy: Policy, job: str, outcome: RunOutcome) -> list[str]:
 
 def outcome_message(policy: str, job: str, outcome: RunOutcome) -> Message:
     record = outcome.record
-    return Message(policy, job, event(outcome.status), str(outcome.status), outcome.message, socket.gethostname(),
+    return Message(policy, job, outcome.notice or event(outcome.status), str(outcome.status), outcome.message, socket.gethostname(),
                    utc_text(now_utc()), exit_code=outcome.exit_code,
                    evidence_digest=record.digest() if record else None,
                    snapshot_id=record.snapshot_id if record else None)

@@ -16,7 +16,8 @@ from drkit.notify.registry import register_channel
 
 class WebhookNotify(Model):
     webhook: str = Field(description="URL that receives a JSON POST per run")
-    on: list[Event] = Field(["failure", "breach"], description="events: start, success, failure, breach")
+    on: list[Event] = Field(["failure", "breach", "backup_suspicious"],
+                           description="events: start, success, failure, breach, backup_suspicious (docs/guard.md)")
 
 
 def post(url: str, body: bytes, content_type: str) -> None:

@@ -3,7 +3,8 @@ and drill interval, from the local catalog (no network).
 
 Built on the report model over the last 30 days, so status, reports and Prometheus agree on
 every number. A policy is in trouble (exit 3) when its exposure exceeds the RPO, its last
-completed drill failed or took longer than the RTO, or its drill is overdue — counting only time
+completed drill failed or took longer than the RTO, its drill is overdue, or the ransomware
+guardrail marked a snapshot nobody accepted yet (docs/guard.md) — counting only time
 from when its objectives came into force (`objectives.in_force_from`, by default the policy's
 first evidence record; docs/reports.md).
 """
@@ -42,6 +43,7 @@ class PolicyStatus:
     drill_interval_s: float
     due_by: datetime | None  # None: nothing to drill yet (no recovery point)
     report: PolicyReport  # the last 30 days
+    suspicious: tuple[str, ...] = ()  # snapshots the ransomware guardrail marked, not accepted (docs/guard.md)
 
     @property
     def in_force_from(self) -> datetime | None:
@@ -86,6 +88,8 @@ class PolicyStatus:
             found.append("RTO")
         if self.drill_overdue:
             found.append("DRILL OVERDUE")
+        if self.suspicious:
+            found.append("SUSPICIOUS")
         return found
 
     @property
@@ -119,6 +123,7 @@ class PolicyStatus:
             "in_force_from": utc_text(self.in_force_from) if self.in_force_from else None,
             "in_force": self.in_force,
             "coverage_30d": self.report.in_force.coverage,
+            "suspicious_snapshots": list(self.suspicious),
         }
 
 
@@ -175,6 +180,7 @@ def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: dateti
         due_by=due_by(facts, report.rto.last_pass_at, catalog.first_snapshot_at(policy.name), interval,
                       report.in_force.since),
         report=report,
+        suspicious=tuple(m.snapshot_id for m in catalog.open_suspicious(policy.name)),
     )
 
 

@@ -13,20 +13,21 @@ from pathlib import Path
 
 from drkit.engines.catalog.connection import connect
 from drkit.engines.catalog.evidence import EvidenceStore
+from drkit.engines.catalog.guard import GuardMarks, SuspiciousMark
 from drkit.engines.catalog.hashes import CachedHash, HashCache
 from drkit.engines.catalog.keys import KeyCache
 from drkit.engines.catalog.points import POINT_LOOKBACK_DAYS, PointRow, RecoveryPoints
 from drkit.engines.catalog.snapshots import SnapshotListing, SnapshotRow
 from drkit.engines.catalog.table import utcnow
 
-__all__ = ["POINT_LOOKBACK_DAYS", "SCHEMA", "CachedHash", "Catalog", "EvidenceStore", "HashCache", "KeyCache", "PointRow",
-           "RecoveryPoints", "SnapshotListing", "SnapshotRow", "utcnow"]
+__all__ = ["POINT_LOOKBACK_DAYS", "SCHEMA", "CachedHash", "Catalog", "EvidenceStore", "GuardMarks", "HashCache", "KeyCache", "PointRow",
+           "RecoveryPoints", "SnapshotListing", "SnapshotRow", "SuspiciousMark", "utcnow"]
 
 _PARTS = (EvidenceStore, SnapshotListing, RecoveryPoints, HashCache, KeyCache)
 SCHEMA = "".join(part.SCHEMA for part in _PARTS)
 
 
-class Catalog(EvidenceStore, SnapshotListing, RecoveryPoints, HashCache, KeyCache):
+class Catalog(EvidenceStore, SnapshotListing, RecoveryPoints, GuardMarks, HashCache, KeyCache):
     """The state directory's catalog.sqlite: every table group over one WAL-mode connection."""
 
     def __init__(self, path: Path):

@@ -177,6 +177,10 @@ class Restic(ResticRunner):
             args.append("--dry-run")
         return parse_forget(self.run(args, what="forget", timeout=3600).stdout)
 
+    def forget_ids(self, snapshot_ids: list[str]) -> Result:
+        """Forget exactly these snapshots (the guardrail's plan: retention minus the protected ones)."""
+        return self.run(["forget", "--", *snapshot_ids], what="forget", timeout=3600)
+
     def prune(self) -> Result:
         return self.run(["prune"], what="prune", timeout=6 * 3600)
 

@@ -100,6 +100,8 @@ def policy_dict(p: PolicyReport) -> dict[str, Any]:
             "by_kind": p.evidence.by_kind,
         },
         "caveats": p.caveats,
+        "suspicious_backups": [{"snapshot_id": m.snapshot_id, "finished_at": when(m.finished_at),
+                                "reasons": m.reasons, "accepted": m.accepted} for m in p.suspicious],
         "sources": p.sources,
         "not_shown": p.not_shown,
     }

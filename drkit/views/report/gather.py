@@ -67,6 +67,7 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         latest_size=catalog.latest_backup_size(name, period.until),
         first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
         in_force_from=policy.objectives.in_force_from,
+        suspicious=tuple(catalog.suspicious_marks(name)),
     )
 
 

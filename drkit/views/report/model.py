@@ -32,7 +32,7 @@ from drkit.core.display import format_size
 from drkit.core.durations import format_duration
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.moments import parse_moment as parse_moment  # re-exported: `drkit report --since`
-from drkit.engines.catalog import PointRow
+from drkit.engines.catalog import PointRow, SuspiciousMark
 from drkit.evidence.records import Record, utc_text
 
 FALLBACK_DRILL_DAYS = 30  # slot length, and drill interval for `drkit status`, without a drill schedule
@@ -105,6 +105,7 @@ class PolicyFacts:
     first_evidence_at: datetime | None = None
     first_drill_at: datetime | None = None
     in_force_from: datetime | None = None  # objectives.in_force_from as declared in the policy
+    suspicious: tuple[SuspiciousMark, ...] = ()  # backups the ransomware guardrail marked (docs/guard.md)
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -194,6 +195,7 @@ class PolicyReport:
     points: list[RecoveryPoint] = field(default_factory=list, repr=False)
     drills: list[DrillPoint] = field(default_factory=list, repr=False)
     items: list[EvidenceItem] = field(default_factory=list, repr=False)
+    suspicious: list[SuspiciousMark] = field(default_factory=list)  # marked backups finished in the period
 
     @property
     def rpo_met(self) -> bool:
@@ -281,12 +283,24 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
     evidence = _evidence(facts, caveats)
     drills = [DrillPoint(r.started_at, r.rta_s, d.record.result, r.snapshot_id)
               for d, r in zip(trusted, runs) if period.since <= r.started_at < period.until]
+    suspicious = _suspicious(facts, period, caveats)
     return PolicyReport(
         name=facts.name, tier=facts.tier, owner=facts.owner, rpo=rpo, verified_rpo=verified, rto=rto,
         growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
         not_shown=_not_shown(facts, period, in_force), in_force=in_force,
         projection_basis=projection_basis(rto.projection), points=points, drills=drills,
-        items=list(facts.records))
+        items=list(facts.records), suspicious=suspicious)
+
+
+def _suspicious(facts: PolicyFacts, period: Period, caveats: list[str]) -> list[SuspiciousMark]:
+    """Backups of the period the ransomware guardrail marked; each one also a caveat, so every
+    format (table, CSV, HTML) shows it next to the figures it may have spoiled."""
+    marks = [m for m in facts.suspicious if period.since <= m.finished_at < period.until]
+    for m in marks:
+        state = "accepted with forget --accept-suspicious" if m.accepted else "not reviewed: forget is blocked"
+        caveats.append(f"suspicious backup {m.snapshot_id[:8]} at {utc_text(m.finished_at)}, {state}: "
+                       f"{'; '.join(m.reasons) or 'see its backup evidence'} (docs/guard.md)")
+    return marks
 
 
 def in_force_of(facts: PolicyFacts, period: Period, caveats: list[str]) -> InForce:

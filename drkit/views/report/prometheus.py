@@ -58,6 +58,8 @@ def _samples(s: PolicyStatus) -> list[tuple[Metric, dict[str, str], float | bool
         (Metric("drkit_last_drill_success", "1 when the newest completed drill passed within the RTO."), {},
          s.last_drill_ok),
         (Metric("drkit_drill_overdue", "1 when no drill passed within 1.5 drill intervals."), {}, s.drill_overdue),
+        (Metric("drkit_suspicious_snapshots", "Snapshots the ransomware guardrail marked that nobody accepted "
+                "(forget is blocked while above 0)."), {}, len(s.suspicious)),
         (Metric("drkit_projected_full_rto_seconds", "Projected time to restore the full current data set."), {},
          report.rto.projected_full_rto_s),
         (Metric("drkit_rpo_attainment_ratio", "Share of the window with exposure within the RPO."),
