@@ -74,6 +74,8 @@ class RestoreRequest:
     in_place: bool = False
     confirm: Callable[[str], bool] | None = None  # asked before overwriting live data; None: refuse
     progress: RestoreProgress | None = None
+    to_database: str | None = None   # load a database dump into this server (DSN / option file) instead
+    database: str | None = None      # which dumped database (--database); None: the snapshot's only one
 
 
 @dataclass(frozen=True)
@@ -100,16 +102,21 @@ class RestoreDetail:
     verified: bool = False
     problems: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    database: dict[str, Any] | None = None  # --to-database: what was loaded where (DatabaseLoadMeasured)
 
     def to_json(self) -> dict[str, Any]:
         return {"target": str(self.target), "in_place": self.in_place, "include": self.include,
                 "landed": [landing.as_dict() for landing in self.landed], "verified": self.verified,
-                "problems": self.problems, "next_steps": self.next_steps}
+                "problems": self.problems, "next_steps": self.next_steps, "database": self.database}
 
 
 def run_restore(ws: Workspace, request: RestoreRequest, *, notify: bool = True) -> RunOutcome:
     """One restore under the policy lock; a refused one (target, snapshot, --include) records nothing."""
-    return run_locked(ws, request.policy, "restore", lambda ctx: _Restore(ctx, request).run(), notify=notify)
+    body = _Restore
+    if request.to_database is not None:
+        from drkit.jobs.restore_database import DatabaseRestore  # it builds on _Restore
+        body = DatabaseRestore
+    return run_locked(ws, request.policy, "restore", lambda ctx: body(ctx, request).run(), notify=notify)
 
 
 register_job("restore", None, describe_snapshot_run)  # only on request: a restore needs a target
