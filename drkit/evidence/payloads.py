@@ -94,6 +94,7 @@ class DrillMeasured(Measured):
     changed_during_backup: int = 0
     databases: list[dict[str, Any]] = []  # throw-away servers started on restored dumps (docs/databases.md)
     database_s: float = 0.0        # their db_start + db_load + queries phases: bringing the service back
+    database_bytes: int = 0        # the size of the dumps they loaded (the projected RTO scales db_load by it)
 
 
 class DatabaseLoadMeasured(Measured):

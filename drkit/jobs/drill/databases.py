@@ -108,7 +108,8 @@ class DatabaseStage:
                          if name.split(":", 1)[0] in (START_PHASE, LOAD_PHASE, QUERY_PHASE))
         servers = [{"kind": s.kind, "target": s.name, "server_version": s.index.server_version,
                     "databases": s.databases, "run_as": s.run_as.name if s.run_as else None} for s in self.servers]
-        return {"databases": servers, "database_s": database_s}
+        dump_bytes = sum(d.bytes for s in self.servers for d in s.index.databases)
+        return {"databases": servers, "database_s": database_s, "database_bytes": dump_bytes}
 
 
 def _listed(names: list[tuple[Throwaway, str]]) -> str:
