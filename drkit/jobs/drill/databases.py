@@ -112,5 +112,32 @@ class DatabaseStage:
         return {"databases": servers, "database_s": database_s, "database_bytes": dump_bytes}
 
 
+@dataclass(frozen=True)
+class DatabaseTiming:
+    """One database's phases in a drill, for runbooks and plans: its server's start (shared by the
+    databases of one target, so given on the target's first row only), its load and its queries."""
+
+    target: str
+    database: str
+    start_s: float | None  # None: the same server as the row above
+    load_s: float | None
+    queries_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "database": self.database, "db_start_s": self.start_s,
+                "db_load_s": self.load_s, "queries_s": self.queries_s}
+
+
+def database_timings(phases: dict[str, float], servers: list[dict[str, Any]]) -> list[DatabaseTiming]:
+    """Per database of a drill's throw-away servers (`measured.databases`), what its phases took."""
+    rows = []
+    for server in servers:
+        target = str(server.get("target", ""))
+        for n, database in enumerate(server.get("databases") or []):
+            rows.append(DatabaseTiming(target, database, phases.get(f"{START_PHASE}:{target}") if n == 0 else None,
+                                       phases.get(f"{LOAD_PHASE}:{database}"), phases.get(f"{QUERY_PHASE}:{database}")))
+    return rows
+
+
 def _listed(names: list[tuple[Throwaway, str]]) -> str:
     return ", ".join(f"{s.name}/{d}" for s, d in names) or "none"
