@@ -205,14 +205,7 @@ class _Restore:
         ctx = self.ctx
         with ctx.phase("preflight"):
             self._vet_target()
-            restic = ctx.restic()
-            chooser = SnapshotChooser(self.policy, self.request.snapshot, ctx.ws.catalog, restic, ctx.started_at,
-                                      allow_random=False, what="restore")
-            choice = chooser.choose()
-            self.measured.update(chooser.measured)
-            ctx.warnings += chooser.warnings
-            listing = self._list(restic, choice.selector, chooser)
-            snapshot: Snapshot = listing.snapshot  # type: ignore[assignment]
+            restic, chooser, listing, snapshot = self._choose()
             nodes = self._selected_nodes(listing, snapshot)
             manifest, manifest_path = self._manifest(restic, listing, snapshot)
             self._prepare(snapshot, nodes)
@@ -222,6 +215,18 @@ class _Restore:
             self._verify(nodes, manifest, manifest_path)
 
     # --- preflight -------------------------------------------------------------------------------
+
+    def _choose(self) -> tuple[Restic, SnapshotChooser, Listing, Snapshot]:
+        """The snapshot asked for (latest, before:TIME, an id) and its listing."""
+        ctx = self.ctx
+        restic = ctx.restic()
+        chooser = SnapshotChooser(self.policy, self.request.snapshot, ctx.ws.catalog, restic, ctx.started_at,
+                                  allow_random=False, what="restore")
+        choice = chooser.choose()
+        self.measured.update(chooser.measured)
+        ctx.warnings += chooser.warnings
+        listing = self._list(restic, choice.selector, chooser)
+        return restic, chooser, listing, listing.snapshot  # type: ignore[return-value]
 
     def _vet_target(self) -> None:
         """Refuse (usage error, nothing written) a target over live data or with something in it."""

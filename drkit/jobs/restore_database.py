@@ -27,7 +27,6 @@ from drkit.engines.databases.dumps import INDEX_NAME, DumpIndex
 from drkit.engines.databases.load import RunningServer
 from drkit.engines.restic import Listing, Node, Snapshot
 from drkit.jobs.drill.sandbox import free_bytes, space_reason
-from drkit.jobs.drill.selection import SnapshotChooser
 from drkit.jobs.restore import _Restore, selector
 from drkit.targets import target_kind
 
@@ -53,14 +52,7 @@ class DatabaseRestore(_Restore):
             raise errors.UsageError("--to-database loads a dump into a server; leave out --target, --in-place "
                                     "and --include")
         with ctx.phase("preflight"):
-            restic = ctx.restic()
-            chooser = SnapshotChooser(self.policy, request.snapshot, ctx.ws.catalog, restic, ctx.started_at,
-                                      allow_random=False, what="restore")
-            choice = chooser.choose()
-            self.measured.update(chooser.measured)
-            ctx.warnings += chooser.warnings
-            listing = self._list(restic, choice.selector, chooser)
-            snapshot: Snapshot = listing.snapshot  # type: ignore[assignment]
+            restic, chooser, listing, snapshot = self._choose()
             manifest, manifest_path = self._manifest(restic, listing, snapshot)
             self.detail.landed = []
             staging = posixpath.dirname(manifest_path) if manifest_path else None
