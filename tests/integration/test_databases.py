@@ -144,6 +144,7 @@ def test_postgres_drill_counts_the_backed_up_rows_on_a_throwaway_server(env, pos
         assert {"db_start:postgres", f"db_load:{db}", f"queries:{db}"} <= set(phases)
         assert abs(sum(phases.values()) - drilled["measured"]["rta_s"]) < 0.01
         assert drilled["measured"]["database_s"] > 0
+        assert drilled["measured"]["database_bytes"] == dumped["bytes"]  # what the projection scales the load by
         [server] = drilled["measured"]["databases"]
         assert server["databases"] == [db] and server["run_as"] == ("postgres" if os.geteuid() == 0 else server["run_as"])
     assert throwaway_leftovers(env) == []
