@@ -68,8 +68,8 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
     where = "in place" if detail.in_place else f"into {detail.target}"
     what = f"snapshot {record.snapshot_id[:8]} ({format_when(record.snapshot_time)} UTC)" if record.snapshot_id \
         else "nothing"
-    if outcome.status is RunStatus.OK and detail.database is not None:
-        return "\n".join([_loaded_line(outcome.policy, what, detail.database, took)] + _next(detail))
+    if detail.database is not None:
+        return _database_lines(outcome, detail, what, took)
     if outcome.status is RunStatus.OK:
         lines = [f"OK {outcome.policy}: restored {what} {where}: {record.files:,} files, {format_size(record.bytes)} "
                  f"in {took}; every file verified against the backup manifest"]
@@ -80,6 +80,20 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
         return "\n".join(lines + _landed(detail)), True
     return f"{outcome.status.upper()} {outcome.policy}: restore of {what} did not complete after {took}; " \
            f"what was written {where} is incomplete"
+
+
+def _database_lines(outcome, detail, what: str, took: str) -> str | tuple[str, bool]:
+    """--to-database: what was loaded where, or that nothing (or not all) was."""
+    loaded = detail.database
+    if outcome.status is RunStatus.OK:
+        return "\n".join([_loaded_line(outcome.policy, what, loaded, took)] + _next(detail))
+    if outcome.exit_code == 4:
+        return (f"FAIL {outcome.policy}: {outcome.error}\n  the dump of {loaded['database']} did not verify and was NOT "
+                f"loaded into {loaded['loaded_into']}"), True
+    left = "nothing was loaded (one transaction)" if loaded["kind"] == "postgres" else \
+        "tables loaded before the failure stay"
+    return (f"{outcome.status.upper()} {outcome.policy}: loading database {loaded['database']} from {what} into "
+            f"{loaded['loaded_into']} did not complete after {took}; {left}")
 
 
 def _loaded_line(policy: str, what: str, loaded: dict, took: str) -> str:

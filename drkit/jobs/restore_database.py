@@ -64,6 +64,7 @@ class DatabaseRestore(_Restore):
             nodes = [node for node in listing.nodes if node.path in self.includes]
             self.ctx.bytes, self.ctx.files = dump.dump.size or 0, len(nodes)
             self.measured.update(include=self.includes, database=self._database_measured(dump, into, replaced))
+            self.detail.database = self.measured["database"]  # the same dict: filled in as the load goes
             self.target = self.detail.target = self._workdir()
             self.measured["target"] = f"database {into} on {dump.server.connection}"
         try:
@@ -152,5 +153,4 @@ class DatabaseRestore(_Restore):
         counted = dump.server.count(into)
         loaded.update(loaded=True, tables=counted.tables, rows=counted.rows,
                       load_s=round(time.monotonic() - started, 3))
-        self.detail.database = dict(loaded)
         self.detail.next_steps = dump.server.next_steps(into) + self.detail.next_steps

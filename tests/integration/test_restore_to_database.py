@@ -53,12 +53,20 @@ def test_postgres_dump_loads_into_an_empty_database_and_refuses_a_full_one(env, 
     postgres_server.sql("insert into orders (item, qty) values ('after', 1)", target)
     forced = env.drkit("restore", "shop", "--to-database", dsn, "--force", check=0, env=env.env(**pgpass)).stdout
     assert forced.startswith(f"OK shop: loaded database {db} into {target} from snapshot "), forced
-    assert "2 tables, 170 rows" in forced and "vacuumdb --analyze-only" in forced, forced
+    assert "2 tables, 170 rows" in forced and f"`vacuumdb --analyze-only --dbname '{dsn}'`" in forced, forced
     assert postgres_server.sql("select count(*) from orders", target) == "120"  # the dump replaced the table
 
     bad = env.drkit("restore", "shop", "--to-database", dsn.replace(f"user={role}", f"user={role} password=x"),
                     check=2)
     assert "the DSN carries a password" in bad.stderr and "Traceback" not in bad.stderr
+
+    denied = f"{db}_denied"  # owned by postgres: since PostgreSQL 15 the role may not create in its schema public
+    postgres_server.sql(f"create database {denied}")
+    failed = env.drkit("restore", "shop", "--to-database", dsn.replace(target, denied), check=1, env=env.env(**pgpass))
+    assert "permission denied for schema public" in failed.stderr, failed.stderr
+    assert failed.stdout.startswith(f"ERROR shop: loading database {db} from snapshot "), failed.stdout
+    assert "nothing was loaded (one transaction)" in failed.stdout
+    assert postgres_server.sql("select count(*) from pg_tables where schemaname = 'public'", denied) == "0"
 
 
 def test_mariadb_dump_loads_into_a_new_database_and_refuses_it_then(env, mariadb_server):

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import os
 import re
+import shlex
 import shutil
 import signal
 import tempfile
@@ -392,7 +393,8 @@ class RunningPostgres(RunningServer):
         return Loaded(int(tables), int(rows))
 
     def next_steps(self, database: str) -> list[str]:
+        dsn = self.connection if dsn_database(self.connection) == database else dsn_for(self.connection, database)
         return [f"update the planner's statistics (a load leaves none): `vacuumdb --analyze-only --dbname "
-                f"'{dsn_for(self.connection, database)}'`",
+                f"{shlex.quote(dsn)}`",
                 "the loaded objects belong to the DSN's role; the backed-up roles and their grants are in "
                 f"`{ROLES_FILE}` beside the dump (restore it with --target and review it before `psql -f`)"]
