@@ -64,7 +64,7 @@ def test_postgres_dump_loads_into_an_empty_database_and_refuses_a_full_one(env, 
     postgres_server.sql(f"create database {denied}")
     failed = env.drkit("restore", "shop", "--to-database", dsn.replace(target, denied), check=1, env=env.env(**pgpass))
     assert "permission denied for schema public" in failed.stderr, failed.stderr
-    assert failed.stdout.startswith(f"ERROR shop: loading database {db} from snapshot "), failed.stdout
+    assert failed.stdout.startswith(f"FAILED shop: loading database {db} from snapshot "), failed.stdout
     assert "nothing was loaded (one transaction)" in failed.stdout
     assert postgres_server.sql("select count(*) from pg_tables where schemaname = 'public'", denied) == "0"
 
