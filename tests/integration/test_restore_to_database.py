@@ -100,3 +100,10 @@ def test_mariadb_dump_loads_into_a_new_database_and_refuses_it_then(env, mariadb
     unknown = env.drkit("restore", "shop", "--to-database", str(option_file), "--database", "nope", check=2)
     assert unknown.stderr.startswith("drkit: error: --database nope: not among the dumps of snapshot "), unknown.stderr
     assert password not in refused.stderr + unknown.stderr
+    both = env.drkit("restore", "shop", "--to-database", str(option_file), "--target", str(env.root / "x"), check=2)
+    assert both.stderr.startswith("drkit: error: --to-database loads a dump into a server; leave out --target"), \
+        both.stderr
+    alone = env.drkit("restore", "shop", "--database", db, "--target", str(env.root / "x"), check=2)
+    assert alone.stderr.startswith("drkit: error: --database goes with --to-database"), alone.stderr
+    missing = env.drkit("restore", "shop", "--to-database", str(env.root / "no.cnf"), check=2)
+    assert "for a mysql target, name an option file" in missing.stderr, missing.stderr
