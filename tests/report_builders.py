@@ -103,10 +103,10 @@ class History:
         return f"{self.made:064x}"
 
     def backup(self, capture: datetime, finished: datetime, size: int = 1000, policy: str = "db",
-               listed: bool = True, result: str = "pass") -> str:
+               listed: bool = True, result: str = "pass", measured: dict | None = None) -> str:
         sid = self.new_id()
         record = Record(kind="backup", policy=policy, started_at=capture, finished_at=finished, result=result,
-                        snapshot_id=sid, snapshot_time=capture, bytes=size)
+                        snapshot_id=sid, snapshot_time=capture, bytes=size, measured=measured or {})
         self.catalog.add_record(self.key.sign(record))
         if listed:
             self.snapshots.append(SnapshotRow(policy, sid, capture, "host", ["drkit"]))
@@ -115,11 +115,13 @@ class History:
     def manual(self, capture: datetime, policy: str = "db") -> None:
         self.snapshots.append(SnapshotRow(policy, self.new_id(), capture, "host", []))
 
-    def drill(self, start: datetime, hours: float, result: str = "pass", policy: str = "db") -> Record:
+    def drill(self, start: datetime, hours: float, result: str = "pass", policy: str = "db", *,
+              measured: dict | None = None, phases: dict[str, float] | None = None) -> Record:
         record = self.key.sign(Record(kind="drill", policy=policy, started_at=start,
                                       finished_at=start + timedelta(hours=hours), result=result,
                                       snapshot_id="ab" * 32, snapshot_time=start - timedelta(hours=8),
-                                      measured={"restore_verify_s": 600, "bytes_restored": 1000}))
+                                      measured={"restore_verify_s": 600, "bytes_restored": 1000, **(measured or {})},
+                                      phases=phases or {}))
         self.catalog.add_record(record)
         return record
 

@@ -26,7 +26,7 @@ from drkit.checks.registry import (
 )
 
 # The built-in kinds register themselves on import, in the order the docs list them.
-from drkit.checks import file_exists, sqlite, postgres_query, mysql_query, command  # noqa: E402, F401, I001  isort: skip
+from drkit.checks import file_exists, sqlite, server_query, command  # noqa: E402, F401, I001  isort: skip
 
 __all__ = ["CheckContext", "CheckError", "CheckFailed", "CheckKind", "CheckResult", "DatabaseLookup", "ManualContext",
            "check_command", "check_name", "database_of", "register_check", "restored_location", "run_check", "run_checks",

@@ -1,6 +1,7 @@
-"""What `postgres_query` and `mysql_query` share: a query on the drill's throw-away server of a
-database target, judged like the sqlite check's query (drkit/checks/expect.py), never on the live
-server (docs/databases.md)."""
+"""`postgres_query` and `mysql_query: {database, sql, expect | expect_min | expect_max}`: a query
+on the drill's throw-away server of a database target (PostgreSQL; MariaDB/MySQL), judged like the
+sqlite check's query (drkit/checks/expect.py), never on the live server (docs/databases.md). The two
+kinds differ only in the server they ask, so one module registers both."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from drkit.checks.expect import row_detail, row_problem
-from drkit.checks.registry import CheckContext, CheckError, CheckFailed
+from drkit.checks.registry import CheckContext, CheckError, CheckFailed, register_check
 from drkit.core.policy import NAME_RE, Duration, Model
 from drkit.engines.databases.server import DatabaseRef, QueryFailed
 
@@ -51,3 +52,34 @@ def run_query(kind: str, spec: ServerQuerySpec, ctx: CheckContext) -> str:
     if problem:
         raise CheckFailed(problem)
     return row_detail(row)
+
+
+class PostgresQuerySpec(ServerQuerySpec):
+    """A query on a restored PostgreSQL database."""
+
+
+class PostgresQueryCheck(Model):
+    postgres_query: PostgresQuerySpec
+
+
+class MysqlQuerySpec(ServerQuerySpec):
+    """A query on a restored MariaDB/MySQL database."""
+
+
+class MysqlQueryCheck(Model):
+    mysql_query: MysqlQuerySpec
+
+
+def _register(kind: str, model: type[Model]) -> None:
+    """`<kind>_query` entries of `drill.checks` query the throw-away server of a `<kind>` target."""
+    key = f"{kind}_query"
+
+    def spec(check: Model) -> ServerQuerySpec:
+        return getattr(check, key)
+
+    register_check(model, key=key, name=lambda c: name_of(kind, spec(c)), database=lambda c: ref_of(kind, spec(c)))(
+        lambda check, ctx: run_query(kind, spec(check), ctx))
+
+
+for _kind, _model in (("postgres", PostgresQueryCheck), ("mysql", MysqlQueryCheck)):  # the docs' order
+    _register(_kind, _model)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from drkit.cli.app import App, finish_runs, json_option, pass_app
+from drkit.core import errors
 from drkit.core.display import format_size, format_when
 from drkit.core.durations import format_duration
 from drkit.core.outcome import RunStatus
@@ -26,20 +27,30 @@ from drkit.core.outcome import RunStatus
 @click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten).")
 @click.option("--in-place", is_flag=True, help="Restore over the live data, every path where it was (asks first).")
 @click.option("--yes", is_flag=True, help="Confirm --in-place without asking (scripts).")
+@click.option("--to-database", metavar="DSN|OPTION-FILE",
+              help="Load a database dump into this running server instead: a libpq DSN without password "
+                   "(postgres targets) or a [client] option file (mysql targets).")
+@click.option("--database", metavar="DB", help="With --to-database: the dumped database to load (when the "
+                                               "snapshot holds several).")
 @json_option
 @pass_app
 def restore(app: App, name: str, target: Path | None, snapshot: str, include: tuple[str, ...], force: bool,
-            in_place: bool, yes: bool, as_json: bool) -> None:
+            in_place: bool, yes: bool, to_database: str | None, database: str | None, as_json: bool) -> None:
     """Restore a snapshot into a directory, verify every restored file against the backup manifest,
-    and record signed evidence. Exit 0 restored and verified, 1 could not complete, 2 refused
-    (target not empty or over live data, unknown snapshot or path), 4 restored but not verified."""
+    and record signed evidence; or, with --to-database, load one database dump (verified first) into
+    a running server. Exit 0 restored and verified, 1 could not complete (also: the server refused
+    the dump), 2 refused (target or database not empty, over live data, unknown snapshot, path or
+    database), 4 restored but not verified (a dump is then never loaded)."""
     from drkit.cli.progress import RestoreProgressBar
     from drkit.jobs.restore import RestoreRequest, run_restore
 
     item = app.policy(name)
     confirm = (lambda _question: True) if yes else (_ask if sys.stdin.isatty() else None)
     with RestoreProgressBar(name, enabled=not as_json and sys.stderr.isatty()) as progress:
-        request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress)
+        if database is not None and to_database is None:
+            raise errors.UsageError("--database goes with --to-database")
+        request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress,
+                                 to_database, database)
         outcome = run_restore(app.workspace, request)
     finish_runs([outcome], as_json, _restore_lines)
 
@@ -57,6 +68,8 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
     where = "in place" if detail.in_place else f"into {detail.target}"
     what = f"snapshot {record.snapshot_id[:8]} ({format_when(record.snapshot_time)} UTC)" if record.snapshot_id \
         else "nothing"
+    if detail.database is not None:
+        return _database_lines(outcome, detail, what, took)
     if outcome.status is RunStatus.OK:
         lines = [f"OK {outcome.policy}: restored {what} {where}: {record.files:,} files, {format_size(record.bytes)} "
                  f"in {took}; every file verified against the backup manifest"]
@@ -67,6 +80,27 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
         return "\n".join(lines + _landed(detail)), True
     return f"{outcome.status.upper()} {outcome.policy}: restore of {what} did not complete after {took}; " \
            f"what was written {where} is incomplete"
+
+
+def _database_lines(outcome, detail, what: str, took: str) -> str | tuple[str, bool]:
+    """--to-database: what was loaded where, or that nothing (or not all) was."""
+    loaded = detail.database
+    if outcome.status is RunStatus.OK:
+        return "\n".join([_loaded_line(outcome.policy, what, loaded, took)] + _next(detail))
+    if outcome.exit_code == 4:
+        return (f"FAIL {outcome.policy}: {outcome.error}\n  the dump of {loaded['database']} did not verify and was NOT "
+                f"loaded into {loaded['loaded_into']}"), True
+    left = "nothing was loaded (one transaction)" if loaded["kind"] == "postgres" else \
+        "tables loaded before the failure stay"
+    return (f"{outcome.status.upper()} {outcome.policy}: loading database {loaded['database']} from {what} into "
+            f"{loaded['loaded_into']} did not complete after {took}; {left}")
+
+
+def _loaded_line(policy: str, what: str, loaded: dict, took: str) -> str:
+    into = loaded["loaded_into"]
+    named = into if into == loaded["database"] else f"{loaded['database']} into {into}"
+    return (f"OK {policy}: loaded database {named} from {what} on {loaded['connection']}: {loaded['tables']:,} tables, "
+            f"{loaded['rows']:,} rows in {took}; the dump was verified against the backup manifest before loading")
 
 
 def _landed(detail) -> list[str]:

@@ -50,6 +50,8 @@ class DrillRun:
     snapshot_id: str = ""
     snapshot_time: datetime | None = None
     restore_first_byte_s: float | None = None  # restore's time to first byte; None: not measured (older drkit)
+    db_load_s: float = 0.0   # the drill's db_load phases: loading the restored dumps into throw-away servers
+    dump_bytes: int = 0      # the size of those dumps; 0: not measured (no databases, or an older drkit)
 
     @property
     def rta_s(self) -> float:
@@ -58,6 +60,12 @@ class DrillRun:
 
     def meets(self, rto_s: float) -> bool:
         return self.passed and self.rta_s <= rto_s
+
+    @property
+    def load_s(self) -> float:
+        """The database load time a projection scales with the dumps' size: only when the drill
+        measured both (an older drill's load time stays in the fixed part)."""
+        return self.db_load_s if self.dump_bytes > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -286,6 +294,7 @@ def rto_analysis(
     now: datetime | None = None,
     repo_bytes: int | None = None,
     in_force_from: datetime | None = None,
+    dump_bytes: int | None = None,
 ) -> RtoResult:
     """RTO attainment over drill slots, RTA statistics, and the projected full-size RTO.
 
@@ -311,7 +320,7 @@ def rto_analysis(
     rtas = [d.rta_s for d in drills if d.passed and span is not None and span.since <= d.started_at < span.until]
     passes = sorted((d for d in drills if d.passed and d.finished_at <= ref), key=lambda d: d.finished_at)
     last = passes[-1] if passes else None
-    projection = project_full_rto(passes, repo_bytes)
+    projection = project_full_rto(passes, repo_bytes, dump_bytes)
     projected = projection.seconds if projection is not None else None
     return RtoResult(
         target_s=rto_s,
@@ -352,15 +361,22 @@ MIN_FIT_SPREAD = 4.0  # largest / smallest drill size a fitted slope needs to be
 
 @dataclass(frozen=True)
 class RestoreModel:
-    """Recovery time as a fixed cost (restic start-up, index loading, first pack, sandbox, checks)
-    plus bytes at a measured throughput. Dividing the whole restore time by the bytes instead makes
-    a small drill, which is mostly start-up, predict a large restore several times too slow."""
+    """Recovery time as a fixed cost (restic start-up, index loading, first pack, sandbox, server
+    start, checks) plus bytes at a measured throughput, plus the database dumps' bytes at their
+    measured load rate (docs/databases.md). Dividing the whole restore time by the bytes instead
+    makes a small drill, which is mostly start-up, predict a large restore several times too slow;
+    loading a dump into a server is far slower per byte than restoring it, and grows with the
+    dumps, not with the files."""
 
     fixed_s: float
     s_per_byte: float
+    load_s_per_dump_byte: float = 0.0
 
-    def seconds(self, nbytes: float) -> float:
-        return self.fixed_s + nbytes * self.s_per_byte
+    def seconds(self, nbytes: float, dump_bytes: float = 0.0) -> float:
+        return self.fixed_s + nbytes * self.s_per_byte + self.load_s(dump_bytes)
+
+    def load_s(self, dump_bytes: float) -> float:
+        return dump_bytes * self.load_s_per_dump_byte
 
 
 @dataclass(frozen=True)
@@ -383,6 +399,12 @@ class Projection:
     largest_drill_bytes: int
     repo_bytes: int
     first_byte_measured: bool  # every drill used measured its time to first byte (older records did not)
+    dump_bytes: int = 0        # the database dumps the load part is projected for (0: no databases)
+
+    @property
+    def database_load_s(self) -> float:
+        """The part of `seconds` that loads the database dumps."""
+        return self.model.load_s(self.dump_bytes)
 
     @property
     def extrapolation(self) -> float:
@@ -405,7 +427,9 @@ def drill_model(drill: DrillRun) -> RestoreModel | None:
     if data_s <= 0:
         return None
     # Clamped: data time longer than the whole drill is inconsistent evidence, not a credit.
-    return RestoreModel(fixed_s=max(0.0, drill.rta_s - data_s), s_per_byte=data_s / drill.bytes_restored)
+    load_rate = drill.load_s / drill.dump_bytes if drill.dump_bytes > 0 else 0.0
+    return RestoreModel(fixed_s=max(0.0, drill.rta_s - data_s - drill.load_s), s_per_byte=data_s / drill.bytes_restored,
+                        load_s_per_dump_byte=load_rate)
 
 
 def fitted_model(samples: Sequence[tuple[int, float]]) -> RestoreModel | None:
@@ -438,14 +462,27 @@ def pooled_model(drills: Sequence[DrillRun]) -> RestoreModel | None:
     middle = len(fixed) // 2
     median = fixed[middle] if len(fixed) % 2 else (fixed[middle - 1] + fixed[middle]) / 2
     data_s = sum(b * m.s_per_byte for b, m in models)
-    return RestoreModel(fixed_s=median, s_per_byte=data_s / sum(b for b, _ in models))
+    return RestoreModel(fixed_s=median, s_per_byte=data_s / sum(b for b, _ in models), load_s_per_dump_byte=load_rate(timed))
 
 
-def project_full_rto(passes: Sequence[DrillRun], repo_bytes: int | None) -> Projection | None:
-    """Projected RTO of restoring `repo_bytes` from passing drills (oldest first).
+def load_rate(drills: Sequence[DrillRun]) -> float:
+    """Seconds per dump byte over the drills that measured a database load: all their load time
+    over all their dump bytes (as for the file throughput). 0.0 without one."""
+    loads = [(d.dump_bytes, d.load_s) for d in drills if d.load_s > 0]
+    total = sum(b for b, _ in loads)
+    return sum(s for _, s in loads) / total if total else 0.0
+
+
+def project_full_rto(passes: Sequence[DrillRun], repo_bytes: int | None,
+                     dump_bytes: int | None = None) -> Projection | None:
+    """Projected RTO of restoring `repo_bytes` and loading `dump_bytes` of database dumps, from
+    passing drills (oldest first).
 
     Uses the newest FIT_DRILLS drills that measured a throughput: a least-squares fit when their
-    sizes differ enough, otherwise their pooled splits. None without such a drill or a size.
+    sizes differ enough, otherwise their pooled splits. The database load is taken out of each
+    drill's time first and scaled on its own, by the dumps' size (docs/databases.md, "Projected full
+    RTO"); `dump_bytes` None: the newest drill's dumps (no growth known). None without such a
+    drill or a size.
     """
     if repo_bytes is None:
         return None
@@ -453,25 +490,28 @@ def project_full_rto(passes: Sequence[DrillRun], repo_bytes: int | None) -> Proj
     if not measured:
         return None
     drills = [d for d, _ in measured]
-    fit = fitted_model([(d.bytes_restored, d.rta_s) for d in drills])
+    dumps = dump_bytes if dump_bytes is not None else drills[-1].dump_bytes
+    fit = fitted_model([(d.bytes_restored, d.rta_s - d.load_s) for d in drills])
+    if fit is not None:
+        fit = RestoreModel(fit.fixed_s, fit.s_per_byte, load_rate(drills))
     model = fit or pooled_model(drills) or measured[-1][1]
-    estimates = [m.seconds(repo_bytes) for _, m in measured] + [model.seconds(repo_bytes)]
+    estimates = [m.seconds(repo_bytes, dumps) for _, m in measured] + [model.seconds(repo_bytes, dumps)]
     sizes = [d.bytes_restored for d in drills]
     return Projection(
-        seconds=model.seconds(repo_bytes), low_s=min(estimates), high_s=max(estimates),
+        seconds=model.seconds(repo_bytes, dumps), low_s=min(estimates), high_s=max(estimates),
         method="fit" if fit is not None else "split", model=model, drills=len(measured),
         smallest_drill_bytes=min(sizes), largest_drill_bytes=max(sizes), repo_bytes=repo_bytes,
-        first_byte_measured=all(d.restore_first_byte_s is not None for d in drills),
+        first_byte_measured=all(d.restore_first_byte_s is not None for d in drills), dump_bytes=dumps,
     )
 
 
-def projected_full_rto(drill: DrillRun, repo_bytes: int | None) -> float | None:
-    """RTO for restoring `repo_bytes` by one drill's model. None when the drill measured no
-    throughput or the size is unknown."""
+def projected_full_rto(drill: DrillRun, repo_bytes: int | None, dump_bytes: int | None = None) -> float | None:
+    """RTO for restoring `repo_bytes` (and loading `dump_bytes`; None: the drill's own dumps) by one
+    drill's model. None when the drill measured no throughput or the size is unknown."""
     model = drill_model(drill)
     if model is None or repo_bytes is None:
         return None
-    return model.seconds(repo_bytes)
+    return model.seconds(repo_bytes, drill.dump_bytes if dump_bytes is None else dump_bytes)
 
 
 # --- growth ---------------------------------------------------------------------------------
@@ -513,10 +553,11 @@ def growth_trend(samples: Sequence[tuple[datetime, int]]) -> Trend | None:
 
 
 def rto_crossing_date(
-    model: RestoreModel | None, trend: Trend, latest: tuple[datetime, int], rto_s: float
+    model: RestoreModel | None, trend: Trend, latest: tuple[datetime, int], rto_s: float, dump_bytes: int = 0
 ) -> datetime | None:
     """When the projected full RTO first exceeds `rto_s` if the repository keeps growing at
-    `trend.bytes_per_day` from its `latest` (time, bytes) size.
+    `trend.bytes_per_day` from its `latest` (time, bytes) size. The database load of `dump_bytes`
+    counts at today's size (the trend is the repository's, not the dumps').
 
     `latest` time when already exceeded; None when it never will (no restore model,
     non-positive growth, or beyond the datetime range).
@@ -524,11 +565,11 @@ def rto_crossing_date(
     latest_at, latest_bytes = latest
     if model is None:
         return None
-    if model.seconds(latest_bytes) > rto_s:
+    if model.seconds(latest_bytes, dump_bytes) > rto_s:
         return latest_at
     if trend.bytes_per_day <= 0:
         return None
-    crossing_bytes = (rto_s - model.fixed_s) / model.s_per_byte
+    crossing_bytes = (rto_s - model.fixed_s - model.load_s(dump_bytes)) / model.s_per_byte
     days = (crossing_bytes - latest_bytes) / trend.bytes_per_day
     try:
         return latest_at + timedelta(days=days)

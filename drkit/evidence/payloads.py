@@ -116,6 +116,24 @@ class DrillMeasured(Measured):
     changed_during_backup: int = 0
     databases: list[dict[str, Any]] = []  # throw-away servers started on restored dumps (docs/databases.md)
     database_s: float = 0.0        # their db_start + db_load + queries phases: bringing the service back
+    database_bytes: int = 0        # the size of the dumps they loaded (the projected RTO scales db_load by it)
+
+
+class DatabaseLoadMeasured(Measured):
+    """A dump loaded into a running server (`drkit restore --to-database`, docs/recovery.md)."""
+
+    target: str                    # the database target's name
+    kind: str                      # postgres, mysql
+    database: str                  # the database as dumped
+    loaded_into: str               # the database on the server it was loaded into
+    connection: str                # the DSN or option file named (never carries a password)
+    dump_bytes: int
+    server_version: str            # of the server that made the dump
+    replaced_objects: int = 0      # what the database held before a --force load
+    loaded: bool = False
+    tables: int | None = None      # counted by the server after the load
+    rows: int | None = None
+    load_s: float | None = None
 
 
 class RestoreMeasured(Measured):
@@ -139,6 +157,7 @@ class RestoreMeasured(Measured):
     dirs_restored: int = 0
     symlinks_restored: int = 0
     other_restored: int = 0
+    database: DatabaseLoadMeasured | None = None  # --to-database: the dump loaded into a running server
 
 
 class RunMeasured(Measured):

@@ -74,6 +74,8 @@ class RestoreRequest:
     in_place: bool = False
     confirm: Callable[[str], bool] | None = None  # asked before overwriting live data; None: refuse
     progress: RestoreProgress | None = None
+    to_database: str | None = None   # load a database dump into this server (DSN / option file) instead
+    database: str | None = None      # which dumped database (--database); None: the snapshot's only one
 
 
 @dataclass(frozen=True)
@@ -100,16 +102,21 @@ class RestoreDetail:
     verified: bool = False
     problems: list[str] = field(default_factory=list)
     next_steps: list[str] = field(default_factory=list)
+    database: dict[str, Any] | None = None  # --to-database: what was loaded where (DatabaseLoadMeasured)
 
     def to_json(self) -> dict[str, Any]:
         return {"target": str(self.target), "in_place": self.in_place, "include": self.include,
                 "landed": [landing.as_dict() for landing in self.landed], "verified": self.verified,
-                "problems": self.problems, "next_steps": self.next_steps}
+                "problems": self.problems, "next_steps": self.next_steps, "database": self.database}
 
 
 def run_restore(ws: Workspace, request: RestoreRequest, *, notify: bool = True) -> RunOutcome:
     """One restore under the policy lock; a refused one (target, snapshot, --include) records nothing."""
-    return run_locked(ws, request.policy, "restore", lambda ctx: _Restore(ctx, request).run(), notify=notify)
+    body = _Restore
+    if request.to_database is not None:
+        from drkit.jobs.restore_database import DatabaseRestore  # it builds on _Restore
+        body = DatabaseRestore
+    return run_locked(ws, request.policy, "restore", lambda ctx: body(ctx, request).run(), notify=notify)
 
 
 register_job("restore", None, describe_snapshot_run)  # only on request: a restore needs a target
@@ -198,14 +205,7 @@ class _Restore:
         ctx = self.ctx
         with ctx.phase("preflight"):
             self._vet_target()
-            restic = ctx.restic()
-            chooser = SnapshotChooser(self.policy, self.request.snapshot, ctx.ws.catalog, restic, ctx.started_at,
-                                      allow_random=False, what="restore")
-            choice = chooser.choose()
-            self.measured.update(chooser.measured)
-            ctx.warnings += chooser.warnings
-            listing = self._list(restic, choice.selector, chooser)
-            snapshot: Snapshot = listing.snapshot  # type: ignore[assignment]
+            restic, chooser, listing, snapshot = self._choose()
             nodes = self._selected_nodes(listing, snapshot)
             manifest, manifest_path = self._manifest(restic, listing, snapshot)
             self._prepare(snapshot, nodes)
@@ -215,6 +215,18 @@ class _Restore:
             self._verify(nodes, manifest, manifest_path)
 
     # --- preflight -------------------------------------------------------------------------------
+
+    def _choose(self) -> tuple[Restic, SnapshotChooser, Listing, Snapshot]:
+        """The snapshot asked for (latest, before:TIME, an id) and its listing."""
+        ctx = self.ctx
+        restic = ctx.restic()
+        chooser = SnapshotChooser(self.policy, self.request.snapshot, ctx.ws.catalog, restic, ctx.started_at,
+                                  allow_random=False, what="restore")
+        choice = chooser.choose()
+        self.measured.update(chooser.measured)
+        ctx.warnings += chooser.warnings
+        listing = self._list(restic, choice.selector, chooser)
+        return restic, chooser, listing, listing.snapshot  # type: ignore[return-value]
 
     def _vet_target(self) -> None:
         """Refuse (usage error, nothing written) a target over live data or with something in it."""

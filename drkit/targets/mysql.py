@@ -16,7 +16,8 @@ from drkit.core.errors import SourceMissing
 from drkit.core.policy import AbsolutePath, Duration, Model
 from drkit.engines.databases import mariadb as engine
 from drkit.engines.databases.dumps import DumpIndex
-from drkit.engines.databases.mariadb import ThrowawayMariaDB
+from drkit.engines.databases.load import RunningServer
+from drkit.engines.databases.mariadb import RunningMariaDB, ThrowawayMariaDB
 from drkit.engines.databases.server import Throwaway
 from drkit.targets.database import DatabaseKind, Databases, listed_dumps, name_field, timeout_field
 from drkit.targets.registry import register_target
@@ -61,6 +62,9 @@ class MysqlKind(DatabaseKind[MysqlTarget]):
 
     def new_throwaway(self, target: MysqlTarget, restored: Path, index: DumpIndex) -> Throwaway:
         return ThrowawayMariaDB(target.mysql.name, restored, index)
+
+    def running_server(self, target: MysqlTarget, connection: str) -> RunningServer:
+        return RunningMariaDB(connection)
 
     def runbook(self, target: MysqlTarget, restored: str) -> str:
         return (f"one SQL dump per database (listed in `drkit-dump.json`), each creating its database: "

@@ -18,7 +18,8 @@ from drkit.core.errors import SourceMissing
 from drkit.core.policy import Duration, Model
 from drkit.engines.databases import postgres as engine
 from drkit.engines.databases.dumps import DumpIndex
-from drkit.engines.databases.postgres import ThrowawayPostgres, dsn_database, split_password
+from drkit.engines.databases.load import RunningServer
+from drkit.engines.databases.postgres import RunningPostgres, ThrowawayPostgres, dsn_database, split_password
 from drkit.engines.databases.server import Throwaway
 from drkit.targets.database import DatabaseKind, Databases, listed_dumps, name_field, timeout_field
 from drkit.targets.registry import register_target
@@ -106,6 +107,9 @@ class PostgresKind(DatabaseKind[PostgresTarget]):
 
     def new_throwaway(self, target: PostgresTarget, restored: Path, index: DumpIndex) -> Throwaway:
         return ThrowawayPostgres(target.postgres.name, restored, index)
+
+    def running_server(self, target: PostgresTarget, connection: str) -> RunningServer:
+        return RunningPostgres(connection)
 
     def runbook(self, target: PostgresTarget, restored: str) -> str:
         return (f"one `pg_dump -Fc` archive per database (listed in `drkit-dump.json`): roles first, "

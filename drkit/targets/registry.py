@@ -19,6 +19,7 @@ from drkit.core.policy import TARGETS
 
 if TYPE_CHECKING:
     from drkit.engines.databases.dumps import DumpIndex
+    from drkit.engines.databases.load import RunningServer
     from drkit.engines.databases.server import Throwaway
 
 T = TypeVar("T", bound=BaseModel)
@@ -73,6 +74,11 @@ class TargetKind(ABC, Generic[T]):
     def throwaway(self, target: T, staging: Path) -> "Throwaway | None":
         """A drill's throw-away server for the target's dumps, restored under `staging` (the staging
         dir inside the sandbox), not started yet; None when the restored files are the whole proof."""
+        return None
+
+    def running_server(self, target: T, connection: str) -> "RunningServer | None":
+        """A running server named by `drkit restore --to-database CONNECTION` to load this target's
+        dumps into; None for targets that hold no database dumps."""
         return None
 
     def drill_checks(self, target: T, configured: list[Any]) -> list[Any]:

@@ -9,7 +9,7 @@ Secrets are referenced by where they live (password file, variable, command), ne
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -18,10 +18,12 @@ from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.recovery_plan import Step, recovery_order, timeline, unknown_dependencies
 from drkit.engines.catalog import Catalog
 from drkit.evidence.payloads import BackupMeasured, measured_of
+from drkit.evidence.records import Record
 from drkit.jobs.backup import policy_tag
+from drkit.jobs.drill.databases import DatabaseTiming
 from drkit.jobs.restore import Landing, landings
 from drkit.views.report.gather import public_url
-from drkit.views.runbook import markdown_templates, password_hint
+from drkit.views.runbook import drill_databases, markdown_templates, password_hint
 from drkit.views.status import policy_status
 
 DEFAULT_RESTORE_DIR = Path("/srv/restore")
@@ -41,6 +43,8 @@ class SystemPlan:
     fallback: list[str]             # shell lines: plain restic, no drkit
     landed: list[Landing]
     checks: list[str]               # shell lines on $RESTORE
+    last_pass: Record | None = None  # the newest verified drill
+    databases: list[DatabaseTiming] = field(default_factory=list)  # its database phases
 
     @property
     def policy(self) -> Policy:
@@ -84,11 +88,12 @@ def plan_timeline(policies: list[LoadedPolicy], catalog: Catalog | None, state_d
 
 
 def _figures(catalog: Catalog, state_dir: Path, policy: Policy,
-             now: datetime) -> tuple[datetime | None, float | None, float | None]:
-    """(last passing drill at, its recovery time, projected full restore)."""
+             now: datetime) -> tuple[datetime | None, float | None, float | None, Record | None]:
+    """(last passing drill at, its recovery time, projected full restore, that drill's record)."""
     status = policy_status(catalog, state_dir, policy, now)
     drill = catalog.last_record(policy.name, "drill", ["pass", "breach"])
-    return status.last_pass_at, drill.duration_s if drill is not None else None, status.report.rto.projected_full_rto_s
+    return (status.last_pass_at, drill.duration_s if drill is not None else None,
+            status.report.rto.projected_full_rto_s, drill)
 
 
 def _system(step: Step, figures: tuple, catalog: Catalog, state_dir: Path, policies_dir: Path,
@@ -102,7 +107,8 @@ def _system(step: Step, figures: tuple, catalog: Catalog, state_dir: Path, polic
                f"--target {shlex.quote(str(target))}")
     return SystemPlan(step, list(policy.business.depends_on), figures[0], figures[1], figures[2], target, command,
                       fallback_commands(policy, target), landings(policy, staging, target, [], None, in_place=False),
-                      [check_command(check, ctx) for check in policy.drill.checks])
+                      [check_command(check, ctx) for check in policy.drill.checks], figures[3],
+                      drill_databases(figures[3]))
 
 
 def staging_of(catalog: Catalog, state_dir: Path, name: str) -> str:

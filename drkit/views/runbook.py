@@ -20,6 +20,8 @@ from drkit.core.display import format_size, format_when
 from drkit.core.durations import format_duration
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
+from drkit.evidence.records import Record
+from drkit.jobs.drill.databases import DatabaseTiming, database_timings
 from drkit.targets import target_kind
 from drkit.views.report.gather import public_url
 from drkit.views.status import PolicyStatus
@@ -75,4 +77,12 @@ def render(policy: Policy, file: Path, status: PolicyStatus, snapshots: list[Sna
         repository=public_url(policy.repository.url), password=password_hint(policy),
         steps=target_steps(policy, staging), tag=f"drkit-policy={policy.name}",
         checks=[check_command(check, ManualContext(str(staging), policy, file.resolve().parent))
-                for check in policy.drill.checks])
+                for check in policy.drill.checks],
+        databases=drill_databases(status.last_drill))
+
+
+def drill_databases(drill: Record | None) -> list[DatabaseTiming]:
+    """The database phases of a drill record (none for a policy without database targets)."""
+    if drill is None:
+        return []
+    return database_timings(drill.phases, (drill.measured or {}).get("databases") or [])

@@ -152,6 +152,7 @@ def test_postgres_drill_counts_the_backed_up_rows_on_a_throwaway_server(env, pos
         assert {"db_start:postgres", f"db_load:{db}", f"queries:{db}"} <= set(phases)
         assert abs(sum(phases.values()) - drilled["measured"]["rta_s"]) < 0.01
         assert drilled["measured"]["database_s"] > 0
+        assert drilled["measured"]["database_bytes"] == dumped["bytes"]  # what the projection scales the load by
         [server] = drilled["measured"]["databases"]
         assert server["databases"] == [db] and server["run_as"] == ("postgres" if os.geteuid() == 0 else server["run_as"])
     assert throwaway_leftovers(env) == []
@@ -320,3 +321,30 @@ def test_a_drill_as_an_unprivileged_user_keeps_its_server_in_the_sandbox(postgre
         assert not any((root / "drills").rglob(".drkit-db")) and not list(Path("/tmp").glob("drkit-sock-*"))
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(shutil.which("mariadbd", path=os.environ.get("PATH", "") + ":/usr/sbin") is None,
+                    reason="MariaDB is not installed")
+def test_a_mysql_dump_from_oracle_mysql_is_an_error_naming_both_series(tmp_path):
+    """A dump made by MySQL 8.0 is not loaded into the local MariaDB (a partial success would be a
+    false PASS): ERROR before anything is initialised, naming both series."""
+    from drkit.core.errors import DrkitError, ExitCode
+    from drkit.engines.databases.dumps import DatabaseDump, DumpIndex
+    from drkit.engines.databases.mariadb import ThrowawayMariaDB
+
+    index = DumpIndex(kind="mysql", target="mysql", server_version="8.0.36", server_series="MySQL 8.0",
+                      databases=[DatabaseDump(database="shop", file="shop.sql", bytes=10, duration_s=0.1)])
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir(mode=0o700)
+    server = ThrowawayMariaDB("mysql", sandbox, index)
+    home = None
+    try:
+        with pytest.raises(DrkitError) as caught:
+            server.start(sandbox, None)
+        home = server.home.path if server.home else None
+    finally:
+        server.stop()
+    assert caught.value.exit_code == ExitCode.ERROR
+    assert caught.value.message.startswith("mysql target mysql: the dumps come from MySQL 8.0 (8.0.36); this host "
+                                           "has MariaDB "), caught.value.message
+    assert home is not None and not home.exists() and not (sandbox / ".drkit-db").exists()

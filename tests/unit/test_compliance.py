@@ -592,6 +592,52 @@ def test_projection_is_exact_when_drills_follow_the_model(truth, drill_sizes, st
     assert projection.drills == len(used)
 
 
+def loading_drill(start: datetime, nbytes: int, dump_bytes: int, model: RestoreModel, start_share: float) -> DrillRun:
+    """A drill following `model`, files and database load: the dumps (part of the restored bytes)
+    are loaded into throw-away servers at the model's load rate after the file restore."""
+    plain = timed_drill(start, nbytes, model, first_byte_s=model.fixed_s * start_share,
+                        other_s=model.fixed_s * (1 - start_share))
+    load_s = model.load_s(dump_bytes)
+    return replace(plain, finished_at=plain.finished_at + timedelta(seconds=load_s), db_load_s=load_s,
+                   dump_bytes=dump_bytes)
+
+
+loading_models = st.builds(RestoreModel, fixed_s=st.floats(0.1, 3600.0), s_per_byte=st.floats(1e-9, 1e-5),
+                           load_s_per_dump_byte=st.floats(1e-8, 1e-4))
+
+
+@settings(max_examples=300, deadline=None)
+@given(loading_models, st.lists(st.tuples(sizes, st.floats(0.001, 1.0)), min_size=1, max_size=12),
+       st.floats(0.0, 1.0), sizes, st.integers(0, 10**10))
+def test_projection_scales_database_load_by_the_dumps_and_files_by_the_data(truth, drilled, start_share, target,
+                                                                            target_dumps):
+    """Drills whose time is fixed cost + bytes / throughput + dump bytes x load rate project any data
+    size and any dump size exactly (docs/reports.md, "Databases"), whether fitted or split, and the
+    dumps growing by X adds exactly X x the load rate whatever the data size."""
+    drills = [loading_drill(at(i), b, max(1, int(b * share)), truth, start_share)
+              for i, (b, share) in enumerate(drilled)]
+    projection = project_full_rto(drills, target, target_dumps)
+    assert projection is not None
+    assert projection.seconds == pytest.approx(truth.seconds(target, target_dumps), rel=1e-3)
+    assert projection.database_load_s == pytest.approx(truth.load_s(target_dumps), rel=1e-3)
+    assert projection.low_s <= projection.seconds <= projection.high_s
+    grown = project_full_rto(drills, target, target_dumps + 10**9)
+    assert grown.seconds - projection.seconds == pytest.approx(10**9 * truth.load_s_per_dump_byte, rel=1e-3)
+
+
+def test_database_load_counts_as_fixed_without_the_dumps_size_and_follows_the_newest_drills_dumps():
+    files = RestoreModel(fixed_s=10.0, s_per_byte=1e-7)
+    plain = timed_drill(at(0), 100 * MB, files)
+    loaded = replace(plain, finished_at=plain.finished_at + timedelta(seconds=30), db_load_s=30.0)
+    legacy = project_full_rto([loaded], 1000 * MB)  # an older drill: load time, no dump size
+    assert legacy.model.fixed_s == pytest.approx(40.0) and legacy.database_load_s == 0
+    assert legacy.seconds == pytest.approx(40 + 100)
+    measured = replace(loaded, dump_bytes=10 * MB)  # 3 s per MB of dump
+    assert project_full_rto([measured], 1000 * MB).seconds == pytest.approx(10 + 100 + 30)  # dumps as drilled
+    assert project_full_rto([measured], 1000 * MB, 20 * MB).seconds == pytest.approx(10 + 100 + 60)
+    assert project_full_rto([measured], 1000 * MB, 0).seconds == pytest.approx(10 + 100)  # targets removed
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.floats(-1e12, 1e12), st.floats(-1e6, 1e6)), min_size=2, max_size=20))
 def test_least_squares_residuals_sum_to_zero(pairs):

@@ -72,7 +72,7 @@ def test_json_adds_in_force_and_projection_and_keeps_every_key():
     assert projection == {"method": "split", "drills": 1, "fixed_s": 3000.0, "bytes_per_s": 10**9 / 600,
                           "low_s": 4200.0, "high_s": 4200.0, "data_bytes": 2 * 10**9,
                           "smallest_drill_bytes": 10**9, "largest_drill_bytes": 10**9, "first_byte_measured": True,
-                          "basis": projection["basis"]}
+                          "dump_bytes": 0, "database_load_s": 0.0, "basis": projection["basis"]}
     assert projection["basis"].startswith("1 drill of 1.0 GB, each split at the restore's first byte")
     assert set(later["rto"]["projection"].values()) == {None}  # same keys, null without a projection
 

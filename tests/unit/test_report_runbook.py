@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from report_builders import History, at, make_policy
 
+from drkit.core.policy import load_policies
+from drkit.views.recovery_plan import build_plan, render_markdown
 from drkit.views.runbook import render
 from drkit.views.status import policy_status
 
@@ -45,3 +48,46 @@ def test_runbook_has_contacts_commands_target_locations_and_measured_figures(tmp
     assert "Latest backup size: 5,000,000 bytes" in text
     assert "file_exists" in text
     assert f"`{history.snapshots[0].id[:8]}`" in text
+
+
+def test_runbook_and_projection_show_the_database_phases_and_scale_the_load_with_the_dumps(tmp_path):
+    """The last drill's db_start / db_load / queries per database are in the runbook; the projected
+    full restore takes the load out of the drill's time and scales it by the newest backup's dumps."""
+    history = History(tmp_path / "state")
+    dumped = {"data_added": 0, "files_new": 0, "files_changed": 0, "paths": [], "manifest_files": 3,
+              "manifest": "/var/lib/drkit/staging/db/drkit-manifest.json", "manifest_sha256": "0" * 64,
+              "hashed_bytes": 0, "restic_duration_s": 1.0, "databases": [{"target": "postgres", "kind": "postgres", "database": "shop", "bytes": 300_000_000,
+                             "duration_s": 9.0, "server_version": "15.4"}]}
+    history.backup(NOW - timedelta(hours=3), NOW - timedelta(hours=2), size=1_000_000_000, measured=dumped)
+    servers = [{"kind": "postgres", "target": "postgres", "server_version": "15.4", "databases": ["shop", "crm"],
+                "run_as": "postgres"}]
+    # 1,000 MB restored in 600 s (first byte at once), 100 MB of dumps loaded in 1,200 s + 100 s, 1,800 s in all
+    history.drill(NOW - timedelta(hours=1, minutes=30), 0.5, phases={
+        "restore": 500.0, "verify": 100.0, "db_start:postgres": 2.5, "db_load:shop": 1200.0, "db_load:crm": 100.0,
+        "queries:shop": 0.75}, measured={"bytes_restored": 1_000_000_000, "restore_first_byte_s": 0.0,
+                                         "databases": servers, "database_bytes": 100_000_000})
+    history.list()
+    policy = make_policy(targets=[{"postgres": {"dsn": "host=/run/postgresql user=backup", "databases": ["shop"]}}])
+    status = policy_status(history.catalog, history.state, policy, NOW)
+    projection = status.report.rto.projection
+    # fixed 1,800 - 600 - 1,300 = -100 -> 0; files 1 GB at 600 s/GB; dumps 300 MB at 13 s/MB
+    assert projection.dump_bytes == 300_000_000 and projection.database_load_s == pytest.approx(3900)
+    assert status.report.rto.projected_full_rto_s == pytest.approx(600 + 3900)
+    text = render(policy, Path("/etc/drkit/policies/db.yaml"), status, history.catalog.snapshots("db"),
+                  Path("/var/lib/drkit/staging/db"), NOW)
+    assert "| target | database | server start | load | queries |" in text, text
+    assert "| postgres | shop | 2.5s | 20m | 0.8s |" in text, text
+    assert "| postgres | crm | ″ | 1m 40s | no query check |" in text, text
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "db.yaml").write_text("""\
+version: 1
+name: db
+objectives: {rpo: 1d, rto: 4h}
+targets: [{postgres: {dsn: host=/run/postgresql user=backup, databases: [shop, crm]}}]
+repository: {url: "s3:http://127.0.0.1:9/b/db", password_file: /etc/pw}
+""")
+    plan = render_markdown(build_plan(load_policies([policies]), history.catalog, history.state, policies,
+                                      Path("/srv/restore"), NOW))
+    assert "| postgres | shop | 2.5s | 20m | 0.8s |" in plan and "| postgres | crm | ″ | 1m 40s |" in plan, plan

@@ -138,6 +138,16 @@ class EvidenceStore(Table):
             (policy, utc_text(until))).fetchone()
         return (parse_utc(row[0]), int(row[1] or 0)) if row else None
 
+    def latest_dump_bytes(self, policy: str, until: datetime) -> int | None:
+        """The database dumps' bytes in the newest successful backup finished before `until` (None:
+        no such backup; 0: it dumped no database)."""
+        row = self.db.execute(
+            "select (select coalesce(sum(json_extract(value, '$.bytes')), 0) from json_each(record, "
+            "'$.measured.databases')) from evidence where policy = ? and kind = 'backup' and result in "
+            "('pass', 'partial') and finished_at < ? order by finished_at desc limit 1",
+            (policy, utc_text(until))).fetchone()
+        return int(row[0] or 0) if row else None
+
     def first_evidence_at(self, policy: str, kind: str | None = None) -> datetime | None:
         sql, args = "select min(finished_at) from evidence where policy = ?", [policy]
         if kind:

@@ -21,6 +21,7 @@ from typing import Any
 from drkit.core import errors
 from drkit.engines import process
 from drkit.engines.databases.dumps import DatabaseDump, DumpIndex, dump_file, run_dump_tool
+from drkit.engines.databases.load import Loaded, RunningServer
 from drkit.engines.databases.server import QueryFailed, RunAs, ServerHome, Throwaway, find_program
 
 DUMP_SUFFIX = ".sql"
@@ -163,3 +164,65 @@ def first_row(xml_output: bytes) -> tuple[Any, ...] | None:
     if row is None:
         return None
     return tuple(None if field.get(XSI_NIL) == "true" else (field.text or "") for field in row.findall("field"))
+
+
+# --- a running server to load into (drkit restore --to-database) -----------------------------------
+
+class RunningMariaDB(RunningServer):
+    """A live MariaDB/MySQL reached with the options (user, password, socket or host) of an option
+    file, like the target's `defaults_file`. The dump (`--databases`) creates and selects its own
+    database, so it lands in a database of the dumped name; `DROP TABLE IF EXISTS` before each
+    table lets `--force` load over an existing one. MariaDB commits DDL as it goes: a load that
+    fails half-way leaves the tables loaded so far."""
+
+    kind = "mysql"
+    dump_suffix = DUMP_SUFFIX
+
+    def check(self) -> None:
+        path = Path(self.connection)
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise errors.UsageError(f"--to-database {self.connection}: for a mysql target, name an option file "
+                                    "([client] user, password, socket or host) readable by this user",
+                                    hint="e.g. /root/restore.cnf, mode 0600")
+        self.connection = str(path.resolve())  # the client may run elsewhere than drkit's cwd
+
+    def target_database(self, dumped: str) -> str:
+        return dumped
+
+    def _client(self, *args: str) -> list[str]:
+        return [find_program(["mariadb", "mysql"]) or "mariadb", f"--defaults-file={self.connection}", *args]
+
+    def _query(self, sql: str, what: str) -> list[str]:
+        done = self._run(self._client("--batch", "--skip-column-names", "--execute", sql), what=what,
+                         hint="apt-get install mariadb-client")
+        return done.stdout.decode("utf-8", "replace").splitlines()
+
+    def objects(self, database: str) -> int:
+        name = sql_string(database)
+        return int(self._query(f"select (select count(*) from information_schema.tables where table_schema = {name})"
+                               f" + (select count(*) from information_schema.routines where routine_schema = {name})",
+                               f"database {database}")[0])
+
+    def load(self, dump: Path, database: str, *, force: bool, series: str) -> None:
+        self._run(self._client("--batch"), stdin=dump, what=f"database {database}: loading {dump.name}",
+                  hint="apt-get install mariadb-client")
+
+    def count(self, database: str) -> Loaded:
+        tables = self._query(f"select table_name from information_schema.tables where table_schema = "
+                             f"{sql_string(database)} and table_type = 'BASE TABLE'", f"database {database}")
+        if not tables:
+            return Loaded(0, 0)
+        counts = " + ".join(f"(select count(*) from {sql_name(database)}.{sql_name(t)})" for t in tables)
+        return Loaded(len(tables), int(self._query(f"select {counts}", f"database {database}: counting rows")[0]))
+
+    def next_steps(self, database: str) -> list[str]:
+        return [f"users and grants are not part of the dump of {database}: create the application's user, or take "
+                "them from the dump of the `mysql` database when the policy backs it up"]
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def sql_name(value: str) -> str:
+    return "`" + value.replace("`", "``") + "`"

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import os
 import re
+import shlex
 import shutil
 import signal
 import tempfile
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from drkit.core import errors
 from drkit.engines import process
 from drkit.engines.databases.dumps import DatabaseDump, DumpIndex, dump_file, run_dump_tool
+from drkit.engines.databases.load import Loaded, RunningServer
 from drkit.engines.databases.server import QueryFailed, RunAs, ServerHome, Throwaway, free_port
 
 DUMP_SUFFIX = ".dump"
@@ -333,3 +335,66 @@ def _first_error(stderr: bytes) -> str:
         if "error:" in line.lower() or line.startswith("ERROR:"):
             return line.strip()[:300]
     return ""
+
+
+# --- a running server to load into (drkit restore --to-database) -----------------------------------
+
+# Exact row counts of every table outside the system schemas, in one statement (pg_class's
+# estimates are empty right after a load: nothing has analyzed the tables yet).
+COUNT_SQL = ("select count(*), coalesce(sum((xpath('/row/n/text()', query_to_xml(format('select count(*) as n "
+             "from %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0) from pg_tables "
+             "where schemaname not in ('pg_catalog', 'information_schema')")
+OBJECTS_SQL = ("select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where "
+               "n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%' "
+               "and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')")
+
+
+class RunningPostgres(RunningServer):
+    """A live PostgreSQL named by a libpq DSN (no password in it). The dump is loaded with
+    `pg_restore --single-transaction --exit-on-error --no-owner`: all or nothing, owned by the DSN's
+    role (the live roles need not match the backed-up ones); `--force` adds `--clean --if-exists`."""
+
+    kind = "postgres"
+    dump_suffix = DUMP_SUFFIX
+
+    def check(self) -> None:
+        if split_password(self.connection)[1] is not None:
+            raise errors.UsageError("--to-database: the DSN carries a password, which every local user could read "
+                                    "in the process list", hint="put it in ~/.pgpass or a file named by PGPASSFILE")
+
+    def target_database(self, dumped: str) -> str:
+        return dsn_database(self.connection) or dumped
+
+    def _psql(self, database: str, sql: str, what: str) -> list[list[str]]:
+        done = self._run(["psql", *PSQL_FLAGS, "--command", sql, "--dbname", dsn_for(self.connection, database)],
+                         what=what, hint="apt-get install postgresql-client")
+        return parse_rows(done.stdout)
+
+    def objects(self, database: str) -> int:
+        try:
+            return int(self._psql(database, OBJECTS_SQL, f"database {database}")[0][0])
+        except errors.DrkitError as exc:
+            if "does not exist" in exc.message:
+                raise errors.DrkitError(f"{self.label}: database {database} does not exist on that server",
+                                        hint=f"create it empty first: createdb -T template0 {database} "
+                                             "(with the DSN's host and user)") from None
+            raise
+
+    def load(self, dump: Path, database: str, *, force: bool, series: str) -> None:
+        bindir = client_bindir(int(series) if series.isdigit() else 0)  # pg_restore at least as new as the dump
+        pg_restore = str(bindir / "pg_restore") if bindir else "pg_restore"
+        clean = ["--clean", "--if-exists"] if force else []
+        self._run([pg_restore, "--single-transaction", "--exit-on-error", "--no-owner", *clean,
+                   "--dbname", dsn_for(self.connection, database), str(dump)],
+                  what=f"database {database}: loading {dump.name}", hint="apt-get install postgresql-client")
+
+    def count(self, database: str) -> Loaded:
+        tables, rows = self._psql(database, COUNT_SQL, f"database {database}: counting rows")[0]
+        return Loaded(int(tables), int(rows))
+
+    def next_steps(self, database: str) -> list[str]:
+        dsn = self.connection if dsn_database(self.connection) == database else dsn_for(self.connection, database)
+        return [f"update the planner's statistics (a load leaves none): `vacuumdb --analyze-only --dbname "
+                f"{shlex.quote(dsn)}`",
+                "the loaded objects belong to the DSN's role; the backed-up roles and their grants are in "
+                f"`{ROLES_FILE}` beside the dump (restore it with --target and review it before `psql -f`)"]

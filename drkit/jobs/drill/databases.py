@@ -108,7 +108,35 @@ class DatabaseStage:
                          if name.split(":", 1)[0] in (START_PHASE, LOAD_PHASE, QUERY_PHASE))
         servers = [{"kind": s.kind, "target": s.name, "server_version": s.index.server_version,
                     "databases": s.databases, "run_as": s.run_as.name if s.run_as else None} for s in self.servers]
-        return {"databases": servers, "database_s": database_s}
+        dump_bytes = sum(d.bytes for s in self.servers for d in s.index.databases)
+        return {"databases": servers, "database_s": database_s, "database_bytes": dump_bytes}
+
+
+@dataclass(frozen=True)
+class DatabaseTiming:
+    """One database's phases in a drill, for runbooks and plans: its server's start (shared by the
+    databases of one target, so given on the target's first row only), its load and its queries."""
+
+    target: str
+    database: str
+    start_s: float | None  # None: the same server as the row above
+    load_s: float | None
+    queries_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "database": self.database, "db_start_s": self.start_s,
+                "db_load_s": self.load_s, "queries_s": self.queries_s}
+
+
+def database_timings(phases: dict[str, float], servers: list[dict[str, Any]]) -> list[DatabaseTiming]:
+    """Per database of a drill's throw-away servers (`measured.databases`), what its phases took."""
+    rows = []
+    for server in servers:
+        target = str(server.get("target", ""))
+        for n, database in enumerate(server.get("databases") or []):
+            rows.append(DatabaseTiming(target, database, phases.get(f"{START_PHASE}:{target}") if n == 0 else None,
+                                       phases.get(f"{LOAD_PHASE}:{database}"), phases.get(f"{QUERY_PHASE}:{database}")))
+    return rows
 
 
 def _listed(names: list[tuple[Throwaway, str]]) -> str:

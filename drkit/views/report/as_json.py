@@ -47,7 +47,8 @@ def projection_dict(projection: Projection | None, basis: str | None) -> dict[st
     """Every key always present (null without a projection), so CSV columns do not depend on the data."""
     if projection is None:
         return dict.fromkeys(("method", "drills", "fixed_s", "bytes_per_s", "low_s", "high_s", "data_bytes",
-                              "smallest_drill_bytes", "largest_drill_bytes", "first_byte_measured", "basis"))
+                              "smallest_drill_bytes", "largest_drill_bytes", "first_byte_measured", "dump_bytes",
+                              "database_load_s", "basis"))
     return {
         "method": projection.method,
         "drills": projection.drills,
@@ -59,6 +60,8 @@ def projection_dict(projection: Projection | None, basis: str | None) -> dict[st
         "smallest_drill_bytes": projection.smallest_drill_bytes,
         "largest_drill_bytes": projection.largest_drill_bytes,
         "first_byte_measured": projection.first_byte_measured,
+        "dump_bytes": projection.dump_bytes,
+        "database_load_s": projection.database_load_s,
         "basis": basis,
     }
 

@@ -65,6 +65,7 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         records=tuple(checked_rows(catalog, catalog.evidence_rows(name, period.since, period.until), keys)),
         sizes=tuple(catalog.backup_sizes(name, period.since, period.until)),
         latest_size=catalog.latest_backup_size(name, period.until),
+        latest_dump_bytes=catalog.latest_dump_bytes(name, period.until),
         first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
         in_force_from=policy.objectives.in_force_from,
         suspicious=tuple(catalog.suspicious_marks(name)),

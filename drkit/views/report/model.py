@@ -106,6 +106,7 @@ class PolicyFacts:
     first_drill_at: datetime | None = None
     in_force_from: datetime | None = None  # objectives.in_force_from as declared in the policy
     suspicious: tuple[SuspiciousMark, ...] = ()  # backups the ransomware guardrail marked (docs/guard.md)
+    latest_dump_bytes: int | None = None  # database dumps in the newest successful backup (None: not known)
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -276,7 +277,7 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
 
     repo_bytes = facts.latest_size[1] if facts.latest_size else None
     rto = rto_analysis(runs, period, facts.rto_s, list(facts.drill_occurrences), now=period.until,
-                       repo_bytes=repo_bytes, in_force_from=start)
+                       repo_bytes=repo_bytes, in_force_from=start, dump_bytes=facts.latest_dump_bytes)
     _rto_caveats(facts, rto, runs, period, in_force, caveats)
 
     growth = _growth(facts, rto, caveats)
@@ -329,7 +330,9 @@ def drill_run(record: Record) -> DrillRun:
         started_at=record.started_at, finished_at=record.finished_at, passed=record.result in ("pass", "breach"),
         bytes_restored=int(bytes_restored), restore_verify_s=float(measured.get("restore_verify_s") or 0.0),
         snapshot_id=record.snapshot_id or "", snapshot_time=record.snapshot_time,
-        restore_first_byte_s=_seconds(measured.get("restore_first_byte_s")))
+        restore_first_byte_s=_seconds(measured.get("restore_first_byte_s")),
+        db_load_s=sum(s for phase, s in (record.phases or {}).items() if phase.startswith("db_load:")),
+        dump_bytes=int(measured.get("database_bytes") or 0))
 
 
 def _seconds(value: object) -> float | None:
@@ -430,8 +433,10 @@ def projection_basis(projection: Projection | None) -> str | None:
         f"{drills}, each split at the restore's first byte into fixed and data time"
     spread = "" if projection.low_s == projection.high_s else \
         f"; {format_duration(projection.low_s)} to {format_duration(projection.high_s)} across the drills"
+    load = "" if not projection.database_load_s else \
+        f" + {format_duration(projection.database_load_s)} loading {format_size(projection.dump_bytes)} of database dumps"
     return (f"{basis}: {format_duration(model.fixed_s)} fixed + {format_size(projection.repo_bytes)} at {rate}"
-            f"{spread}")
+            f"{load}{spread}")
 
 
 def _growth(facts: PolicyFacts, rto: RtoResult, caveats: list[str]) -> GrowthFigures:
@@ -443,7 +448,8 @@ def _growth(facts: PolicyFacts, rto: RtoResult, caveats: list[str]) -> GrowthFig
         caveats.append("growth trend unknown: it needs successful drkit backups in the period spread over at "
                        "least a day (a slope from minutes apart would be noise)")
     elif rto.projection is not None and facts.latest_size is not None:
-        crossing = rto_crossing_date(rto.projection.model, trend, facts.latest_size, facts.rto_s)
+        crossing = rto_crossing_date(rto.projection.model, trend, facts.latest_size, facts.rto_s,
+                                     rto.projection.dump_bytes)
     latest_at, latest_bytes = facts.latest_size if facts.latest_size else (None, None)
     return GrowthFigures(bytes_per_day=trend.bytes_per_day if trend else None, latest_bytes=latest_bytes,
                          latest_at=latest_at, samples=len(facts.sizes), rto_crossing_at=crossing)
