@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,7 +116,3 @@ def _write_password_file(path: Path, password: bytes, *, force: bool) -> bool:
             raise
     return False
 
-
-def unescrowed(policy: Policy, escrowed: set[str]) -> Iterator[Repository]:
-    """The policy's S3 repositories without a noted escrow (local repositories cannot hold one)."""
-    return (r for r in policy.repositories if r.url.startswith("s3:") and r.name not in escrowed)

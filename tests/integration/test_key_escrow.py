@@ -4,6 +4,8 @@ independently, through the `age` CLI alone — and a drill then passes."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -33,11 +35,18 @@ def test_escrow_then_recover_from_the_bucket_alone_and_drill(env: Env, source: P
     env.drkit("backup", "esc", check=0)
     identity, public = _age_keypair(tmp_path)
     _, other_public = _age_keypair(tmp_path, "second")
+    warned = env.drkit("status", check=0)
+    assert "warning: esc: no key escrow for repository primary" in warned.stderr
+    assert json.loads(env.drkit("status", "--json", check=0).stdout)["policies"][0]["key_escrow_missing"] == ["primary"]
+    assert "WARN  key escrow     no escrowed password at" in env.drkit("doctor", "esc", check=0).stdout
 
     escrowed = env.drkit("keys", "escrow", "esc", "--recipient", public, "--recipient", other_public, check=0)
     assert f"s3://{env.bucket}/drkit-escrow/esc/primary.age" in escrowed.stdout
     assert PASSWORD not in escrowed.stdout + escrowed.stderr
     assert PASSWORD.encode() not in _escrow_object(env, seaweedfs, "esc")  # sealed, not a copy
+
+    assert "key escrow" not in env.drkit("status", check=0).stderr
+    assert "OK    key escrow     password escrowed at" in env.drkit("doctor", "esc", check=0).stdout
 
     env.password_file.unlink()
     env.drkit("restore-drill", "esc", check=1)  # the host lost its password: nothing restores
@@ -51,6 +60,10 @@ def test_escrow_then_recover_from_the_bucket_alone_and_drill(env: Env, source: P
 
     again = env.drkit("keys", "recover", "esc", "--identity", str(identity), check=0)
     assert "already holds" in again.stdout
+
+    shutil.rmtree(env.state)  # a new host: the catalog rebuilt from the bucket knows the escrow too
+    env.drkit("catalog", "rebuild", check=0)
+    assert "key escrow" not in env.drkit("status", check=0).stderr
 
 
 def test_the_age_cli_alone_opens_the_escrow(env: Env, source: Path, seaweedfs, tmp_path: Path):
