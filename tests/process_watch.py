@@ -17,29 +17,37 @@ class ProcEntry:
     argv: bytes
 
 
-def read_proc(pid_dir: Path) -> ProcEntry | None:
+def read_proc(pid_dir: Path, lineage: dict[int, tuple[int, int]] | None) -> ProcEntry | None:
+    """argv, and with a `lineage` cache the parent and session (read once per process: every
+    read slows the sampler, and a short-lived pg_dump must not slip between two samples)."""
+    pid = int(pid_dir.name)
     try:
         argv = (pid_dir / "cmdline").read_bytes()
-        fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+        if lineage is not None and pid not in lineage:
+            fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
+            lineage[pid] = (int(fields[1]), int(fields[3]))
     except (OSError, IndexError):
         return None
-    return ProcEntry(int(pid_dir.name), int(fields[1]), int(fields[3]), argv)
+    ppid, sid = lineage[pid] if lineage is not None else (0, 0)
+    return ProcEntry(pid, ppid, sid, argv)
 
 
 class ArgvWatch:
     """Samples process argv every few milliseconds while it runs: every process on the host, or
-    (`watch(pid)`) only drkit's tree — its children, theirs, and what they started in sessions of
+    (`tree=True`, then `watch(pid)`) only drkit's tree — its children, theirs, and what they started in sessions of
     their own (a database server started by pg_ctl outlives its parent, but keeps its session)."""
 
-    def __init__(self, secrets: list[str], interval: float = 0.005):
+    def __init__(self, secrets: list[str], interval: float = 0.005, *, tree: bool = False):
         self.secrets = [s.encode() for s in secrets if s]
         self.interval = interval
         self.seen: set[str] = set()     # program names seen (of the watched tree, when one is watched)
         self.leaks: list[str] = []
         self.samples = 0
+        self.tree = tree                # only the trees of watch(pid): nothing counts before the first
         self._roots: set[int] = set()
         self._tree: set[int] = set()
         self._sessions: set[int] = set()
+        self._lineage: dict[int, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -58,7 +66,8 @@ class ArgvWatch:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            entries = [e for e in map(read_proc, Path("/proc").glob("[0-9]*")) if e is not None]
+            lineage = self._lineage if self.tree else None
+            entries = [e for e in (read_proc(p, lineage) for p in Path("/proc").glob("[0-9]*")) if e is not None]
             for entry in self._watched(entries):
                 self.seen.add(Path(entry.argv.split(b"\0", 1)[0].decode(errors="replace")).name)
                 if any(secret in entry.argv for secret in self.secrets):
@@ -67,7 +76,7 @@ class ArgvWatch:
             time.sleep(self.interval)
 
     def _watched(self, entries: list[ProcEntry]) -> list[ProcEntry]:
-        if not self._roots:
+        if not self.tree:
             return entries
         grown = True
         while grown:  # children listed before their parents join on a later pass

@@ -98,7 +98,7 @@ COMMANDS = [
 
 def run_watched(installation: Installation, argv: list[str]) -> tuple[subprocess.CompletedProcess, ArgvWatch]:
     env = installation.env
-    with ArgvWatch(list(installation.secrets.values())) as watch:
+    with ArgvWatch(list(installation.secrets.values()), tree=True) as watch:
         proc = subprocess.Popen(env.drkit_argv(*argv), env=env.env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         watch.watch(proc.pid)
@@ -204,7 +204,7 @@ def test_the_sampler_sees_a_secret_deep_in_the_tree_and_nothing_outside_it():
     secret = f"canary-{secrets.token_hex(8)}"
     outside = subprocess.Popen(["sh", "-c", "sleep 1", secret])
     try:
-        with ArgvWatch([secret]) as watch:
+        with ArgvWatch([secret], tree=True) as watch:
             proc = subprocess.Popen(["setsid", "sh", "-c", 'sh -c "sleep 0.5" "$0"', secret])
             watch.watch(proc.pid)
             proc.wait(timeout=30)
