@@ -9,6 +9,7 @@ identity give the password back: through drkit (`keys recover`) or through `age 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from drkit.engines.escrow import RecoveryKey, current_password, load_identities,
 from drkit.engines.s3 import S3
 from drkit.engines.workspace import Workspace
 from drkit.evidence.records import now_utc
+
+log = logging.getLogger("drkit")
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,10 @@ def recover_password(ws: Workspace, policy: Policy, identity: Path, *, repositor
                                      "--recipient age1…")
     password = unseal(s3.get_bytes(key), identities, f"s3://{s3.location.bucket}/{key}")
     unchanged = _write_password_file(target.absolute(), password, force=force)
-    ws.catalog.note_escrow_seen(EscrowRow(policy.name, repo.name, key, (), now_utc()))
+    try:  # the password is back either way: a state directory that cannot be written only warns
+        ws.catalog.note_escrow_seen(EscrowRow(policy.name, repo.name, key, (), now_utc()))
+    except errors.StateError as exc:
+        log.warning("escrow of %s not noted in the catalog: %s", repo.name, exc)
     return Recovered(repo.name, target, unchanged)
 
 

@@ -64,7 +64,8 @@ def installation(tmp_path_factory: pytest.TempPathFactory, seaweedfs, postgres_s
                                     {"postgres": {"dsn": postgres_server.dsn(), "databases": [db],
                                                   "password_file": str(db_password_file)}}],
                      drill={"sandbox": str(root / "drills")},
-                     schedule={"backup": "every day at 01:30", "drill": "every day at 04:00"})
+                     schedule={"backup": "every day at 01:30", "drill": "every day at 04:00"},
+                     retention={"keep_last": 10})
     env.drkit("repo", "init", NAME, check=0)
     env.drkit("backup", NAME, check=0)
     identity = pyrage.x25519.Identity.generate()
@@ -86,6 +87,7 @@ COMMANDS = [
     Command("backup", lambda i: ["backup", NAME], frozenset({"restic", "pg_dump"})),
     Command("restore-drill", lambda i: ["restore-drill", NAME], frozenset({"restic", "pg_restore"})),
     Command("restore", lambda i: ["restore", NAME, "--target", str(i.fresh("restored"))], frozenset({"restic"})),
+    Command("forget", lambda i: ["forget", NAME], frozenset({"restic"})),
     Command("repo check", lambda i: ["repo", "check", NAME], frozenset({"restic"})),
     Command("snapshots", lambda i: ["snapshots", NAME], frozenset({"restic"})),
     Command("doctor", lambda i: ["doctor", NAME], frozenset({"restic"})),
