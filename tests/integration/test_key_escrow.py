@@ -8,6 +8,7 @@ import json
 import shutil
 import stat
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,25 @@ def test_recover_refuses_a_different_file_a_wrong_identity_and_a_missing_escrow(
 
     bad = env.drkit("keys", "escrow", "refuse", "--recipient", "age1notakey", check=2)
     assert bad.stderr.count("\n") == 1 and "--recipient" in bad.stderr
+
+
+def test_each_repository_keeps_its_own_password_in_its_own_bucket(env: Env, tmp_path: Path, seaweedfs, moto_server):
+    """A policy with a copy on a second S3 server (moto): each bucket holds only its repository's
+    password, so either bucket alone recovers its repository."""
+    copy_bucket = f"copy-{uuid.uuid4().hex[:8]}"
+    moto_server.client().create_bucket(Bucket=copy_bucket)
+    copy_password = tmp_path / "copy.pass"
+    copy_password.write_text("the copy's own password\n")
+    env.write_policy("two", [tmp_path], repository=None, repositories=[
+        {"name": "primary", "url": f"s3:{env.endpoint}/{env.bucket}/two", "password_file": str(env.password_file)},
+        {"name": "offsite", "url": f"s3:{moto_server.endpoint}/{copy_bucket}/two", "password_file": str(copy_password)}])
+    identity, public = _age_keypair(tmp_path)
+    done = env.drkit("keys", "escrow", "two", "--recipient", public, check=0)
+    assert done.stdout.count("escrowed the password") == 2
+    copy_keys = [o["Key"] for o in moto_server.client().list_objects_v2(Bucket=copy_bucket)["Contents"]]
+    assert copy_keys == ["drkit-escrow/two/offsite.age"]
+    assert _escrow_object(env, seaweedfs, "two")  # primary.age in the primary's bucket
+    target = tmp_path / "recovered-copy.pass"
+    env.drkit("keys", "recover", "two", "--identity", str(identity), "--repository", "offsite", "--to", str(target),
+              check=0)
+    assert target.read_text() == "the copy's own password\n"
