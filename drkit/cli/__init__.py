@@ -25,6 +25,7 @@ from drkit.cli import (
     evidence,
     forget,
     iam,
+    keys,
     policy,
     postmortem,
     repo,
@@ -75,7 +76,7 @@ def cli(ctx: click.Context, policies_dir: Path | None, state_dir: Path | None, v
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
                  runbook.runbook, restore.restore, browse.ls, browse.dump,
-                 doctor.doctor, postmortem.postmortem, iam.iam_policy):
+                 doctor.doctor, postmortem.postmortem, iam.iam_policy, keys.keys):
     cli.add_command(_command)
 cli.add_command(completion.completion)
 

@@ -35,6 +35,8 @@ def status(app: App, as_json: bool, prom_file: Path | None) -> None:
         emit_document(board)
     else:
         out.print(status_table(board.policies))
+    for warning in () if app.quiet else (w for p in board.policies for w in p.warnings()):
+        err.print(f"warning: {warning}", markup=False)
     if board.breached:
         if app.quiet:   # `drkit -q status` from cron: silent while healthy, the table mailed on a breach
             err.print(status_table(board.policies))

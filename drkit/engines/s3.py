@@ -17,6 +17,7 @@ from drkit.core import errors
 from drkit.core.policy import Repository
 
 EVIDENCE_PREFIX = "drkit-evidence"
+ESCROW_PREFIX = "drkit-escrow"  # beside drkit-evidence/: age-sealed repository passwords (docs/security.md)
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,15 @@ class S3:
     def get_bytes(self, key: str) -> bytes:
         return self._call("download", self.client.get_object, Bucket=self.location.bucket, Key=key)["Body"].read()
 
+    def object_exists(self, key: str) -> bool:
+        try:
+            self._call("check object", self.client.head_object, Bucket=self.location.bucket, Key=key)
+            return True
+        except errors.S3Error as exc:
+            if getattr(exc, "code", "") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
     def list_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
@@ -306,6 +316,14 @@ class S3:
 
     def keys_prefix(self) -> str:
         return f"{self.evidence_root}keys/"
+
+    def escrow_prefix(self, policy: str) -> str:
+        return f"{self.evidence_root.removesuffix(EVIDENCE_PREFIX + '/')}{ESCROW_PREFIX}/{policy}/"
+
+    def escrow_key(self, policy: str, repository: str) -> str:
+        """`drkit-escrow/<policy>/<repository>.age` beside `drkit-evidence/`: the repository's
+        password sealed to the recovery keys, in its own bucket."""
+        return f"{self.escrow_prefix(policy)}{repository}.age"
 
 
 def _headers(response: dict) -> dict:

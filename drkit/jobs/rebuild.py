@@ -19,10 +19,11 @@ from drkit.core import errors
 from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
-from drkit.engines.catalog import SnapshotRow
+from drkit.engines.catalog import EscrowRow, SnapshotRow
 from drkit.engines.restic import Snapshot
+from drkit.engines.s3 import S3
 from drkit.engines.workspace import Workspace
-from drkit.evidence.records import Record, digest_in_name, load_public_key, signature_problem, utc_text
+from drkit.evidence.records import Record, digest_in_name, load_public_key, now_utc, signature_problem, utc_text
 
 log = logging.getLogger("drkit")
 
@@ -120,6 +121,7 @@ def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> No
         catalog.add_public_key(key_id, pem)
         keys[key_id] = public
         result.keys += 1
+    _note_escrow(ws, policy, s3)
     for key in s3.list_keys(s3.evidence_prefix(policy.name)):
         if not key.endswith(".json"):
             continue
@@ -130,6 +132,13 @@ def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> No
         problem = _import_record(ws, policy, key, s3.get_bytes(key), keys, result)
         if problem:
             result.problems.append(f"{key}: {problem}")
+
+
+def _note_escrow(ws: Workspace, policy: Policy, s3: S3) -> None:
+    """An escrowed password in the bucket (`drkit keys escrow`) counts for `status` on a new host too."""
+    key = s3.escrow_key(policy.name, policy.repository.name)
+    if s3.object_exists(key):
+        ws.catalog.note_escrow_seen(EscrowRow(policy.name, policy.repository.name, key, (), now_utc()))
 
 
 def _import_record(ws: Workspace, policy: Policy, key: str, body: bytes, keys: dict, result: RefreshResult) -> str | None:

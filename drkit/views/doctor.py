@@ -4,7 +4,7 @@ FAIL with the fix, so the real cause of a broken setup is named before a backup 
 
 Checks run in dependency order per repository: URL syntax -> DNS -> TCP -> TLS (or plain HTTP) ->
 credentials and bucket (one signed request) -> the server's clock -> Object Lock and versioning ->
-password source -> the restic repository itself (`restic cat config`). A step that fails marks the
+key escrow (WARN without one) -> password source -> the restic repository itself (`restic cat config`). A step that fails marks the
 steps that need it SKIP, so one cause is reported once, not as a cascade. Then per policy: the
 drill sandbox's free space and the schedule's feasibility; once per host: restic and the state
 directory. Nothing is written: no state directory, no catalog, no lock.
@@ -234,7 +234,7 @@ class _RepositoryDoctor:
 
     def run(self) -> Iterator[Finding]:
         steps: list[Callable[[], Finding | None]] = [self.url, self.dns, self.tcp, self.transport, self.credentials,
-                                                     self.bucket, self.clock, self.object_lock]
+                                                     self.bucket, self.clock, self.object_lock, self.key_escrow]
         for step in steps:
             finding = self._skip(step.__name__.replace("_", " ")) if self.blocked else step()
             if finding is not None:
@@ -375,6 +375,22 @@ class _RepositoryDoctor:
             return self._finding("object lock", "FAIL", f"{text}, but the policy sets repository.{key}",
                                  "point repository.url at a bucket created with Object Lock (drkit repo init does)")
         return self._finding("object lock", "OK", text + ("" if wants else " (the policy requires none)"))
+
+    def key_escrow(self) -> Finding | None:
+        """Is the repository password escrowed in the bucket (`drkit keys escrow`)? Without it the
+        password lives only where this host keeps it: a WARN, since backups still work."""
+        if self.s3 is None:
+            return None
+        key = self.s3.escrow_key(self.policy.name, self.repo.name)
+        try:
+            found = self.s3.object_exists(key)
+        except errors.DrkitError as exc:
+            return self._finding("key escrow", "WARN", f"cannot check for the escrowed password: {exc.message}")
+        if not found:
+            return self._finding("key escrow", "WARN", f"no escrowed password at s3://{self.s3.location.bucket}/{key}: "
+                                 "losing this host's password source loses the backups",
+                                 f"drkit keys escrow {self.policy.name} --recipient age1… (docs/security.md)")
+        return self._finding("key escrow", "OK", f"password escrowed at s3://{self.s3.location.bucket}/{key}")
 
     def repository(self) -> Finding:
         restic = Restic(self.repo, credentials=self.s3.credentials_env() if self.s3 else {})

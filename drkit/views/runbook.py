@@ -51,7 +51,8 @@ def target_steps(policy: Policy, staging: Path) -> list[TargetStep]:
 def password_hint(policy: Policy) -> str:
     repo = policy.repository
     if repo.password_file:
-        return f"export RESTIC_PASSWORD_FILE={shlex.quote(str(repo.password_file))}   # or the copy kept off-host"
+        return (f"export RESTIC_PASSWORD_FILE={shlex.quote(str(repo.password_file))}   # lost with the host? "
+                f"drkit keys recover {policy.name} --identity RECOVERY_KEY (docs/security.md)")
     if repo.password_env:
         return f"export RESTIC_PASSWORD=\"${repo.password_env}\"   # the variable must be set in your shell"
     return f"export RESTIC_PASSWORD_COMMAND={shlex.quote(shlex.join(repo.password_command or []))}"

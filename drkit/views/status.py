@@ -12,6 +12,7 @@ first evidence record; docs/reports.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from drkit.core.compliance import Period
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.outcome import SNAPSHOT_RESULTS
-from drkit.core.policy import Policy
+from drkit.core.policy import Policy, Repository
 from drkit.engines.catalog import Catalog
 from drkit.evidence.records import Record, utc_text
 from drkit.views.report.gather import known_keys, policy_facts
@@ -44,6 +45,13 @@ class PolicyStatus:
     due_by: datetime | None  # None: nothing to drill yet (no recovery point)
     report: PolicyReport  # the last 30 days
     suspicious: tuple[str, ...] = ()  # snapshots the ransomware guardrail marked, not accepted (docs/guard.md)
+    unescrowed: tuple[str, ...] = ()  # S3 repositories whose password is not escrowed (a warning, not a breach)
+
+    def warnings(self) -> list[str]:
+        """What `status` warns about without failing: a repository password nobody else could recover."""
+        return [f"{self.policy}: no key escrow for repository {name}: its password exists only where this host keeps it "
+                f"(run: drkit keys escrow {self.policy} --recipient age1…; docs/security.md)"
+                for name in self.unescrowed]
 
     @property
     def in_force_from(self) -> datetime | None:
@@ -124,6 +132,7 @@ class PolicyStatus:
             "in_force": self.in_force,
             "coverage_30d": self.report.in_force.coverage,
             "suspicious_snapshots": list(self.suspicious),
+            "key_escrow_missing": list(self.unescrowed),
         }
 
 
@@ -181,7 +190,13 @@ def policy_status(catalog: Catalog, state_dir: Path, policy: Policy, now: dateti
                       report.in_force.since),
         report=report,
         suspicious=tuple(m.snapshot_id for m in catalog.open_suspicious(policy.name)),
+        unescrowed=tuple(r.name for r in unescrowed(policy, set(catalog.escrows(policy.name)))),
     )
+
+
+def unescrowed(policy: Policy, escrowed: set[str]) -> Iterator[Repository]:
+    """The policy's S3 repositories without a noted escrow (a local repository has no bucket to hold one)."""
+    return (r for r in policy.repositories if r.url.startswith("s3:") and r.name not in escrowed)
 
 
 def status_board(catalog: Catalog, state_dir: Path, policies: list[Policy], now: datetime) -> StatusBoard:

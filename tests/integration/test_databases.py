@@ -9,12 +9,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from factories import Env
+from process_watch import ArgvWatch
 
 # --- helpers -------------------------------------------------------------------------------------
 
@@ -43,46 +43,6 @@ def throwaway_leftovers(env: Env) -> list[str]:
         if state != "Z" and ("drkit-db-" in cmdline or str(env.root / "drills") in cmdline):
             found.append(f"pid {proc.name}: {cmdline}")
     return found
-
-
-class ArgvWatch:
-    """Samples every process's argv (/proc/*/cmdline, readable by every local user) while it runs."""
-
-    def __init__(self, secrets: list[str]):
-        self.secrets = [s.encode() for s in secrets]
-        self.seen: set[str] = set()
-        self.leaks: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> "ArgvWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def until_seen(self, programs: set[str], step, attempts: int = 3) -> None:
-        """Repeat `step` until every program in `programs` was sampled at least once: a dump of a
-        small database can start and end between two samples on a loaded machine."""
-        for _ in range(attempts):
-            if programs <= self.seen:
-                return
-            step()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    raw = cmdline.read_bytes()
-                except OSError:
-                    continue
-                program = raw.split(b"\0", 1)[0].decode(errors="replace")
-                self.seen.add(Path(program).name)
-                if any(secret in raw for secret in self.secrets):
-                    self.leaks.append(raw.replace(b"\0", b" ").decode(errors="replace"))
-            time.sleep(0.01)
 
 
 def wait_for_process(name: str, within: float = 30) -> int:

@@ -37,7 +37,8 @@ def test_a_good_policy_passes_every_check(env, source):
     proc = env.drkit("doctor", "good", check=0)
     found = lines_of(proc)
     assert [name for name in found] == ["restic", "state", "url", "dns", "tcp", "http", "credentials", "bucket",
-                                        "clock", "object", "password", "repository", "sandbox", "schedule"]
+                                        "clock", "object", "key", "password", "repository", "sandbox",
+                                        "schedule"]
     assert all(not line.startswith(("FAIL", "SKIP")) for line in found.values()), proc.stdout
     assert found["bucket"] == f"OK    bucket         bucket '{env.bucket}' answers (path-style addressing)"
     assert found["password"] == f"OK    password       password file {env.password_file} (0600)"

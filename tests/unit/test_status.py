@@ -101,3 +101,18 @@ def test_a_last_drill_taking_exactly_the_rto_meets_it(history):
     assert s.last_drill_rta_s == 4 * 3600 and s.last_drill_ok and s.problems == []
     history.drill(at(59), 4 + 1 / 3600)  # one second over
     assert status(history).problems == ["RTO"]
+
+
+def test_an_s3_repository_without_key_escrow_is_a_warning_not_a_breach(history):
+    from drkit.engines.catalog import EscrowRow
+
+    history.backup(at(-2), at(-2))
+    bare = status(history, repository=None, repositories=[
+        {"name": "primary", "url": "s3:http://127.0.0.1:9/bucket/db", "password_file": "/etc/pw"},
+        {"name": "local", "url": "local:/srv/restic", "password_file": "/etc/pw"}])
+    assert bare.unescrowed == ("primary",) and not any("ESCROW" in p.upper() for p in bare.problems)  # a local repository has no bucket to hold one
+    assert bare.warnings() == ["db: no key escrow for repository primary: its password exists only where this host "
+                               "keeps it (run: drkit keys escrow db --recipient age1…; docs/security.md)"]
+    assert bare.as_dict()["key_escrow_missing"] == ["primary"]
+    history.catalog.note_escrow(EscrowRow("db", "primary", "drkit-escrow/db/primary.age", ("age1x",), NOW))
+    assert status(history).warnings() == [] and status(history).as_dict()["key_escrow_missing"] == []

@@ -19,7 +19,9 @@ def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
     if "resolving password failed" in text or "empty password is not a password" in text:
         cause = "it is empty" if "empty password" in text else password_cause(stderr)
         return errors.PasswordUnavailable(f"{what}: the repository password could not be read: {cause}",
-                                          hint="check the policy's password_file / password_command / password_env")
+                                          hint="check the policy's password_file / password_command / password_env; "
+                                               "a lost password file comes back with: drkit keys recover NAME "
+                                               "--identity FILE")
     if "wrong password" in text or "no key found" in text:
         return errors.WrongPassword(f"{what}: wrong repository password (restic: wrong password or no key found)",
                                     hint="check the policy's password source")
