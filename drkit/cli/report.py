@@ -88,13 +88,16 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
     form = report_format(fmt)
+    text = form.render(result) if output is not None or form.terminal is None else ""
+    if form.seal is not None:
+        text = form.seal(text, app.workspace.key)
     if output is not None:
-        write_text_atomically(output, form.render(result))
+        write_text_atomically(output, text)
         click.echo(f"report written to {output.resolve()}")
     elif form.terminal is not None:
         out.print(form.terminal(result))
     else:
-        click.echo(form.render(result), nl=False)
+        click.echo(text, nl=False)
     if failed:
         sys.exit(int(errors.ExitCode.ERROR))
     if check and any(not (p.rpo_met and p.rto_met) for p in result.policies):

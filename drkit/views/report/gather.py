@@ -66,8 +66,15 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         sizes=tuple(catalog.backup_sizes(name, period.since, period.until)),
         latest_size=catalog.latest_backup_size(name, period.until),
         first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
-        in_force_from=policy.objectives.in_force_from,
+        in_force_from=policy.objectives.in_force_from, targets=tuple(target_labels(policy)),
     )
+
+
+def target_labels(policy: Policy) -> list[str]:
+    """What the policy protects, in each target kind's own words (drkit/targets/registry.py)."""
+    from drkit.targets.registry import target_kind
+
+    return [target_kind(t).label(t) for t in policy.targets]
 
 
 def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey], *,
