@@ -72,8 +72,8 @@ class RegisteredChoice(click.Choice):
 def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Path | None, refresh: bool,
            check: bool) -> None:
     """RPO/RTO attainment over a period, from the local catalog (docs/reports.md)."""
-    from drkit.views.report.gather import collect_report
-    from drkit.views.report.model import report_period
+    from drkit.views.report.gather import collect_report, in_force_starts
+    from drkit.views.report.model import report_period, start_at_in_force
 
     now = now_utc()
     try:
@@ -85,6 +85,9 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
     if refresh:
         failed = [r for r in _refresh(app, items) if r.error is not None]
         notes += [f"refresh of {r.policy} failed; its figures come from the local catalog" for r in failed]
+    if since is None:
+        period, started = start_at_in_force(period, in_force_starts(app.workspace.catalog, [i.policy for i in items]))
+        notes += started
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
     form = report_format(fmt)

@@ -117,6 +117,12 @@ def public_url(url: str) -> str:
     return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"
 
 
+def in_force_starts(catalog: Catalog, policies: list[Policy]) -> list[datetime | None]:
+    """Each policy's in-force-from F as the report model derives it (model.in_force_of): declared,
+    else its first evidence record, else None."""
+    return [p.objectives.in_force_from or catalog.first_evidence_at(p.name) for p in policies]
+
+
 def collect_report(catalog: Catalog, state_dir: Path, policies: list[Policy], period: Period, now: datetime,
                    notes: list[str] | None = None) -> Report:
     """The report for `policies` over `period`, from the catalog alone (no network)."""

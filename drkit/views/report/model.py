@@ -277,6 +277,19 @@ def report_period(since: datetime | None, until: datetime | None, now: datetime,
     return Period(start, end), notes
 
 
+def start_at_in_force(period: Period, in_force_from: list[datetime | None]) -> tuple[Period, list[str]]:
+    """The default period (no --since) starts no earlier than the reported objectives came into
+    force: a new policy's report shows the days it was bound, not weeks of grey before them. Kept
+    as is when some policy has no in-force date (it is in force throughout) or none is inside."""
+    if not in_force_from or any(f is None for f in in_force_from):
+        return period, []
+    start = min(f for f in in_force_from if f is not None)
+    if start <= period.since or start >= period.until:
+        return period, []
+    return Period(start, period.until), [f"the period starts at {utc_text(start)}, when the objectives of the "
+                                         "reported policies came into force (--since sets another start)"]
+
+
 # --- building -------------------------------------------------------------------------------
 
 
