@@ -299,7 +299,7 @@ def rta_chart(policy: PolicyReport, period: Period) -> Chart:
     rto_s = policy.rto.target_s
     projected = policy.rto.projected_full_rto_s
     seconds = [max(d.rta_s, 1.0) for d in policy.drills] + [rto_s] + ([projected] if projected else [])
-    low, high = min(seconds) / 2, max(seconds) * 2
+    low, high = min(seconds) / 5, max(seconds) * 2  # room below the fastest drill: off the axis line
     if high / low < 100:  # at least two decades, so the axis reads as a log axis
         low = max(math.sqrt(low * high) / 10, 0.5)
         high = low * 100
