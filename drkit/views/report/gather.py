@@ -7,8 +7,8 @@ costs the same with ten years of history as with one month (docs/reports.md).
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
