@@ -5,6 +5,7 @@ verify --report` exits 0 for the page as made and 4 for a page with one byte cha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import timedelta
@@ -88,7 +89,6 @@ def test_the_page_embeds_its_model_with_its_sha256_and_verifies(site, page):
     text = page.read_text()
     model = re.search(f'<script type="application/json" id="{MODEL_ID}">(.*?)</script>', text, re.S).group(1)
     assert json.loads(model)["schema"] == "drkit.report/1"
-    import hashlib
     assert hashlib.sha256(model.encode()).hexdigest() in text
     key_id = SigningKey.load_or_create(site.state / "keys" / "evidence-ed25519.pem").key_id
     assert f'<code id="drkit-report-key">{key_id}</code>' in text
@@ -117,7 +117,6 @@ def test_a_page_changed_anywhere_fails_with_exit_4(site, page, tmp_path, edit):
 
 
 def test_an_unsealed_page_or_another_file_does_not_verify():
-    key = SigningKey.load_or_create  # noqa: F841 - keys are not needed to find these problems
     blocks = model_blocks('{"schema": "drkit.report/1", "policies": []}')
     unsigned = f"<html>{blocks.model}{blocks.seal}</html>"
     assert check_page(unsigned, {}).problems == ["the report is not signed (rendered outside `drkit report`?)"]
