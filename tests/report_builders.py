@@ -31,9 +31,14 @@ def daily_points(skip: tuple[int, ...] = (4,)) -> list[PointRow]:
     return [PointRow(f"{d + 1:02d}" * 32, at(d, 2), at(d, 2.5)) for d in range(-1, 10) if d not in skip]
 
 
+# one check as a drill's payload records it (drkit/checks/registry.py CheckResult.as_dict)
+CHECK = {"name": "file_exists /srv/app/app.db", "passed": True, "seconds": 0.01, "detail": "present", "error": False}
+
+
 def drill(start: datetime, hours: float, result: str = "pass", *, snapshot: datetime | None = None,
           restore_verify_s: float = 0.0, bytes_restored: int = 0, first_byte_s: float | None = None) -> EvidenceItem:
-    measured = {"restore_verify_s": restore_verify_s, "bytes_restored": bytes_restored}
+    measured = {"restore_verify_s": restore_verify_s, "bytes_restored": bytes_restored, "verify": "full",
+                "checks": [CHECK if result in ("pass", "breach") else CHECK | {"passed": False, "detail": "missing"}]}
     if first_byte_s is not None:
         measured["restore_first_byte_s"] = first_byte_s
     record = Record(kind="drill", policy="db", started_at=start, finished_at=start + timedelta(hours=hours),
@@ -120,7 +125,9 @@ class History:
         record = self.key.sign(Record(kind="drill", policy=policy, started_at=start,
                                       finished_at=start + timedelta(hours=hours), result=result,
                                       snapshot_id="ab" * 32, snapshot_time=start - timedelta(hours=8),
-                                      measured={"restore_verify_s": 600, "bytes_restored": 1000, **(measured or {})},
+                                      measured={"restore_verify_s": 600, "bytes_restored": 1000, "verify": "full",
+                                                "files_restored": 3, "manifest_authenticated": True,
+                                                "checks": [CHECK], **(measured or {})},
                                       phases=phases or {}))
         self.catalog.add_record(record)
         return record

@@ -72,8 +72,8 @@ class RegisteredChoice(click.Choice):
 def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Path | None, refresh: bool,
            check: bool) -> None:
     """RPO/RTO attainment over a period, from the local catalog (docs/reports.md)."""
-    from drkit.views.report.gather import collect_report
-    from drkit.views.report.model import report_period
+    from drkit.views.report.gather import collect_report, in_force_starts
+    from drkit.views.report.model import report_period, start_at_in_force
 
     now = now_utc()
     try:
@@ -85,16 +85,22 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
     if refresh:
         failed = [r for r in _refresh(app, items) if r.error is not None]
         notes += [f"refresh of {r.policy} failed; its figures come from the local catalog" for r in failed]
+    if since is None:
+        period, started = start_at_in_force(period, in_force_starts(app.workspace.catalog, [i.policy for i in items]))
+        notes += started
     result = collect_report(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in items], period, now,
                             notes)
     form = report_format(fmt)
+    text = form.render(result) if output is not None or form.terminal is None else ""
+    if form.seal is not None:
+        text = form.seal(text, app.workspace.key)
     if output is not None:
-        write_text_atomically(output, form.render(result))
+        write_text_atomically(output, text)
         click.echo(f"report written to {output.resolve()}")
     elif form.terminal is not None:
         out.print(form.terminal(result))
     else:
-        click.echo(form.render(result), nl=False)
+        click.echo(text, nl=False)
     if failed:
         sys.exit(int(errors.ExitCode.ERROR))
     if check and any(not (p.rpo_met and p.rto_met) for p in result.policies):

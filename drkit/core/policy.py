@@ -397,13 +397,21 @@ class _LineLoader(yaml.SafeLoader):
     (YAML 1.1 would read on/off/yes/no as booleans)."""
 
 
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_LineLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-guard_scalar_constructors(_LineLoader)
+class _FastLineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same on libyaml's parser when PyYAML has it: the same nodes and line marks, and ~6x
+    cheaper, which made loading the policies the largest part of a 100-policy `drkit report`
+    (docs/reports.md, "Scale"). A file it refuses is parsed again by `_LineLoader`, whose messages
+    the policy errors are written for."""
+
+
+for _loader in (_LineLoader, _FastLineLoader):
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    guard_scalar_constructors(_loader)
 
 
 def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
@@ -475,13 +483,28 @@ def _line_no(node: yaml.Node | None) -> int:
 _YAML_KEYS = {name: field.alias for name, field in Policy.model_fields.items() if field.alias}
 
 
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """One parse: the nodes give lines, the same nodes give the data."""
+    try:
+        return _parse_with(_FastLineLoader, text)
+    except yaml.YAMLError:
+        return _parse_with(_LineLoader, text)  # raises again, in the words tests and users know
+
+
+def _parse_with(kind: type, text: str) -> tuple[yaml.Node | None, Any]:
+    loader = kind(text)
+    try:
+        root = loader.get_single_node()
+        return root, loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+
+
 def load_policy_file(file: Path) -> Policy:
     """Parse and validate one policy file; raise PolicyError listing every problem in it."""
     text = read_policy_text(file)
     try:
-        loader = _LineLoader(text)  # one parse: the nodes give lines, the same nodes give the data
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        root, data = _parse(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 1

@@ -59,6 +59,9 @@ class VerifyReport(JsonDocument, schema="drkit.evidence-verification/1"):
         return not self.problems
 
     def summary(self) -> str:
+        if self.source == "report":
+            return (f"report: embedded model matches its sha256 and the signature holds ({count_of(self.policies, 'policy')})"
+                    if self.ok else f"report does not verify: {count_of(len(self.problems), 'problem')}")
         if self.ok:
             return f"{count_of(self.records, 'record')}, {count_of(self.policies, 'policy')}: signatures ok, chains intact"
         return (f"{count_of(len(self.problems), 'problem')} in {count_of(self.records, 'record')}, "
@@ -189,6 +192,28 @@ def key_ring(ws: Workspace, policies: list[Policy]) -> KeyRing:
 def _bucket_keys(s3) -> list[tuple[str, bytes]]:  # noqa: ANN001 - drkit.engines.s3.S3
     return [(f"s3://{s3.location.bucket}/{k}", s3.get_bytes(k)) for k in s3.list_keys(s3.keys_prefix())
             if k.endswith(".pem")]
+
+
+# --- sealed HTML reports -------------------------------------------------------------------------
+
+def verify_report_page(ws: Workspace, policies: list[Policy], path: Path) -> VerifyReport:
+    """Check a sealed HTML report (drkit/evidence/report_seal.py): its embedded JSON model still
+    hashes to the sealed sha256, and the signature over the page holds under a known key (this
+    host's, imported ones, or on demand the buckets' uploaded keys)."""
+    from drkit.evidence.report_seal import check_page
+
+    try:
+        page = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise errors.UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        return VerifyReport(0, 0, [f"{path}: not a drkit HTML report (not UTF-8 text)"], "report")
+    ring = key_ring(ws, policies)
+    check = check_page(page, ring.keys)
+    if check.key_id and check.key_id not in ring.keys:
+        ring.cover([check.key_id])
+        check = check_page(page, ring.keys)
+    return VerifyReport(1, check.policies, [f"{path}: {p}" for p in check.problems], "report")
 
 
 # --- entry ---------------------------------------------------------------------------------------

@@ -166,6 +166,21 @@ def register_job(name: str, run: Callable[[Workspace, Policy, Path | None], RunO
     JOB_KINDS[name] = JobKind(name, run, describe)
 
 
+def job_kinds() -> list[str]:
+    """Every registered job kind, sorted: drkit's own (each module of `drkit.jobs` registers itself
+    when imported, so all are imported here) and any a plug-in registered. Readers that need one
+    column or counter per kind (the CSV report) take them from here, so a new kind appears there
+    without a second list to keep in step."""
+    import importlib
+    import pkgutil
+
+    import drkit.jobs
+
+    for module in pkgutil.walk_packages(drkit.jobs.__path__, "drkit.jobs."):
+        importlib.import_module(module.name)
+    return sorted(JOB_KINDS)
+
+
 def run_locked(ws: Workspace, policy: Policy, kind: str, body: Body, *, record: bool = True,
                notify: bool = True, started_at: datetime | None = None) -> RunOutcome:
     """Notify, lock, run the body, record, notify; failures become the outcome, never exceptions.

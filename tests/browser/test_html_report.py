@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from matplotlib import image
+from PIL import Image
 from report_builders import MONTH, PERIOD, T1, facts, new_policy, rto_facts
 
 from drkit.views.report.html import render
@@ -38,6 +38,11 @@ def report_file(tmp_path: Path) -> Path:
     return path
 
 
+def rgb_pixels(png: Path) -> list[tuple[int, int, int]]:
+    raw = Image.open(png).convert("RGB").tobytes()
+    return list(zip(raw[0::3], raw[1::3], raw[2::3]))
+
+
 def console_problems(stderr: str) -> list[str]:
     """Console errors, uncaught exceptions, blocked or failed loads chromium logged."""
     patterns = ("Uncaught", "CONSOLE", "Content Security Policy", "Failed to load", "net::ERR")
@@ -62,11 +67,10 @@ def test_screenshot_shows_coloured_charts(tmp_path, report_file):
     png = tmp_path / "report.png"
     proc = chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,2400", report_file.as_uri())
     assert proc.returncode == 0 and png.exists(), proc.stderr[-2000:]
-    pixels = image.imread(str(png))[..., :3]
-    non_white = (pixels < 0.95).any(axis=-1).sum()
+    pixels = rgb_pixels(png)
+    non_white = sum(1 for p in pixels if min(p) < 242)
     # chart strokes: the exposure line's blue and the breach/RTO reds are drawn, not just text
-    blue = ((abs(pixels[..., 0] - 0x15 / 255) < 0.08) & (abs(pixels[..., 1] - 0x65 / 255) < 0.08)
-            & (abs(pixels[..., 2] - 0xC0 / 255) < 0.08)).sum()
+    blue = sum(1 for r, g, b in pixels if abs(r - 0x15) < 20 and abs(g - 0x65) < 20 and abs(b - 0xC0) < 20)
     assert non_white > 100_000, non_white
     assert blue > 500, blue
 
@@ -83,12 +87,8 @@ GREY_BAND = (216, 216, 216)  # "not in force": #9e9e9e at 40 % over white
 RED_BAND = (247, 223, 223)  # breach window: #c62828 at 15 % over white
 
 
-def count_colour(pixels, rgb: tuple[int, int, int], tolerance: int = 4) -> int:
-    target = [c / 255 for c in rgb]
-    close = abs(pixels[..., 0] - target[0]) * 255 <= tolerance
-    for channel in (1, 2):
-        close &= abs(pixels[..., channel] - target[channel]) * 255 <= tolerance
-    return int(close.sum())
+def count_colour(pixels: list[tuple[int, int, int]], rgb: tuple[int, int, int], tolerance: int = 4) -> int:
+    return sum(1 for p in pixels if all(abs(c - t) <= tolerance for c, t in zip(p, rgb)))
 
 
 def screenshot(tmp_path: Path, facts_of_policy, name: str):
@@ -97,7 +97,7 @@ def screenshot(tmp_path: Path, facts_of_policy, name: str):
     png = tmp_path / f"{name}.png"
     proc = chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,1600", page.as_uri())
     assert proc.returncode == 0 and png.exists(), proc.stderr[-2000:]
-    return image.imread(str(png))[..., :3]
+    return rgb_pixels(png)
 
 
 def test_time_before_the_objectives_took_effect_is_grey_not_red(tmp_path):
@@ -109,3 +109,16 @@ def test_time_before_the_objectives_took_effect_is_grey_not_red(tmp_path):
     after = screenshot(tmp_path, new_policy(), "new-policy")
     assert count_colour(after, RED_BAND) < 10_000
     assert count_colour(after, GREY_BAND) > 150_000  # both charts grey up to the first evidence
+
+
+def test_rta_chart_reads_small_drills_against_a_large_rto_and_drills_list_their_checks(tmp_path, report_file):
+    """A log axis with labelled durations: the 1 h drill and the 4 h RTO sit on distinct ticks;
+    every drill is listed with its checks and share of the RTO."""
+    proc = chromium(tmp_path, "--dump-dom", report_file.as_uri())
+    section = proc.stdout.split('id="policy-db"', 1)[1].split("</section>", 1)[0]
+    rta = section.split('<figure class="rta">', 1)[1].split("</figure>", 1)[0]
+    ticks = re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', rta)
+    assert "1h" in ticks and len(ticks) >= 3, ticks
+    assert "recovery time (log)" in rta
+    drills = section.split('<table class="drills">', 1)[1].split("</table>", 1)[0]
+    assert "25.0%" in drills and "file_exists /srv/app/app.db: fail" in drills

@@ -111,6 +111,11 @@ def test_html_report_is_written_and_its_path_printed(env, source, tmp_path):
     assert str(out) in proc.stdout
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>") and "shop" in html and html.count("<svg") >= 2
+    assert f"<code>path {source}</code>" in html  # what the policy protects
+    verified = env.drkit("evidence", "verify", "--report", str(out), check=0)
+    assert "signature holds" in verified.stdout
+    out.write_text(html.replace("shop", "shoq", 1))  # one byte in the page's title
+    assert env.drkit("evidence", "verify", "--report", str(out), check=4).returncode == 4
 
 
 def test_unknown_policy_and_bad_dates_are_usage_errors(env, source):

@@ -87,6 +87,18 @@ def test_csv_has_the_coverage_and_projection_columns_for_every_policy():
     assert always["in_force.coverage"] == "1.0" and new["rto.projection.method"] == "split"
 
 
+def test_csv_has_one_evidence_column_per_registered_job_kind_restore_and_plug_ins_included():
+    from drkit.jobs.lifecycle import JOB_KINDS, register_job
+
+    register_job("vault-export", None, lambda outcome: "exported")
+    try:
+        header = next(csv.reader(io.StringIO(as_csv.render(month_report()))))
+    finally:
+        JOB_KINDS.pop("vault-export")
+    kinds = {c.removeprefix("evidence.by_kind.") for c in header if c.startswith("evidence.by_kind.")}
+    assert {"backup", "drill", "check", "forget", "restore", "vault-export"} <= kinds
+
+
 def policy_html(page: str, name: str) -> str:
     return page.split(f'id="policy-{name}"', 1)[1].split("</section>", 1)[0]
 

@@ -14,7 +14,6 @@ from drkit.views.report.as_json import report_dict
 from drkit.views.report.formats import register_format
 
 LIST_SEPARATOR = " | "
-KINDS = ("backup", "drill", "check", "forget")  # fixed columns, whatever a period holds
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -36,13 +35,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def evidence_kinds() -> list[str]:
+    """One `evidence.by_kind.*` column per registered job kind (drkit/jobs/lifecycle.py), whatever a
+    period holds, so the columns do not depend on the data; a kind only found in old records (or
+    one a plug-in no longer registers) still gets its column from the rows."""
+    from drkit.jobs.lifecycle import job_kinds
+
+    return job_kinds()
+
+
 def rows(report) -> list[dict[str, Any]]:
     data = report_dict(report)
+    registered = evidence_kinds()
     period = {"period.since": data["period"]["since"], "period.until": data["period"]["until"],
               "generated_at": data["generated_at"]}
     out = []
     for policy in data["policies"]:
-        kinds = {f"evidence.by_kind.{k}": policy["evidence"]["by_kind"].get(k, 0) for k in KINDS}
+        counts = policy["evidence"]["by_kind"]
+        kinds = {f"evidence.by_kind.{k}": counts.get(k, 0) for k in registered + sorted(set(counts) - set(registered))}
         flat = {k: v for k, v in flatten(policy).items() if not k.startswith("evidence.by_kind.")}
         out.append(period | flat | kinds)
     return out

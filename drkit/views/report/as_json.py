@@ -14,7 +14,7 @@ from drkit.core.compliance import Projection
 from drkit.core.jsonshape import dumps
 from drkit.evidence.records import utc_text
 from drkit.views.report.formats import register_format
-from drkit.views.report.model import InForce, PolicyReport, Report, RpoFigures
+from drkit.views.report.model import DrillPoint, InForce, PolicyReport, Report, RpoFigures
 
 
 def when(moment: datetime | None) -> str | None:
@@ -66,12 +66,28 @@ def projection_dict(projection: Projection | None, basis: str | None) -> dict[st
     }
 
 
+def drill_dict(drill: DrillPoint, rto_s: float) -> dict[str, Any]:
+    return {
+        "started_at": when(drill.started_at),
+        "result": drill.result,
+        "rta_s": drill.rta_s,
+        "rta_share_of_rto": drill.rta_s / rto_s if rto_s else None,
+        "snapshot_id": drill.snapshot_id,
+        "verify": drill.verify,
+        "files_restored": drill.files_restored,
+        "bytes_restored": drill.bytes_restored,
+        "manifest_authenticated": drill.manifest_authenticated,
+        "checks": [{"name": c.name, "result": c.result, "detail": c.detail} for c in drill.checks],
+    }
+
+
 def policy_dict(p: PolicyReport) -> dict[str, Any]:
     rto, growth = p.rto, p.growth
     return {
         "name": p.name,
         "tier": p.tier,
         "owner": p.owner,
+        "targets": p.targets,
         "in_force": in_force_dict(p.in_force),
         "rpo": rpo_dict(p.rpo),
         "verified_rpo": rpo_dict(p.verified_rpo),
@@ -88,6 +104,7 @@ def policy_dict(p: PolicyReport) -> dict[str, Any]:
             "projected_full_rto_s": number(rto.projected_full_rto_s),
             "projected_exceeds_rto": rto.projected_exceeds_rto,
             "projection": projection_dict(rto.projection, p.projection_basis),
+            "drills": [drill_dict(d, rto.target_s) for d in p.drills],
         },
         "growth": {
             "bytes_per_day": number(growth.bytes_per_day),

@@ -14,12 +14,13 @@ from typing import Any, Callable
 
 from drkit.views.report.model import Report
 
-# drkit's own formats, imported on first use (html pulls in jinja2; charts load matplotlib lazily),
+# drkit's own formats, imported on first use (html pulls in jinja2),
 # and listed first, in this order, whatever order they were imported in.
 BUILTIN = {"table": "drkit.views.report.table", "json": "drkit.views.report.as_json",
            "csv": "drkit.views.report.as_csv", "html": "drkit.views.report.html"}
 
 Renderer = Callable[[Report], str]
+Sealer = Callable[[str, Any], str]  # (rendered text, the host's SigningKey) -> signed text
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,23 @@ class ReportFormat:
     name: str
     render: Renderer
     terminal: Callable[[Report], Any] | None = None  # a rich renderable, when a terminal gets more than text
+    seal: Sealer | None = None  # signs what `render` made with the host's evidence key (html)
 
 
 _FORMATS: dict[str, ReportFormat] = {}
 _loaded = False
 
 
-def register_format(name: str, *, terminal: Callable[[Report], Any] | None = None) -> Callable[[Renderer], Renderer]:
+def register_format(name: str, *, terminal: Callable[[Report], Any] | None = None,
+                    seal: Sealer | None = None) -> Callable[[Renderer], Renderer]:
     """Decorator: `drkit report --format NAME` renders with this function."""
     def decorate(render: Renderer) -> Renderer:
+        if name in BUILTIN and render.__module__ != BUILTIN[name]:
+            raise ValueError(f"report format '{name}' is drkit's own ({BUILTIN[name]})")
         current = _FORMATS.get(name)
         if current is not None and current.render.__module__ != render.__module__:
             raise ValueError(f"report format '{name}' is already registered by {current.render.__module__}")
-        _FORMATS[name] = ReportFormat(name, render, terminal)
+        _FORMATS[name] = ReportFormat(name, render, terminal, seal)
         return render
     return decorate
 
@@ -50,19 +55,13 @@ def remove_format(name: str) -> None:
 
 
 def format_names() -> list[str]:
-    _load()
-    builtin = list(BUILTIN)
-    return sorted(_FORMATS, key=lambda name: builtin.index(name) if name in BUILTIN else len(builtin))
+    """drkit's formats first, in BUILTIN's order, then those plug-ins registered. Imports nothing:
+    listing the choices of `--format` must not cost a JSON report jinja2 and the HTML modules."""
+    return list(BUILTIN) + sorted(name for name in _FORMATS if name not in BUILTIN)
 
 
 def report_format(name: str) -> ReportFormat:
-    _load()
+    """The format, importing drkit's own module for it on first use."""
+    if name not in _FORMATS and name in BUILTIN:
+        importlib.import_module(BUILTIN[name])
     return _FORMATS[name]
-
-
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for module in BUILTIN.values():
-            importlib.import_module(module)
-        _loaded = True

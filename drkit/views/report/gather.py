@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drkit.core.compliance import Period
 from drkit.core.policy import Policy
+from drkit.core.schedules import SchedulePhrase
 from drkit.engines.catalog import Catalog, PointRow
 from drkit.engines.s3 import S3, parse_location
 from drkit.evidence.keys import KeyRing
@@ -67,9 +69,16 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         latest_size=catalog.latest_backup_size(name, period.until),
         latest_dump_bytes=catalog.latest_dump_bytes(name, period.until),
         first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
-        in_force_from=policy.objectives.in_force_from,
+        in_force_from=policy.objectives.in_force_from, targets=tuple(target_labels(policy)),
         suspicious=tuple(catalog.suspicious_marks(name)),
     )
+
+
+def target_labels(policy: Policy) -> list[str]:
+    """What the policy protects, in each target kind's own words (drkit/targets/registry.py)."""
+    from drkit.targets.registry import target_kind
+
+    return [target_kind(t).label(t) for t in policy.targets]
 
 
 def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey], *,
@@ -91,8 +100,15 @@ def drill_occurrences(policy: Policy, period: Period) -> list[datetime]:
     phrase = policy.schedule.drill
     if phrase is None:
         return []
+    return list(_occurrences(phrase, period))
+
+
+@lru_cache(maxsize=64)
+def _occurrences(phrase: SchedulePhrase, period: Period) -> tuple[datetime, ...]:
+    """Computed once per phrase and period: a hundred policies drilled "every sunday at 04:00"
+    share one list (the phrase is a frozen value)."""
     margin = phrase.nominal_interval + timedelta(days=2)
-    return phrase.occurrences(period.since - margin, period.until + margin, anchor=period.since)
+    return tuple(phrase.occurrences(period.since - margin, period.until + margin, anchor=period.since))
 
 
 def evidence_location(policy: Policy) -> str | None:
@@ -110,6 +126,12 @@ def public_url(url: str) -> str:
     parts = urlsplit(rest)
     host = parts.netloc.rsplit("@", 1)[-1]
     return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"
+
+
+def in_force_starts(catalog: Catalog, policies: list[Policy]) -> list[datetime | None]:
+    """Each policy's in-force-from F as the report model derives it (model.in_force_of): declared,
+    else its first evidence record, else None."""
+    return [p.objectives.in_force_from or catalog.first_evidence_at(p.name) for p in policies]
 
 
 def collect_report(catalog: Catalog, state_dir: Path, policies: list[Policy], period: Period, now: datetime,

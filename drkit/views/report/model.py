@@ -107,6 +107,7 @@ class PolicyFacts:
     in_force_from: datetime | None = None  # objectives.in_force_from as declared in the policy
     suspicious: tuple[SuspiciousMark, ...] = ()  # backups the ransomware guardrail marked (docs/guard.md)
     latest_dump_bytes: int | None = None  # database dumps in the newest successful backup (None: not known)
+    targets: tuple[str, ...] = ()  # what the policy protects, one label per target ("path /srv/shop")
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -169,13 +170,48 @@ class EvidenceFigures:
 
 
 @dataclass(frozen=True)
+class DrillCheck:
+    """One check a drill ran on the restored data, as its evidence payload records it."""
+
+    name: str
+    result: str  # pass, fail (the data is wrong), error (the check could not run)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class DrillPoint:
-    """One drill as charts and lists show it."""
+    """One drill as charts and lists show it: what an auditor asks of it is what it checked."""
 
     started_at: datetime
     rta_s: float
     result: str
     snapshot_id: str
+    verify: str = ""  # the verification mode (full, sample:N%)
+    files_restored: int = 0
+    bytes_restored: int = 0
+    manifest_authenticated: bool | None = None
+    checks: tuple[DrillCheck, ...] = ()
+
+
+def drill_point(record: Record, run: DrillRun) -> DrillPoint:
+    """A drill record for the report: its timing and verdict plus the checks its payload lists
+    (read leniently: a record that predates a field shows it empty rather than failing the report;
+    `drkit evidence verify` is where payloads are held to their schema)."""
+    measured = record.measured or {}
+    checks = tuple(DrillCheck(str(c.get("name", "?")), _check_result(c), str(c.get("detail") or ""))
+                   for c in measured.get("checks") or [] if isinstance(c, dict))
+    authenticated = measured.get("manifest_authenticated")
+    return DrillPoint(run.started_at, run.rta_s, record.result, run.snapshot_id, verify=str(measured.get("verify") or ""),
+                      files_restored=int(measured.get("files_restored") or record.files or 0),
+                      bytes_restored=run.bytes_restored,
+                      manifest_authenticated=authenticated if isinstance(authenticated, bool) else None,
+                      checks=checks)
+
+
+def _check_result(check: dict) -> str:
+    if check.get("passed"):
+        return "pass"
+    return "error" if check.get("error") else "fail"
 
 
 @dataclass
@@ -192,6 +228,7 @@ class PolicyReport:
     sources: list[str]
     not_shown: list[str]
     in_force: InForce = InForce(None, None, 1.0)
+    targets: list[str] = field(default_factory=list)
     projection_basis: str | None = None  # what the projected full RTO rests on, in words
     points: list[RecoveryPoint] = field(default_factory=list, repr=False)
     drills: list[DrillPoint] = field(default_factory=list, repr=False)
@@ -243,6 +280,19 @@ def report_period(since: datetime | None, until: datetime | None, now: datetime,
     return Period(start, end), notes
 
 
+def start_at_in_force(period: Period, in_force_from: list[datetime | None]) -> tuple[Period, list[str]]:
+    """The default period (no --since) starts no earlier than the reported objectives came into
+    force: a new policy's report shows the days it was bound, not weeks of grey before them. Kept
+    as is when some policy has no in-force date (it is in force throughout) or none is inside."""
+    if not in_force_from or any(f is None for f in in_force_from):
+        return period, []
+    start = min(f for f in in_force_from if f is not None)
+    if start <= period.since or start >= period.until:
+        return period, []
+    return Period(start, period.until), [f"the period starts at {utc_text(start)}, when the objectives of the "
+                                         "reported policies came into force (--since sets another start)"]
+
+
 # --- building -------------------------------------------------------------------------------
 
 
@@ -282,13 +332,12 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
 
     growth = _growth(facts, rto, caveats)
     evidence = _evidence(facts, caveats)
-    drills = [DrillPoint(r.started_at, r.rta_s, d.record.result, r.snapshot_id)
-              for d, r in zip(trusted, runs) if period.since <= r.started_at < period.until]
+    drills = [drill_point(d.record, r) for d, r in zip(trusted, runs) if period.since <= r.started_at < period.until]
     suspicious = _suspicious(facts, period, caveats)
     return PolicyReport(
         name=facts.name, tier=facts.tier, owner=facts.owner, rpo=rpo, verified_rpo=verified, rto=rto,
         growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
-        not_shown=_not_shown(facts, period, in_force), in_force=in_force,
+        not_shown=_not_shown(facts, period, in_force), in_force=in_force, targets=list(facts.targets),
         projection_basis=projection_basis(rto.projection), points=points, drills=drills,
         items=list(facts.records), suspicious=suspicious)
 
