@@ -3,7 +3,7 @@ file-hash cache used for manifests, and the public keys and verified signatures 
 Everything here can be rebuilt from the repositories and the evidence in the buckets
 (`drkit catalog rebuild`), except the hash cache, which is only a speed-up.
 
-One class per group of tables (`evidence`, `snapshots`, `points`, `hashes`, `keys`), each with
+One class per group of tables (`evidence`, `snapshots`, `copy_snapshots`, `points`, `hashes`, `keys`), each with
 its own DDL and queries; `Catalog` is all of them over one connection.
 """
 
@@ -16,17 +16,17 @@ from drkit.engines.catalog.evidence import EvidenceStore
 from drkit.engines.catalog.hashes import CachedHash, HashCache
 from drkit.engines.catalog.keys import KeyCache
 from drkit.engines.catalog.points import POINT_LOOKBACK_DAYS, PointRow, RecoveryPoints
-from drkit.engines.catalog.snapshots import SnapshotListing, SnapshotRow
+from drkit.engines.catalog.snapshots import CopyListing, CopyRow, SnapshotListing, SnapshotRow
 from drkit.engines.catalog.table import utcnow
 
-__all__ = ["POINT_LOOKBACK_DAYS", "SCHEMA", "CachedHash", "Catalog", "EvidenceStore", "HashCache", "KeyCache", "PointRow",
+__all__ = ["POINT_LOOKBACK_DAYS", "SCHEMA", "CachedHash", "Catalog", "CopyListing", "CopyRow", "EvidenceStore", "HashCache", "KeyCache", "PointRow",
            "RecoveryPoints", "SnapshotListing", "SnapshotRow", "utcnow"]
 
-_PARTS = (EvidenceStore, SnapshotListing, RecoveryPoints, HashCache, KeyCache)
+_PARTS = (EvidenceStore, SnapshotListing, CopyListing, RecoveryPoints, HashCache, KeyCache)
 SCHEMA = "".join(part.SCHEMA for part in _PARTS)
 
 
-class Catalog(EvidenceStore, SnapshotListing, RecoveryPoints, HashCache, KeyCache):
+class Catalog(EvidenceStore, SnapshotListing, CopyListing, RecoveryPoints, HashCache, KeyCache):
     """The state directory's catalog.sqlite: every table group over one WAL-mode connection."""
 
     def __init__(self, path: Path):

@@ -26,6 +26,11 @@ class EvidenceStore(Table):
     create index if not exists evidence_policy_time on evidence(policy, finished_at);
     create index if not exists evidence_policy_snapshot on evidence(policy, snapshot_id);
     create index if not exists evidence_policy_kind_time on evidence(policy, kind, finished_at);
+    create table if not exists evidence_uploads (
+        digest text not null,
+        repository text not null,
+        primary key (digest, repository)
+    );
     """
 
     def add_record(self, record: Record, *, uploaded: bool = False) -> bool:
@@ -38,6 +43,21 @@ class EvidenceStore(Table):
 
     def mark_uploaded(self, digest: str) -> None:
         self.db.execute("update evidence set uploaded = 1 where digest = ?", (digest,))
+
+    def mark_uploaded_to(self, digests: Iterable[str], repository: str) -> None:
+        """The records are in `repository`'s bucket (docs/repositories.md: every bucket holds every record)."""
+        self.db.executemany("insert or ignore into evidence_uploads values (?, ?)", [(d, repository) for d in digests])
+
+    def pending_uploads_to(self, policy: str, repository: str, first: str) -> list[Record]:
+        """The policy's records not yet in `repository`'s bucket. A record uploaded before uploads
+        were kept per repository (`uploaded` = 1, no row) is in its own repository's bucket, which
+        is the first when it names none."""
+        rows = self.db.execute(
+            "select record from evidence e where policy = ? and not exists (select 1 from evidence_uploads u"
+            " where u.digest = e.digest and u.repository = ?) and not (uploaded = 1 and"
+            " coalesce(json_extract(record, '$.repository'), ?) = ?) order by finished_at",
+            (policy, repository, first, repository))
+        return [Record.model_validate_json(r[0]) for r in rows]
 
     def pending_uploads(self, policy: str) -> list[Record]:
         rows = self.db.execute("select record from evidence where policy = ? and uploaded = 0 order by finished_at",
