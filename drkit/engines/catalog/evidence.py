@@ -177,6 +177,16 @@ class EvidenceStore(Table):
                 args.append(utc_text(value) if isinstance(value, datetime) else value)
         return self.db.execute(sql + " order by finished_at, started_at", args).fetchall()
 
+    def copy_rows(self, policy: str, since: datetime, until: datetime, before: int = 10) -> list[tuple[str, str, str]]:
+        """(digest, kind, record text) of passing copy runs finished in [since, until), and the last
+        `before` ones before `since` (they hold the snapshots each copy could restore at the start)."""
+        sql = "select digest, kind, record from evidence where policy = ? and kind = 'copy' and result = 'pass'"
+        earlier = self.db.execute(sql + " and finished_at < ? order by finished_at desc limit ?",
+                                  (policy, utc_text(since), before)).fetchall()
+        within = self.db.execute(sql + " and finished_at >= ? and finished_at < ? order by finished_at",
+                                 (policy, utc_text(since), utc_text(until))).fetchall()
+        return earlier[::-1] + within
+
     def backup_rows(self, policy: str, snapshot_ids: Iterable[str]) -> list[tuple[str, str, str]]:
         """(digest, kind, record text) of the backup records naming these snapshots."""
         ids = list(snapshot_ids)

@@ -102,6 +102,8 @@ def policy_dict(p: PolicyReport) -> dict[str, Any]:
         "caveats": p.caveats,
         "sources": p.sources,
         "not_shown": p.not_shown,
+        "repositories": [{"name": r.name, "copy_of": r.copy_of, "last_copy_at": when(r.last_copy_at),
+                          "rpo": rpo_dict(r.rpo)} for r in p.repositories],
     }
 
 

@@ -29,6 +29,7 @@ def _environment() -> Environment:
     env.filters["when"] = lambda t: format_when(t, never="never")
     env.filters["day"] = lambda t: "n/a" if t is None else utc_text(t)[:10]
     env.filters["size"] = format_size
+    env.globals["verdict"] = verdict
     return env
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from drkit.core.compliance import (
+    CopyRun,
     DrillRun,
     Period,
     Projection,
@@ -21,6 +22,7 @@ from drkit.core.compliance import (
     RtoResult,
     Trend,
     Window,
+    copy_points,
     coverage,
     growth_trend,
     rpo_analysis,
@@ -82,6 +84,14 @@ class EvidenceItem:
 
 
 @dataclass(frozen=True)
+class CopyFacts:
+    """One copy repository of a policy: its passing, signature-verified copy runs (docs/repositories.md)."""
+
+    name: str
+    runs: tuple[CopyRun, ...] = ()
+
+
+@dataclass(frozen=True)
 class PolicyFacts:
     """Everything the report needs about one policy, as read from the catalog and policy file."""
 
@@ -105,6 +115,8 @@ class PolicyFacts:
     first_evidence_at: datetime | None = None
     first_drill_at: datetime | None = None
     in_force_from: datetime | None = None  # objectives.in_force_from as declared in the policy
+    repository_name: str = "primary"  # the first repository's name (backups go there)
+    copies: tuple[CopyFacts, ...] = ()  # the policy's other repositories
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -176,6 +188,17 @@ class DrillPoint:
     snapshot_id: str
 
 
+@dataclass(frozen=True)
+class RepositoryRpo:
+    """The policy's RPO figures measured on one of its repositories: the first's are the policy's
+    own; a copy's recovery points count from the copy run that brought them (docs/repositories.md)."""
+
+    name: str
+    copy_of: str | None  # None: the first repository
+    rpo: RpoFigures
+    last_copy_at: datetime | None = None  # the newest passing copy run into it (copies only)
+
+
 @dataclass
 class PolicyReport:
     name: str
@@ -194,6 +217,7 @@ class PolicyReport:
     points: list[RecoveryPoint] = field(default_factory=list, repr=False)
     drills: list[DrillPoint] = field(default_factory=list, repr=False)
     items: list[EvidenceItem] = field(default_factory=list, repr=False)
+    repositories: list[RepositoryRpo] = field(default_factory=list)
 
     @property
     def rpo_met(self) -> bool:
@@ -286,7 +310,19 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
         growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
         not_shown=_not_shown(facts, period, in_force), in_force=in_force,
         projection_basis=projection_basis(rto.projection), points=points, drills=drills,
-        items=list(facts.records))
+        items=list(facts.records), repositories=_repositories(facts, rpo, period, start))
+
+
+def _repositories(facts: PolicyFacts, rpo: RpoFigures, period: Period, start: datetime | None) -> list[RepositoryRpo]:
+    """The first repository's figures (the policy's) and each copy's, measured the same way."""
+    rows = [RepositoryRpo(facts.repository_name, None, rpo)]
+    for copy in facts.copies:
+        runs = [run for run in copy.runs if run.finished_at <= period.until]
+        figures = _rpo_figures(rpo_analysis(copy_points(runs), period, facts.rpo_s, now=period.until,
+                                            in_force_from=start), f"RPO of {copy.name}", None)
+        rows.append(RepositoryRpo(copy.name, facts.repository_name, figures,
+                                  max((run.finished_at for run in runs), default=None)))
+    return rows
 
 
 def in_force_of(facts: PolicyFacts, period: Period, caveats: list[str]) -> InForce:
