@@ -88,6 +88,19 @@ def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primar
     assert rebuilt["records_added"] == 4 and rebuilt["snapshots"] == 1 and rebuilt["problems"] == []
     assert env.drkit("evidence", "verify", env=fresh, check=0).stdout.startswith("4 records, 1 policy")
 
+    # The report shows each repository's RPO: the copy's point counts from the copy run.
+    report = json.loads(env.drkit("report", "--format", "json", env=fresh, check=0).stdout)["policies"][0]
+    primary_rpo, offsite_rpo = report["repositories"]
+    assert (primary_rpo["name"], primary_rpo["copy_of"], offsite_rpo["name"], offsite_rpo["copy_of"]) == (
+        "primary", None, "offsite", "primary")
+    assert offsite_rpo["last_copy_at"] > run["record"]["finished_at"]  # the second copy run, which found nothing new
+    assert 0 < primary_rpo["rpo"]["current_exposure_s"] <= offsite_rpo["rpo"]["current_exposure_s"] < 3600
+    table = env.drkit("report", env=fresh, check=0).stdout
+    assert "RPO per repository" in table and "offsite" in table
+    status = json.loads(env.drkit("status", "--json", env=fresh, check=0).stdout)["policies"][0]
+    [copy] = status["copies"]
+    assert copy["repository"] == "offsite" and copy["lagging"] is False and copy["exposure_s"] < 3600
+
 
 def test_a_failed_copy_is_its_own_run_and_leaves_the_backup_alone(site, moto_server):
     env, copy_bucket = site
@@ -96,7 +109,8 @@ def test_a_failed_copy_is_its_own_run_and_leaves_the_backup_alone(site, moto_ser
     assert failed.stdout.startswith("FAILED shop: copy primary -> offsite did not complete")
     assert "no restic repository" in failed.stderr
     assert failed.stderr.count("drkit: error:") == 1 and "Traceback" not in failed.stderr
-    status = json.loads(env.drkit("status", "--json", check=0).stdout)["policies"][0]
+    status = json.loads(env.drkit("status", "--json", check=3).stdout)["policies"][0]
     assert status["last_run_result"] == "pass"  # the backup's result stands
+    assert status["problems"] == ["COPY LAG offsite"] and status["copies"][0]["exposure_s"] is None
     wrong = env.drkit("copy", "shop", "--to", "primary", check=2)
     assert "--to primary is the repository backups go to" in wrong.stderr

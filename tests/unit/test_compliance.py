@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drkit.core.compliance import (
-    CopyRun,
     FIT_DRILLS,
     MIN_FIT_SPREAD,
+    CopyRun,
     DrillRun,
     Period,
     RecoveryPoint,
