@@ -81,12 +81,7 @@ def _init_one(ws: Workspace, policy: Policy, name: str) -> InitResult:
         if state.default_retention and s3.location.is_aws:
             result.notes.append("warning: a default retention rule makes AWS reject restic 0.14 uploads "
                                 "(no Content-MD5); use repository.lock_days instead")
-    if result.copy_of is None:
-        restic = ws.restic(policy, name)
-        restic.version()
-        result.repo_created = restic.init()
-    else:
-        restic = ws.restic(policy, name, source=first)
-        restic.version()
-        result.repo_created = restic.init_copy()
+    restic = ws.restic(policy, name, source=result.copy_of)
+    restic.version()
+    result.repo_created = restic.init(copy_chunker_params=result.copy_of is not None)
     return result

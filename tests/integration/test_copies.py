@@ -5,11 +5,14 @@ The primary's server is stopped, and the copy alone still drills and rebuilds th
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from factories import make_env
 from servers import SeaweedFS, ServerStartError
 
@@ -114,3 +117,25 @@ def test_a_failed_copy_is_its_own_run_and_leaves_the_backup_alone(site, moto_ser
     assert status["problems"] == ["COPY LAG offsite"] and status["copies"][0]["exposure_s"] is None
     wrong = env.drkit("copy", "shop", "--to", "primary", check=2)
     assert "--to primary is the repository backups go to" in wrong.stderr
+
+
+def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, source):
+    """Deduplication holds in the copy only with the same chunker polynomial (restic init
+    --copy-chunker-params); local repositories, so no server is needed."""
+    passwords = {name: tmp_path / f"{name}.pass" for name in ("primary", "offsite")}
+    for name, path in passwords.items():
+        path.write_text(f"password of {name}\n")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "shop.yaml").write_text(yaml.safe_dump({
+        "version": 1, "name": "shop", "objectives": {"rpo": "24h", "rto": "4h"}, "targets": [{"path": str(source)}],
+        "repositories": [{"name": name, "url": f"local:{tmp_path / name}", "password_file": str(path)}
+                         for name, path in passwords.items()]}))
+    drkit = [sys.executable, "-m", "drkit", "--policies", str(tmp_path / "policies"), "--state-dir", str(tmp_path / "state")]
+    subprocess.run([*drkit, "repo", "init", "shop"], check=True, capture_output=True, timeout=120)
+
+    def polynomial(name: str) -> str:
+        config = subprocess.run(["restic", "-r", str(tmp_path / name), "--password-file", str(passwords[name]), "cat",
+                                 "config"], check=True, capture_output=True, text=True, timeout=60).stdout
+        return json.loads(config)["chunker_polynomial"]
+
+    assert polynomial("primary") == polynomial("offsite")

@@ -56,26 +56,19 @@ class Restic(ResticRunner):
     def version(self) -> tuple[int, int, int]:
         return installed_version(self.binary)[0]
 
-    def init(self) -> bool:
-        """Initialize the repository; False when one already exists there."""
-        try:
-            self.run(["snapshots", "--json", "--latest", "1"], what="open repository", timeout=120)
-            return False
-        except errors.NoRepository:
-            pass
-        self.run(["init"], what="init repository", timeout=300, retry_lock=False)
-        return True
+    def init(self, *, copy_chunker_params: bool = False) -> bool:
+        """Initialize the repository; False when one already exists there.
 
-    def init_copy(self) -> bool:
-        """Initialize this repository as a copy of `self.source` with the source's chunker
+        `copy_chunker_params` makes it a copy of `self.source` with the source's chunker
         parameters, so the same files chunk the same way and deduplication holds across copies
-        (docs/repositories.md); False when a repository already exists here."""
+        (docs/repositories.md, "Copies")."""
         try:
             self.run(["snapshots", "--json", "--latest", "1"], what="open repository", timeout=120)
             return False
         except errors.NoRepository:
             pass
-        self.run(["init", "--copy-chunker-params"], what="init copy repository", timeout=300, retry_lock=False)
+        args = ["init", "--copy-chunker-params"] if copy_chunker_params else ["init"]
+        self.run(args, what="init repository", timeout=300, retry_lock=False)
         return True
 
     def copy(self, *, tags: list[str], timeout: float | None = None) -> CopyReport:
