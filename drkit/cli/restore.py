@@ -26,10 +26,12 @@ from drkit.core.outcome import RunStatus
 @click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten).")
 @click.option("--in-place", is_flag=True, help="Restore over the live data, every path where it was (asks first).")
 @click.option("--yes", is_flag=True, help="Confirm --in-place without asking (scripts).")
+@click.option("--repository", "repository", metavar="REPO", default=None,
+              help="Restore from this repository of the policy (a copy; docs/repositories.md). Default: the first.")
 @json_option
 @pass_app
 def restore(app: App, name: str, target: Path | None, snapshot: str, include: tuple[str, ...], force: bool,
-            in_place: bool, yes: bool, as_json: bool) -> None:
+            in_place: bool, yes: bool, repository: str | None, as_json: bool) -> None:
     """Restore a snapshot into a directory, verify every restored file against the backup manifest,
     and record signed evidence. Exit 0 restored and verified, 1 could not complete, 2 refused
     (target not empty or over live data, unknown snapshot or path), 4 restored but not verified."""
@@ -39,7 +41,7 @@ def restore(app: App, name: str, target: Path | None, snapshot: str, include: tu
     item = app.policy(name)
     confirm = (lambda _question: True) if yes else (_ask if sys.stdin.isatty() else None)
     with RestoreProgressBar(name, enabled=not as_json and sys.stderr.isatty()) as progress:
-        request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress)
+        request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress, repository)
         outcome = run_restore(app.workspace, request)
     finish_runs([outcome], as_json, _restore_lines)
 

@@ -74,6 +74,7 @@ class RestoreRequest:
     in_place: bool = False
     confirm: Callable[[str], bool] | None = None  # asked before overwriting live data; None: refuse
     progress: RestoreProgress | None = None
+    repository: str | None = None    # restore from this repository of the policy (a copy); None: the first
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,10 @@ class RestoreDetail:
 
 def run_restore(ws: Workspace, request: RestoreRequest, *, notify: bool = True) -> RunOutcome:
     """One restore under the policy lock; a refused one (target, snapshot, --include) records nothing."""
-    return run_locked(ws, request.policy, "restore", lambda ctx: _Restore(ctx, request).run(), notify=notify)
+    if request.repository is not None:
+        request.policy.repository_named(request.repository)  # an unknown name: usage error before anything runs
+    return run_locked(ws, request.policy, "restore", lambda ctx: _Restore(ctx, request).run(), notify=notify,
+                      repository=request.repository)
 
 
 register_job("restore", None, describe_snapshot_run)  # only on request: a restore needs a target
@@ -265,7 +269,7 @@ class _Restore:
         """The manifest from the snapshot (`restic dump`: it may lie outside the --include paths),
         authenticated by the signed backup evidence when the catalog has it."""
         ws = self.ctx.ws
-        backup = backup_evidence(ws.catalog, ws.key, self.policy.name, snapshot.id)
+        backup = backup_evidence(ws.catalog, ws.key, self.policy.name, snapshot.original_id)  # a copy's: by `original`
         path = find_manifest(listing.nodes, self.policy.name, known_manifest_path(backup))
         staging = posixpath.dirname(path) if path else str(ws.state_dir / "staging" / self.policy.name)
         self.detail.landed = landings(self.policy, staging, self.target, self.includes,

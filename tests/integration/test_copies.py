@@ -83,13 +83,16 @@ def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primar
     assert record["measured"]["manifest_authenticated"] is True  # the backup's evidence vouches for the copy
     assert "upload to repository primary failed" in drill.stderr  # a warning, not a failure
     assert evidence_kinds(moto_server, copy_bucket) == ["backup", "copy", "copy", "drill"]
+    restored = json.loads(env.drkit("restore", "shop", "--repository", "offsite", "--target", str(tmp_path / "back"),
+                                    "--json", check=0).stdout)
+    assert restored["detail"]["verified"] is True and restored["record"]["repository"] == "offsite"
 
     # A new host with only the copy's bucket rebuilds the whole catalog.
     fresh = env.env(DRKIT_STATE_DIR=str(tmp_path / "new-host"))
     rebuilt = json.loads(env.drkit("catalog", "rebuild", "shop", "--repository", "offsite", "--json", env=fresh,
                                    check=0).stdout)["policies"][0]
-    assert rebuilt["records_added"] == 4 and rebuilt["snapshots"] == 1 and rebuilt["problems"] == []
-    assert env.drkit("evidence", "verify", env=fresh, check=0).stdout.startswith("4 records, 1 policy")
+    assert rebuilt["records_added"] == 5 and rebuilt["snapshots"] == 1 and rebuilt["problems"] == []
+    assert env.drkit("evidence", "verify", env=fresh, check=0).stdout.startswith("5 records, 1 policy")
 
     # The report shows each repository's RPO: the copy's point counts from the copy run.
     report = json.loads(env.drkit("report", "--format", "json", env=fresh, check=0).stdout)["policies"][0]
