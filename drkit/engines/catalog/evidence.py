@@ -177,6 +177,12 @@ class EvidenceStore(Table):
                 args.append(utc_text(value) if isinstance(value, datetime) else value)
         return self.db.execute(sql + " order by finished_at, started_at", args).fetchall()
 
+    def first_copy_at(self, policy: str, repository: str) -> datetime | None:
+        """When drkit first ran a copy into `repository` (any result): the copy's objectives count from then."""
+        row = self.db.execute("select min(finished_at) from evidence where policy = ? and kind = 'copy'"
+                              " and json_extract(record, '$.repository') = ?", (policy, repository)).fetchone()
+        return parse_utc(row[0]) if row and row[0] else None
+
     def copy_rows(self, policy: str, since: datetime, until: datetime, before: int = 10) -> list[tuple[str, str, str]]:
         """(digest, kind, record text) of passing copy runs finished in [since, until), and the last
         `before` ones before `since` (they hold the snapshots each copy could restore at the start)."""

@@ -83,7 +83,7 @@ def copy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[str,
             copied = measured_of(record, CopyMeasured).copied
             runs[record.repository].append(CopyRun(record.finished_at,
                                                    tuple((c.copy_id, parse_utc(c.time)) for c in copied)))
-    return tuple(CopyFacts(name, tuple(found)) for name, found in runs.items())
+    return tuple(CopyFacts(name, tuple(found), catalog.first_copy_at(policy.name, name)) for name, found in runs.items())
 
 
 def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey], *,

@@ -89,6 +89,7 @@ class CopyFacts:
 
     name: str
     runs: tuple[CopyRun, ...] = ()
+    first_run_at: datetime | None = None  # the first copy run into it, any result (None: never)
 
 
 @dataclass(frozen=True)
@@ -318,8 +319,11 @@ def _repositories(facts: PolicyFacts, rpo: RpoFigures, period: Period, start: da
     rows = [RepositoryRpo(facts.repository_name, None, rpo)]
     for copy in facts.copies:
         runs = [run for run in copy.runs if run.finished_at <= period.until]
+        # Like a policy, a copy is not blamed for the time before drkit first copied into it; one
+        # never copied into is judged from the policy's own start (its exposure is unbounded).
+        since = max(start, copy.first_run_at) if start and copy.first_run_at else (copy.first_run_at or start)
         figures = _rpo_figures(rpo_analysis(copy_points(runs), period, facts.rpo_s, now=period.until,
-                                            in_force_from=start), f"RPO of {copy.name}", None)
+                                            in_force_from=since), f"RPO of {copy.name}", None)
         rows.append(RepositoryRpo(copy.name, facts.repository_name, figures,
                                   max((run.finished_at for run in runs), default=None)))
     return rows
