@@ -143,3 +143,17 @@ def test_a_copy_between_buckets_with_different_keys_is_refused_up_front(tmp_path
         ws.restic(pol, "offsite-2", source="primary")
     same = policy(aws("primary", "bucket-a"), aws("offsite-2", "bucket-b"))
     assert ws.restic(same, "offsite-2", source="primary").env()["AWS_ACCESS_KEY_ID"] == "AK"
+
+
+def test_records_uploaded_before_per_repository_uploads_count_as_in_their_own_bucket(tmp_path):
+    from drkit.engines.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    legacy = backup_record()  # no `repository`: the first's
+    named = backup_record(repository="offsite-2", errors=["second"])
+    catalog.add_record(legacy, uploaded=True)
+    catalog.add_record(named, uploaded=True)
+    assert [r.digest() for r in catalog.pending_uploads_to("shop", "primary", "primary")] == [named.digest()]
+    assert [r.digest() for r in catalog.pending_uploads_to("shop", "offsite-2", "primary")] == [legacy.digest()]
+    catalog.mark_uploaded_to([legacy.digest()], "offsite-2")
+    assert catalog.pending_uploads_to("shop", "offsite-2", "primary") == []

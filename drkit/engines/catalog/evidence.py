@@ -49,14 +49,18 @@ class EvidenceStore(Table):
         self.db.executemany("insert or ignore into evidence_uploads values (?, ?)", [(d, repository) for d in digests])
 
     def pending_uploads_to(self, policy: str, repository: str, first: str) -> list[Record]:
-        """The policy's records not yet in `repository`'s bucket. A record uploaded before uploads
-        were kept per repository (`uploaded` = 1, no row) is in its own repository's bucket, which
-        is the first when it names none."""
-        rows = self.db.execute(
-            "select record from evidence e where policy = ? and not exists (select 1 from evidence_uploads u"
-            " where u.digest = e.digest and u.repository = ?) and not (uploaded = 1 and"
-            " coalesce(json_extract(record, '$.repository'), ?) = ?) order by finished_at",
-            (policy, repository, first, repository))
+        """The policy's records not yet in `repository`'s bucket.
+
+        A record uploaded before uploads were kept per repository (`uploaded` = 1, no row) is in
+        its own repository's bucket, which is the first when it names none: it gets its row here,
+        once, so later calls compare digests only and never parse the stored records again."""
+        missing = "not exists (select 1 from evidence_uploads u where u.digest = e.digest and u.repository = ?)"
+        self.db.execute(
+            f"insert or ignore into evidence_uploads select digest, ? from evidence e where policy = ? and {missing}"
+            " and uploaded = 1 and coalesce(json_extract(record, '$.repository'), ?) = ?",
+            (repository, policy, repository, first, repository))
+        rows = self.db.execute(f"select record from evidence e where policy = ? and {missing} order by finished_at",
+                               (policy, repository))
         return [Record.model_validate_json(r[0]) for r in rows]
 
     def pending_uploads(self, policy: str) -> list[Record]:
