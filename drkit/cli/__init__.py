@@ -20,6 +20,7 @@ from drkit.cli import (
     browse,
     catalog,
     completion,
+    copy,
     doctor,
     drill,
     evidence,
@@ -76,7 +77,7 @@ def cli(ctx: click.Context, policies_dir: Path | None, state_dir: Path | None, v
 for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
                  evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
                  runbook.runbook, restore.restore, browse.ls, browse.dump,
-                 doctor.doctor, postmortem.postmortem, iam.iam_policy, keys.keys):
+                 doctor.doctor, postmortem.postmortem, iam.iam_policy, keys.keys, copy.copy):
     cli.add_command(_command)
 cli.add_command(completion.completion)
 

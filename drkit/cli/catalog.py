@@ -17,15 +17,17 @@ def catalog() -> None:
 
 @catalog.command("rebuild")
 @click.argument("names", nargs=-1, shell_complete=complete_policy)
+@click.option("--repository", "repository", metavar="REPO", default=None,
+              help="Rebuild from this repository and its bucket (a copy, when the first is lost). Default: the first.")
 @json_option
 @pass_app
-def catalog_rebuild(app: App, names: tuple[str, ...], as_json: bool) -> None:
+def catalog_rebuild(app: App, names: tuple[str, ...], repository: str | None, as_json: bool) -> None:
     """Rebuild the local catalog from the repositories (snapshot listings) and the evidence in the
     buckets (records and signing keys), e.g. on a new host. Exit 4 when a record's signature fails."""
     from drkit.jobs.rebuild import rebuild
 
     items = [app.policy(n) for n in names] if names else app.policies
-    result = rebuild(app.workspace, [i.policy for i in items])
+    result = rebuild(app.workspace, [i.policy for i in items], repository)
     if as_json:
         emit_document(result)
     else:

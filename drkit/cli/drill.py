@@ -20,10 +20,13 @@ from drkit.evidence.payloads import DrillMeasured, measured_if
 @click.option("--sandbox", type=click.Path(path_type=Path), default=None,
               help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
 @click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")
+@click.option("--repository", "repository", metavar="REPO", default=None,
+              help="Drill from this repository of the policy (a copy; docs/repositories.md). Default: the first.")
 @prometheus_option
 @json_option
 @pass_app
-def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, as_json: bool) -> None:
+def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep: bool, repository: str | None,
+                  as_json: bool) -> None:
     """Restore a snapshot into a sandbox, verify it, run the policy's checks and time it against the RTO.
 
     Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
@@ -33,11 +36,11 @@ def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep
 
     clock = Stopwatch()  # the recovery time runs from the request
     item = app.policy(name)
-    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
-    finish_runs([outcome], as_json, lambda o: _drill_lines(o, verdict_of(o)))
+    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep, repository), clock)
+    finish_runs([outcome], as_json, lambda o: _drill_lines(o, verdict_of(o), repository))
 
 
-def _drill_lines(outcome, verdict: str) -> str | tuple[str, bool]:
+def _drill_lines(outcome, verdict: str, repository: str | None = None) -> str | tuple[str, bool]:
     """The phase table and the verdict line; a run refused or locked before it started is one error line."""
     if outcome.record is None:
         return f"{outcome.status.upper()} {outcome.policy}: drill did not run"
@@ -47,7 +50,8 @@ def _drill_lines(outcome, verdict: str) -> str | tuple[str, bool]:
 
     buffer = io.StringIO()
     Console(file=buffer, highlight=False, soft_wrap=True, width=out.width).print(_drill_table(outcome.record))
-    lines = [buffer.getvalue().rstrip("\n"), *_check_lines(outcome.record), _drill_line(outcome, verdict)]
+    lines = [buffer.getvalue().rstrip("\n"), *_check_lines(outcome.record),
+             _drill_line(outcome, verdict) + (f" from repository {repository}" if repository else "")]
     if outcome.detail is not None and outcome.detail.kept_sandbox:
         lines.append(f"restored tree kept in {outcome.detail.kept_sandbox}")
     more = outcome.detail.problems[1:] if verdict == "FAIL" and outcome.detail is not None else []

@@ -25,21 +25,23 @@ def repo() -> None:
 
 @repo.command("init")
 @click.argument("name", shell_complete=complete_policy)
+@click.option("--repository", "repository", metavar="REPO", default=None,
+              help="Only this repository of the policy. Default: every one; copies get the first's chunker parameters.")
 @json_option
 @pass_app
-def repo_init(app: App, name: str, as_json: bool) -> None:
+def repo_init(app: App, name: str, repository: str | None, as_json: bool) -> None:
     """Create the bucket and restic repository if absent (idempotent); report Object Lock state."""
     from drkit.jobs.repo_init import init_repository
 
-    result = init_repository(app.workspace, app.policy(name).policy)
+    result = init_repository(app.workspace, app.policy(name).policy, repository)
     if as_json:
         emit_document(result)
     else:
         for line in result.lines():
             click.echo(line)
-    if result.object_lock_missing:
+    for missing in result.object_lock_missing_in:
         raise errors.BreachError(f"{name}: repository.require_object_lock is true but bucket "
-                                 f"'{result.bucket}' has no Object Lock",
+                                 f"'{missing.bucket}' has no Object Lock",
                                  hint="create a bucket with Object Lock enabled; it cannot be turned on later")
 
 

@@ -32,10 +32,13 @@ from drkit.core.outcome import RunStatus
                    "(postgres targets) or a [client] option file (mysql targets).")
 @click.option("--database", metavar="DB", help="With --to-database: the dumped database to load (when the "
                                                "snapshot holds several).")
+@click.option("--repository", "repository", metavar="REPO", default=None,
+              help="Restore from this repository of the policy (a copy; docs/repositories.md). Default: the first.")
 @json_option
 @pass_app
 def restore(app: App, name: str, target: Path | None, snapshot: str, include: tuple[str, ...], force: bool,
-            in_place: bool, yes: bool, to_database: str | None, database: str | None, as_json: bool) -> None:
+            in_place: bool, yes: bool, to_database: str | None, database: str | None, repository: str | None,
+            as_json: bool) -> None:
     """Restore a snapshot into a directory, verify every restored file against the backup manifest,
     and record signed evidence; or, with --to-database, load one database dump (verified first) into
     a running server. Exit 0 restored and verified, 1 could not complete (also: the server refused
@@ -50,7 +53,7 @@ def restore(app: App, name: str, target: Path | None, snapshot: str, include: tu
         if database is not None and to_database is None:
             raise errors.UsageError("--database goes with --to-database")
         request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress,
-                                 to_database, database)
+                                 to_database, database, repository)
         outcome = run_restore(app.workspace, request)
     finish_runs([outcome], as_json, _restore_lines)
 

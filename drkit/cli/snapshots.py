@@ -11,13 +11,15 @@ from drkit.core.display import count_of, format_when
 
 @click.command()
 @click.argument("name", shell_complete=complete_policy)
+@click.option("--repository", "repository", metavar="REPO", default=None,
+              help="List this repository of the policy (a copy). Default: the first.")
 @json_option
 @pass_app
-def snapshots(app: App, name: str, as_json: bool) -> None:
+def snapshots(app: App, name: str, repository: str | None, as_json: bool) -> None:
     """List a policy's snapshots (read from the repository, manual restic ones included)."""
     from drkit.jobs.rebuild import list_snapshots
 
-    listing = list_snapshots(app.workspace, app.policy(name).policy)
+    listing = list_snapshots(app.workspace, app.policy(name).policy, repository)
     if as_json:
         emit_document(listing)
         return

@@ -243,6 +243,26 @@ def verified_points(drills: Iterable[DrillRun]) -> list[RecoveryPoint]:
     ]
 
 
+# --- copies ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopyRun:
+    """One passing copy run into a copy repository: the snapshots it added (id, capture time),
+    restorable from that repository from the run's finish on (docs/repositories.md)."""
+
+    finished_at: datetime
+    copied: tuple[tuple[str, datetime], ...] = ()
+
+
+def copy_points(runs: Iterable[CopyRun]) -> list[RecoveryPoint]:
+    """A copy repository's recovery points: each copied snapshot keeps its capture time (the data
+    is as old as the backup's) but counts only from the copy's finish, so a copy that lags shows
+    as exposure of its own. Feed them to `rpo_analysis` for the copy's RPO figures."""
+    return [RecoveryPoint(capture=capture, completion=run.finished_at, snapshot_id=snapshot_id)
+            for run in runs for snapshot_id, capture in run.copied]
+
+
 # --- RTO ------------------------------------------------------------------------------------
 
 

@@ -163,10 +163,19 @@ Target = Annotated[Model, TARGETS]
 # --- schedule, retention, repository -------------------------------------------------------------
 
 class Schedule(Model):
+    model_config = ConfigDict(serialize_by_alias=True)
+
     backup: Phrase | None = Field(None, description="When to back up, e.g. 'every day at 01:30', 'every 15 minutes'")
     drill: Phrase | None = Field(None, description="When to run a restore drill; none = one drill expected per 30 days")
     check: Phrase | None = Field(None, description="When to check repository integrity (rotating read-data subsets)")
     forget: Phrase | None = Field(None, description="When to apply retention (restic forget, then prune)")
+    # `copy` would shadow BaseModel.copy: the attribute is `copy_`, the YAML key `copy`.
+    copy_: Phrase | None = Field(None, alias="copy",
+                                 description="When to copy new snapshots to every other repository (`drkit copy`)")
+
+    def phrase(self, job: str) -> SchedulePhrase | None:
+        """The phrase of a job kind (backup, copy, forget, check, drill); None: not scheduled."""
+        return getattr(self, "copy_" if job == "copy" else job, None)
 
 
 class Retention(Model):

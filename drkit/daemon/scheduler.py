@@ -35,7 +35,7 @@ from drkit.engines import process
 from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
 from drkit.evidence.records import RAN, now_utc, parse_utc, utc_text
-from drkit.jobs import backup, forget, repo_check  # noqa: F401 - registers the job kinds the daemon runs
+from drkit.jobs import backup, copy, forget, repo_check  # noqa: F401 - registers the job kinds the daemon runs
 from drkit.jobs.drill import run as drill  # noqa: F401
 from drkit.jobs.lifecycle import CATCH_UP_ORDER, RunOutcome, record_missed, run_job
 
@@ -58,9 +58,9 @@ class JobSpec:
 
 
 def job_specs(policies: list[Policy]) -> list[JobSpec]:
-    """Every scheduled job, per policy in catch-up order (backup, forget, check, drill)."""
+    """Every scheduled job, per policy in catch-up order (backup, copy, forget, check, drill)."""
     return [JobSpec(p.name, job, phrase) for p in policies for job in CATCH_UP_ORDER
-            if (phrase := getattr(p.schedule, job)) is not None]
+            if (phrase := p.schedule.phrase(job)) is not None]
 
 
 def catch_up_due(spec: JobSpec, last_run: datetime | None, now: datetime) -> bool:

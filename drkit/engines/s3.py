@@ -281,14 +281,28 @@ class S3:
             raise
 
     def list_keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        paginator = self.client.get_paginator("list_objects_v2")
+        def every_page() -> list[str]:
+            paginator = self.client.get_paginator("list_objects_v2")
+            return [obj["Key"] for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix)
+                    for obj in page.get("Contents", [])]
+
+        # Through _call: a missing bucket or refused credentials are S3Errors, like every other call
+        # (tests/integration/test_s3_contract.py).
+        return self._call(f"list {prefix}", every_page)
+
+    def object_size(self, key: str) -> int | None:
+        """The object's size (HEAD), or None when there is no such key."""
         try:
-            for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
-                keys += [obj["Key"] for obj in page.get("Contents", [])]
-        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as exc:
-            raise errors.Unreachable(f"list {prefix}: S3 endpoint {self.location.endpoint} unreachable ({exc})") from None
-        return keys
+            return self._call("check object", self.client.head_object, Bucket=self.location.bucket,
+                              Key=key)["ContentLength"]
+        except errors.S3Error as exc:
+            if getattr(exc, "code", "") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def delete_key(self, key: str) -> None:
+        """Delete one object (in a versioned bucket: add a delete marker; Object Lock keeps the data)."""
+        self._call("delete", self.client.delete_object, Bucket=self.location.bucket, Key=key)
 
     def lock_new_objects(self, since: datetime, until_date: datetime, mode: str = "COMPLIANCE") -> int:
         """Set COMPLIANCE retention on repository objects written since `since` (restic 0.14 cannot send

@@ -1,8 +1,8 @@
 """The state directory and what lives in it: catalog, evidence key, staging, locks, restic cache.
 
 `Workspace` is what commands open: it hands out a `Restic` and an `S3` per repository of a
-policy and records signed evidence (catalog first, then the repository's bucket; an upload that
-fails stays pending and is retried on the next record of that policy).
+policy and records signed evidence (catalog first, then every repository's bucket; an upload
+that fails stays pending for that bucket and is retried on the next record of that policy).
 """
 
 from __future__ import annotations
@@ -81,22 +81,40 @@ class Workspace:
             self._s3[key] = S3(repo) if parse_location(repo) else None
         return self._s3[key]
 
-    def restic(self, policy: Policy, repository: str | None = None) -> Restic:
+    def restic(self, policy: Policy, repository: str | None = None, *, source: str | None = None) -> Restic:
         """A `Restic` bound to one of the policy's repositories (None: the first). Built per call:
         S3 credentials are read from the cached session each time, so refreshed role or SSO
-        credentials reach the next restic run."""
+        credentials reach the next restic run. `source` names the repository a `copy` or
+        `init --copy-chunker-params` reads from (docs/repositories.md, "Copies")."""
         repo = policy.repository_named(repository)
         s3 = self.s3(policy, repo.name)
         credentials = s3.credentials_env() if s3 else {}
-        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache")
+        origin = policy.repository_named(source) if source is not None else None
+        if origin is not None:
+            credentials = self._shared_credentials(policy, origin.name, repo.name, credentials)
+        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache", source=origin)
+
+    def _shared_credentials(self, policy: Policy, source: str, destination: str,
+                            credentials: dict[str, str]) -> dict[str, str]:
+        """restic 0.14 opens both repositories of a copy with the one set of AWS_* variables it
+        has: the source's credentials must be the destination's (or one of them not on S3)."""
+        s3 = self.s3(policy, source)
+        theirs = s3.credentials_env() if s3 else {}
+        keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+        if credentials and theirs and any(credentials.get(k) != theirs.get(k) for k in keys):
+            raise errors.UsageError(
+                f"{policy.name}: repositories {source} and {destination} use different S3 credentials, and restic 0.14 "
+                "opens both repositories of a copy with one set",
+                hint="give both repositories the same aws_profile (one key allowed on both buckets); docs/repositories.md")
+        return credentials or theirs
 
     # --- evidence --------------------------------------------------------------------------
 
     def record(self, policy: Policy, record: Record, *, upload: bool = True) -> Record:
-        """Chain, sign and store a record; upload it (and any pending ones) next to its repository.
+        """Chain, sign and store a record; upload it (and any pending ones) to every repository's bucket.
 
         The record names the repository its run used (`Record.repository`; unset means the
-        policy's first), so it goes to that repository's bucket. `upload=False` keeps it pending
+        policy's first); every bucket gets every record, so any one alone rebuilds the catalog. `upload=False` keeps it pending
         (a caller that must not wait on the network); the next record of the policy uploads it."""
         repository = policy.repository_named(record.repository).name
         record = record.model_copy(update={"prev": self.catalog.chain_head(policy.name), "repository": repository,
@@ -109,26 +127,37 @@ class Workspace:
         return signed
 
     def upload_pending(self, policy: Policy) -> int:
-        """Upload the policy's records not yet in a bucket, each to its repository's; returns how many."""
-        if not any(self.s3(policy, repo.name) for repo in policy.repositories):
-            return 0  # no bucket to upload to (local repositories): do not even read the pending rows
-        pending: dict[str, list[Record]] = {}
-        for rec in self.catalog.pending_uploads(policy.name):
-            pending.setdefault(rec.repository or policy.repository.name, []).append(rec)
-        return sum(self._upload(policy, name, records) for name, records in pending.items())
+        """Upload the policy's records to every repository's bucket that lacks them, so any one
+        bucket alone rebuilds the catalog (docs/repositories.md); returns how many records went
+        to their own repository. A bucket that cannot be reached only warns."""
+        first = policy.repository.name
+        uploaded = 0
+        for repo in policy.repositories:
+            if self.s3(policy, repo.name) is None:
+                continue  # a local repository keeps no evidence copy
+            records = self.catalog.pending_uploads_to(policy.name, repo.name, first)
+            if records and self._upload(policy, repo.name, records):
+                uploaded += sum((rec.repository or first) == repo.name for rec in records)
+        return uploaded
 
-    def _upload(self, policy: Policy, repository: str, records: list[Record]) -> int:
+    def _upload(self, policy: Policy, repository: str, records: list[Record]) -> bool:
         """The signing key's public half, then the records, into one repository's bucket. A
-        failure only warns: the records stay pending and the next record retries them."""
+        failure only warns: the records stay pending there and the next record retries them."""
+        first = policy.repository.name
+        done: list[str] = []
         try:
             s3 = self.s3(policy, repository)
             if s3 is None:
-                return 0
+                return False
             s3.put_bytes(s3.keys_prefix() + f"{self.key.key_id}.pem", self.key.public_pem(), "application/x-pem-file")
             for rec in records:
                 s3.put_bytes(s3.evidence_prefix(policy.name) + object_name(rec), rec.canonical())
-                self.catalog.mark_uploaded(rec.digest())
+                done.append(rec.digest())
+                if (rec.repository or first) == repository:
+                    self.catalog.mark_uploaded(rec.digest())
         except errors.DrkitError as exc:
             log.warning("evidence for %s kept locally, upload to repository %s failed: %s", policy.name, repository, exc)
-            return 0
-        return len(records)
+            return False
+        finally:
+            self.catalog.mark_uploaded_to(done, repository)
+        return True

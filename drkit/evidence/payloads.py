@@ -160,6 +160,26 @@ class RestoreMeasured(Measured):
     database: DatabaseLoadMeasured | None = None  # --to-database: the dump loaded into a running server
 
 
+class CopiedSnapshot(Measured):
+    """One snapshot a copy run added to the destination repository."""
+
+    source_id: str                 # the snapshot's id in the source repository (the backup's)
+    copy_id: str                   # the new snapshot's id in the destination repository
+    time: str                      # the snapshot's capture time (UTC ISO), the recovery point's data time
+
+
+class CopyMeasured(Measured):
+    """A copy (`drkit copy`): which repository's snapshots went where; the run's finish is when
+    the copied snapshots became restorable from the destination (docs/repositories.md)."""
+
+    source: str                    # repository names in the policy
+    destination: str
+    copied: list[CopiedSnapshot] = []
+    already_present: int = 0       # the policy's snapshots the destination had before this run
+    bytes: int | None = None       # restic 0.14's copy reports no byte count: None
+    duration_s: float = 0.0        # restic copy's wall time
+
+
 class RunMeasured(Measured):
     """A run that ended before it measured anything (failed, interrupted, missed)."""
 
@@ -172,6 +192,7 @@ _PAYLOADS: dict[tuple[str, str], type[Measured]] = {
     ("forget", "breach"): ForgetRefusedMeasured,
     **{("drill", r): DrillMeasured for r in ("pass", "breach", "fail", "error")},
     **{("restore", r): RestoreMeasured for r in ("pass", "fail", "error")},
+    ("copy", "pass"): CopyMeasured,
 }
 
 M = TypeVar("M", bound=Measured)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_valid
 from drkit import __version__
 
 SCHEMA = "drkit.evidence/1"
-Kind = Literal["backup", "drill", "check", "forget", "restore"]
+Kind = Literal["backup", "drill", "check", "forget", "restore", "copy"]
 # "missed": a scheduled run that never started (docs/evidence.md); it made no snapshot and proves nothing.
 Outcome = Literal["pass", "fail", "breach", "error", "partial", "interrupted", "missed"]
 RAN = ("pass", "fail", "breach", "error", "partial", "interrupted")  # results of runs that started

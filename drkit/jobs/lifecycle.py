@@ -45,6 +45,7 @@ class RunContext:
     policy: Policy
     kind: str
     started_at: datetime
+    repository: str | None = None      # the policy's repository the run works on (None: the first)
     clear_stale: bool = False          # the previous run died or failed: remove its stale restic locks
     restic_version: str = ""
     phases: dict[str, float] = field(default_factory=dict)
@@ -60,8 +61,9 @@ class RunContext:
     background: Callable[[], None] | None = None  # runs while the evidence is stored (sandbox removal)
     notice: str | None = None          # a distinct notification event for a run that succeeded (backup_suspicious)
 
-    def restic(self) -> Restic:
-        restic = self.ws.restic(self.policy)
+    def restic(self, *, source: str | None = None) -> Restic:
+        """The run's repository (`source`: the repository a copy reads from)."""
+        restic = self.ws.restic(self.policy, self.repository, source=source)
         self.restic_version = ".".join(map(str, restic.version()))
         return restic
 
@@ -158,7 +160,8 @@ def describe_snapshot_run(outcome: RunOutcome) -> str:
 JOB_KINDS: dict[str, JobKind] = {}
 # Catch-up order within a policy: fresh data first, then retention (which refuses after a failed
 # backup), then the integrity check of what retention left, then the drill of the newest snapshot.
-CATCH_UP_ORDER = ("backup", "forget", "check", "drill")
+# A copy follows the backup it copies (docs/repositories.md).
+CATCH_UP_ORDER = ("backup", "copy", "forget", "check", "drill")
 
 
 def register_job(name: str, run: Callable[[Workspace, Policy, Path | None], RunOutcome] | None,
@@ -182,15 +185,17 @@ def job_kinds() -> list[str]:
 
 
 def run_locked(ws: Workspace, policy: Policy, kind: str, body: Body, *, record: bool = True,
-               notify: bool = True, started_at: datetime | None = None) -> RunOutcome:
+               notify: bool = True, started_at: datetime | None = None, repository: str | None = None) -> RunOutcome:
     """Notify, lock, run the body, record, notify; failures become the outcome, never exceptions.
 
     `record=False` for runs that change nothing (a dry run). Ctrl-C is recorded as interrupted and
     re-raised, so `backup --all` stops too. A usage error (a refused snapshot id) records nothing.
+    `repository` names the policy's repository the run works on (`--repository`; None: the first);
+    the evidence record names it.
     """
     if notify:
         notify_start(policy, kind)
-    ctx = RunContext(ws, policy, kind, started_at or now_utc())
+    ctx = RunContext(ws, policy, kind, started_at or now_utc(), repository=repository)
     try:
         lock = ws.lock(policy.name, kind).acquire()
     except errors.LockedError as exc:
@@ -280,7 +285,7 @@ def _record(ctx: RunContext, status: RunStatus, error: errors.DrkitError | None)
                   restic_version=ctx.restic_version, snapshot_id=ctx.snapshot_id, snapshot_time=ctx.snapshot_time,
                   bytes=ctx.bytes, files=ctx.files, phases=dict(ctx.phases),
                   measured=ctx.measured.to_measured() if ctx.measured is not None else {},
-                  errors=lines[:MAX_ERRORS])
+                  errors=lines[:MAX_ERRORS], repository=ctx.repository)
 
 
 def run_job(state_dir: Path, policy: Policy, job: str, policy_file: Path | None = None) -> RunOutcome:

@@ -19,7 +19,7 @@ from drkit.core import errors
 from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
-from drkit.engines.catalog import EscrowRow, SnapshotRow
+from drkit.engines.catalog import CopyRow, EscrowRow, SnapshotRow
 from drkit.engines.restic import Snapshot
 from drkit.engines.s3 import S3
 from drkit.engines.workspace import Workspace
@@ -35,19 +35,27 @@ class SnapshotListing(JsonDocument, schema="drkit.snapshots/1"):
 
     policy: str
     snapshots: list[Snapshot]
+    repository: str = "primary"
 
     def json_fields(self) -> dict:
-        return {"policy": self.policy,
+        return {"policy": self.policy, "repository": self.repository,
                 "snapshots": [{"id": s.id, "short_id": s.short_id, "time": utc_text(s.time), "hostname": s.hostname,
-                               "paths": s.paths, "tags": s.tags} for s in self.snapshots]}
+                               "paths": s.paths, "tags": s.tags, "original": s.original} for s in self.snapshots]}
 
 
-def list_snapshots(ws: Workspace, policy: Policy) -> SnapshotListing:
-    """Ask the repository, and keep the listing in the catalog (reports count snapshots from it)."""
-    snapshots = ws.restic(policy).snapshots()
-    ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
-                                               for s in snapshots])
-    return SnapshotListing(policy.name, snapshots)
+def list_snapshots(ws: Workspace, policy: Policy, repository: str | None = None) -> SnapshotListing:
+    """Ask the repository (None: the first), and keep the listing in the catalog: the first's in
+    `snapshots` (reports count snapshots from it), a copy's in `copy_snapshots`, with the id of the
+    backup each copied snapshot came from (docs/repositories.md)."""
+    repo = policy.repository_named(repository)
+    snapshots = ws.restic(policy, repo.name).snapshots()
+    if repo.name == policy.repository.name:
+        ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
+                                                   for s in snapshots])
+    else:
+        ws.catalog.replace_copies(policy.name, repo.name, [CopyRow(policy.name, repo.name, s.id, s.original_id, s.time)
+                                                           for s in snapshots])
+    return SnapshotListing(policy.name, snapshots, repo.name)
 
 
 @dataclass
@@ -91,20 +99,22 @@ class CatalogRebuild(JsonDocument, schema="drkit.catalog-rebuild/1"):
         return {"policies": [r.as_dict() for r in self.policies]}
 
 
-def refresh_policy(ws: Workspace, policy: Policy) -> RefreshResult:
-    """List the repository's snapshots and import new evidence of one policy; never raises for
-    S3 or restic failures (they become `error`)."""
+def refresh_policy(ws: Workspace, policy: Policy, repository: str | None = None) -> RefreshResult:
+    """List the repository's snapshots and import new evidence of one policy from that repository's
+    bucket (None: the first; every bucket holds every record); never raises for S3 or restic
+    failures (they become `error`)."""
     result = RefreshResult(policy.name)
     try:
-        result.snapshots = len(list_snapshots(ws, policy).snapshots)
-        _import_evidence(ws, policy, result)
+        name = policy.repository_named(repository).name
+        result.snapshots = len(list_snapshots(ws, policy, name).snapshots)
+        _import_evidence(ws, policy, name, result)
     except errors.DrkitError as exc:
         result.error = exc
     return result
 
 
-def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> None:
-    s3 = ws.s3(policy)
+def _import_evidence(ws: Workspace, policy: Policy, repository: str, result: RefreshResult) -> None:
+    s3 = ws.s3(policy, repository)
     if s3 is None:
         return  # a local repository keeps no evidence copy
     catalog = ws.catalog
@@ -121,7 +131,7 @@ def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> No
         catalog.add_public_key(key_id, pem)
         keys[key_id] = public
         result.keys += 1
-    _note_escrow(ws, policy, s3)
+    _note_escrow(ws, policy, repository, s3)
     for key in s3.list_keys(s3.evidence_prefix(policy.name)):
         if not key.endswith(".json"):
             continue
@@ -129,29 +139,32 @@ def _import_evidence(ws: Workspace, policy: Policy, result: RefreshResult) -> No
         named = digest_in_name(key)
         if named and catalog.has_digest_prefix(policy.name, named):
             continue  # already imported (names carry the digest; an edited copy would not match)
-        problem = _import_record(ws, policy, key, s3.get_bytes(key), keys, result)
+        problem = _import_record(ws, policy, repository, key, s3.get_bytes(key), keys, result)
         if problem:
             result.problems.append(f"{key}: {problem}")
 
 
-def _note_escrow(ws: Workspace, policy: Policy, s3: S3) -> None:
+def _note_escrow(ws: Workspace, policy: Policy, repository: str, s3: S3) -> None:
     """An escrowed password in the bucket (`drkit keys escrow`) counts for `status` on a new host too."""
-    key = s3.escrow_key(policy.name, policy.repository.name)
+    key = s3.escrow_key(policy.name, repository)
     if s3.object_exists(key):
-        ws.catalog.note_escrow_seen(EscrowRow(policy.name, policy.repository.name, key, (), now_utc()))
+        ws.catalog.note_escrow_seen(EscrowRow(policy.name, repository, key, (), now_utc()))
 
 
-def _import_record(ws: Workspace, policy: Policy, key: str, body: bytes, keys: dict, result: RefreshResult) -> str | None:
+def _import_record(ws: Workspace, policy: Policy, repository: str, key: str, body: bytes, keys: dict,
+                   result: RefreshResult) -> str | None:
     try:
         record = Record.model_validate_json(body)
     except ValidationError as exc:
         return f"not an evidence record ({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']})"
     if record.policy != policy.name:
         return f"record of policy '{record.policy}' under the prefix of '{policy.name}': skipped"
-    if ws.catalog.add_record(record, uploaded=True):
+    if ws.catalog.add_record(record, uploaded=(record.repository or policy.repository.name) == repository):
         result.added += 1
+    ws.catalog.mark_uploaded_to([record.digest()], repository)
     return signature_problem(record, keys)
 
 
-def rebuild(ws: Workspace, policies: list[Policy]) -> CatalogRebuild:
-    return CatalogRebuild([refresh_policy(ws, p) for p in policies])
+def rebuild(ws: Workspace, policies: list[Policy], repository: str | None = None) -> CatalogRebuild:
+    """Every policy from its first repository, or from the repository `repository` names in each."""
+    return CatalogRebuild([refresh_policy(ws, p, repository) for p in policies])

@@ -21,32 +21,57 @@ class InitResult(JsonDocument, schema="drkit.repo-init/1"):
     default_retention: str | None = None
     require_object_lock: bool = False
     notes: list[str] = field(default_factory=list)
+    repository: str = "primary"     # the policy's repository this result is about
+    copy_of: str | None = None      # a copy repository: initialized from this one's chunker parameters
+    copies: list["InitResult"] = field(default_factory=list)  # the policy's other repositories, initialized too
 
     @property
     def object_lock_missing(self) -> bool:
         return self.require_object_lock and not self.object_lock
 
+    @property
+    def object_lock_missing_in(self) -> list["InitResult"]:
+        return [r for r in (self, *self.copies) if r.object_lock_missing]
+
     def json_fields(self) -> dict:
-        return dict(self.__dict__) | {"object_lock_missing": self.object_lock_missing}
+        return dict(self.__dict__) | {"object_lock_missing": self.object_lock_missing,
+                                      "copies": [c.json_fields() for c in self.copies]}
 
     def lines(self) -> list[str]:
-        lines = []
+        lines = [f"{self.repository}:"] if self.copies or self.copy_of else []
         if self.bucket:
             lines.append(f"bucket {self.bucket}: " + ("created" if self.bucket_created else "exists"))
-        lines.append(f"repository {self.url}: " + ("initialized" if self.repo_created else "already initialized"))
+        made = ("initialized" + (f" as a copy of {self.copy_of} (same chunker parameters)" if self.copy_of else "")
+                if self.repo_created else "already initialized")
+        lines.append(f"repository {self.url}: {made}")
         if self.bucket:
             lock = "enabled" if self.object_lock else "not enabled"
             lines.append(f"versioning: {self.versioning}; Object Lock: {lock}"
                          + (f" (default retention {self.default_retention})" if self.default_retention else ""))
-        return lines + self.notes
+        return lines + self.notes + [line for copy in self.copies for line in copy.lines()]
 
 
-def init_repository(ws: Workspace, policy: Policy) -> InitResult:
-    s3 = ws.s3(policy)
-    result = InitResult(policy.name, policy.repository.url, s3.location.bucket if s3 else None,
-                        require_object_lock=policy.repository.require_object_lock)
+def init_repository(ws: Workspace, policy: Policy, repository: str | None = None) -> InitResult:
+    """The named repository, or every repository of the policy (the first, then its copies).
+
+    The first repository is initialized on its own; every other one with the first's chunker
+    parameters (`restic init --copy-chunker-params`), so copied snapshots deduplicate like the
+    source's (docs/repositories.md, "Copies")."""
+    if repository is not None:
+        return _init_one(ws, policy, policy.repository_named(repository).name)
+    result = _init_one(ws, policy, policy.repository.name)
+    result.copies = [_init_one(ws, policy, repo.name) for repo in policy.repositories[1:]]
+    return result
+
+
+def _init_one(ws: Workspace, policy: Policy, name: str) -> InitResult:
+    repo = policy.repository_named(name)
+    s3 = ws.s3(policy, name)
+    first = policy.repository.name
+    result = InitResult(policy.name, repo.url, s3.location.bucket if s3 else None,
+                        require_object_lock=repo.require_object_lock, repository=name,
+                        copy_of=first if name != first else None)
     if s3 is not None:
-        repo = policy.repository
         wants_lock = bool(repo.require_object_lock or repo.lock_days)
         if not s3.bucket_exists():
             # Object Lock without a default retention rule: restic 0.14 cannot upload under one on AWS
@@ -68,7 +93,7 @@ def init_repository(ws: Workspace, policy: Policy) -> InitResult:
         if state.default_retention and s3.location.is_aws:
             result.notes.append("warning: a default retention rule makes AWS reject restic 0.14 uploads "
                                 "(no Content-MD5); use repository.lock_days instead")
-    restic = ws.restic(policy)
+    restic = ws.restic(policy, name, source=result.copy_of)
     restic.version()
-    result.repo_created = restic.init()
+    result.repo_created = restic.init(copy_chunker_params=result.copy_of is not None)
     return result

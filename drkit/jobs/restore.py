@@ -76,6 +76,7 @@ class RestoreRequest:
     progress: RestoreProgress | None = None
     to_database: str | None = None   # load a database dump into this server (DSN / option file) instead
     database: str | None = None      # which dumped database (--database); None: the snapshot's only one
+    repository: str | None = None    # restore from this repository of the policy (a copy); None: the first
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,14 @@ class RestoreDetail:
 
 def run_restore(ws: Workspace, request: RestoreRequest, *, notify: bool = True) -> RunOutcome:
     """One restore under the policy lock; a refused one (target, snapshot, --include) records nothing."""
+    if request.repository is not None:
+        request.policy.repository_named(request.repository)  # an unknown name: usage error before anything runs
     body = _Restore
     if request.to_database is not None:
         from drkit.jobs.restore_database import DatabaseRestore  # it builds on _Restore
         body = DatabaseRestore
-    return run_locked(ws, request.policy, "restore", lambda ctx: body(ctx, request).run(), notify=notify)
+    return run_locked(ws, request.policy, "restore", lambda ctx: body(ctx, request).run(), notify=notify,
+                      repository=request.repository)
 
 
 register_job("restore", None, describe_snapshot_run)  # only on request: a restore needs a target
@@ -277,7 +281,7 @@ class _Restore:
         """The manifest from the snapshot (`restic dump`: it may lie outside the --include paths),
         authenticated by the signed backup evidence when the catalog has it."""
         ws = self.ctx.ws
-        backup = backup_evidence(ws.catalog, ws.key, self.policy.name, snapshot.id)
+        backup = backup_evidence(ws.catalog, ws.key, self.policy.name, snapshot.original_id)  # a copy's: by `original`
         path = find_manifest(listing.nodes, self.policy.name, known_manifest_path(backup))
         staging = posixpath.dirname(path) if path else str(ws.state_dir / "staging" / self.policy.name)
         self.detail.landed = landings(self.policy, staging, self.target, self.includes,

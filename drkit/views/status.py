@@ -3,8 +3,9 @@ and drill interval, from the local catalog (no network).
 
 Built on the report model over the last 30 days, so status, reports and Prometheus agree on
 every number. A policy is in trouble (exit 3) when its exposure exceeds the RPO, its last
-completed drill failed or took longer than the RTO, its drill is overdue, or the ransomware
-guardrail marked a snapshot nobody accepted yet (docs/guard.md) — counting only time
+completed drill failed or took longer than the RTO, its drill is overdue, a copy repository
+lags beyond the RPO (docs/repositories.md), or the ransomware guardrail marked a snapshot
+nobody accepted yet (docs/guard.md) — counting only time
 from when its objectives came into force (`objectives.in_force_from`, by default the policy's
 first evidence record; docs/reports.md).
 """
@@ -84,6 +85,15 @@ class PolicyStatus:
         return d is not None and not self.last_drill_ok and in_force
 
     @property
+    def lagging_copies(self) -> list[str]:
+        """Copy repositories whose newest copied snapshot is older than the RPO now (or that hold
+        none): losing the first repository would lose more than the RPO allows (docs/repositories.md)."""
+        if not self.in_force:
+            return []
+        return [r.name for r in self.report.repositories
+                if r.copy_of is not None and (r.rpo.current_exposure_s is None or r.rpo.current_exposure_s > self.rpo_s)]
+
+    @property
     def drill_overdue(self) -> bool:
         return self.due_by is not None and self.now > self.due_by
 
@@ -98,6 +108,7 @@ class PolicyStatus:
             found.append("DRILL OVERDUE")
         if self.suspicious:
             found.append("SUSPICIOUS")
+        found += [f"COPY LAG {name}" for name in self.lagging_copies]
         return found
 
     @property
@@ -133,6 +144,10 @@ class PolicyStatus:
             "coverage_30d": self.report.in_force.coverage,
             "suspicious_snapshots": list(self.suspicious),
             "key_escrow_missing": list(self.unescrowed),
+            "copies": [{"repository": r.name, "exposure_s": r.rpo.current_exposure_s,
+                        "last_copy_at": utc_text(r.last_copy_at) if r.last_copy_at else None,
+                        "lagging": r.name in self.lagging_copies}
+                       for r in self.report.repositories if r.copy_of is not None],
         }
 
 

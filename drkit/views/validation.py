@@ -62,6 +62,10 @@ def schedule_warnings(policies: list[LoadedPolicy], catalog: Catalog | None) -> 
         if item.policy.schedule.forget is not None and item.policy.retention.is_empty():
             found.append(ScheduleWarning(str(item.file), item.name, "schedule.forget",
                                          "is set but there is no retention section; every forget run would fail"))
+        if item.policy.schedule.phrase("copy") is not None and len(item.policy.repositories) < 2:
+            found.append(ScheduleWarning(str(item.file), item.name, "schedule.copy",
+                                         "is set but the policy has one repository; list a copy under "
+                                         "`repositories:` (docs/repositories.md)"))
     return found
 
 

@@ -1,5 +1,6 @@
 """Repositories of a policy end to end (docs/repositories.md): both spellings back up and drill
-with real restic against a real SeaweedFS, through the real CLI; every command uses the first."""
+with real restic against a real SeaweedFS, through the real CLI; backups go to the first, copies
+(tests/integration/test_copies.py) fill the others."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_either_spelling_backs_up_and_drills(env, source, seaweedfs, form):
     assert sum("-backup-" in k for k in keys) == 1 and sum("-drill-" in k for k in keys) == 1
 
 
-def test_commands_use_the_first_of_several_repositories(env, source, seaweedfs):
+def test_backups_go_to_the_first_of_several_repositories(env, source, seaweedfs):
     second = f"{env.bucket}-2"
     seaweedfs.client().create_bucket(Bucket=second)
     env.write_policy("shop", [source], repository=None,
@@ -54,4 +55,8 @@ def test_commands_use_the_first_of_several_repositories(env, source, seaweedfs):
     snapshots = json.loads(env.restic("shop", "snapshots", "--json").stdout)  # the first repository's
     assert [s["id"] for s in snapshots] == [backup["record"]["snapshot_id"]]
     assert len(evidence_keys(seaweedfs, env.bucket)) == 1
-    assert seaweedfs.client().list_objects_v2(Bucket=second).get("KeyCount", 0) == 0
+    # The second repository exists (repo init made it a copy repository) but holds no snapshot
+    # until `drkit copy`; its bucket holds the evidence too (every bucket gets every record).
+    copy_snapshots = json.loads(env.drkit("snapshots", "shop", "--repository", "offsite-2", "--json", check=0).stdout)
+    assert copy_snapshots["repository"] == "offsite-2" and copy_snapshots["snapshots"] == []
+    assert evidence_keys(seaweedfs, second) == evidence_keys(seaweedfs, env.bucket)

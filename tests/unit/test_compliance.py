@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from drkit.core.compliance import (
     FIT_DRILLS,
     MIN_FIT_SPREAD,
+    CopyRun,
     DrillRun,
     Period,
     RecoveryPoint,
     RestoreModel,
     Slot,
     Window,
+    copy_points,
     coverage,
     drill_model,
     drill_slots,
@@ -648,3 +650,35 @@ def test_least_squares_residuals_sum_to_zero(pairs):
     slope, intercept = least_squares(xs, ys)
     residuals = [y - (intercept + slope * x) for x, y in pairs]
     assert sum(residuals) == pytest.approx(0, abs=1e-6 * max(1.0, max(abs(y) for y in ys)) * len(ys))
+
+
+# --- copies (docs/repositories.md) ------------------------------------------------------------
+
+
+def test_a_copy_point_counts_from_the_copy_run_not_from_the_backup():
+    # Backup at 02:00 (restorable 02:10 from the first repository); copied at 05:00.
+    primary = [RecoveryPoint(capture=at(0, 2), completion=at(0, 2, 600), snapshot_id="a")]
+    [point] = copy_points([CopyRun(at(0, 5), (("a", at(0, 2)),))])
+    assert point.capture == at(0, 2) and point.completed_at == at(0, 5)
+    assert exposure_at(primary, at(0, 4)) == 2 * H and exposure_at([point], at(0, 4)) == math.inf
+    assert exposure_at([point], at(0, 6)) == 4 * H
+    assert copy_points([CopyRun(at(0, 5))]) == []  # a copy that found nothing new adds no point
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 100)), min_size=1, max_size=8),
+       st.lists(st.tuples(st.integers(0, 7), st.integers(0, 500)), max_size=8), st.integers(0, 3000))
+def test_a_copy_is_never_fresher_than_the_repository_it_copies(backups, copies, t):
+    """Whatever is copied when, a copy's exposure is at least the first repository's at every
+    moment: it can only hold snapshots the first one had, and only later."""
+    primary = [RecoveryPoint(capture=at(hours=c / 10), completion=at(hours=(c + d) / 10), snapshot_id=str(i))
+               for i, (c, d) in enumerate(backups)]
+    runs = []
+    for index, delay in copies:
+        source = primary[index % len(primary)]
+        runs.append(CopyRun(source.completed_at + timedelta(hours=delay / 10), ((source.snapshot_id, source.capture),)))
+    moment = at(hours=t / 10)
+    assert exposure_at(copy_points(runs), moment) >= exposure_at(primary, moment)
+    period = Period(at(0), at(hours=400))
+    assert (rpo_analysis(copy_points(runs), period, 24 * H).breach_seconds
+            >= rpo_analysis(primary, period, 24 * H).breach_seconds)

@@ -275,3 +275,30 @@ def test_far_extrapolation_gets_a_caveat():
     report = build_policy(replace(rto_facts(), drills=(small,)), PERIOD, now=T1)
     assert report.rto.projection.extrapolation == pytest.approx(20)
     assert any("extrapolates 20x beyond the largest drill (100.0 MB)" in c for c in report.caveats)
+
+
+# --- RPO per repository (docs/repositories.md) ------------------------------------------------
+
+
+def test_a_copy_has_its_own_rpo_counted_from_its_copy_runs():
+    from drkit.core.compliance import CopyRun
+    from drkit.views.report.model import CopyFacts
+
+    points = tuple(daily_points(skip=()))
+    # Copied once a day at 06:00, except that Jan 5's (day 4) snapshot never reaches the copy.
+    runs = tuple(CopyRun(at(d, 6), ((p.id, p.time),)) for d, p in zip(range(-1, 10), points) if d != 4)
+    late = CopyFacts("offsite", runs, first_run_at=at(-1, 6))
+    never = CopyFacts("cold", (), first_run_at=None)
+    report = build_policy(facts(rpo_s=25 * H, points=points, copies=(late, never)), PERIOD, now=T1)
+    first, offsite, cold = report.repositories
+    assert (first.name, first.copy_of, first.rpo) == ("primary", None, report.rpo)
+    assert offsite.copy_of == "primary" and offsite.last_copy_at == at(9, 6)
+    # Each copied capture is 25 h old at 03:00 the next day and its successor arrives at 06:00; the
+    # Jan 4 capture is the newest in the copy until the Jan 6 run.
+    assert offsite.rpo.breach_windows == ([Window(at(d, 3), at(d, 6)) for d in range(4)] + [Window(at(4, 3), at(5, 6))]
+                                          + [Window(at(d, 3), at(d, 6)) for d in range(6, 10)])
+    assert offsite.rpo.current_exposure_s == 22 * H and offsite.rpo.worst_exposure_s == 52 * H
+    assert cold.rpo.attainment == 0.0 and cold.rpo.current_exposure_s is None  # never copied into
+    copied_late = CopyFacts("offsite", runs, first_run_at=at(8, 6))  # added to the policy on Jan 9
+    assert build_policy(facts(rpo_s=25 * H, points=points, copies=(copied_late,)), PERIOD,
+                        now=T1).repositories[1].rpo.breach_seconds < offsite.rpo.breach_seconds

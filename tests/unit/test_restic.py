@@ -149,3 +149,33 @@ def test_partial_backup_collects_the_summary_and_the_per_file_error_from_stderr(
 def test_backup_without_a_summary_line_is_an_error():
     with pytest.raises(errors.ResticError, match="without a summary line"):
         BackupMessages().summary()
+
+
+# Recorded from restic 0.14.0 (`restic copy` prints text only; docs/repositories.md).
+COPY_OUTPUT = """
+snapshot e0355b74 of [/tmp/rx/src] at 2026-11-23 22:23:49.527652949 +0000 UTC)
+skipping source snapshot e0355b74, was already copied to snapshot 603bd942
+
+snapshot 8bff6b5c of [/tmp/rx/src] at 2026-11-23 22:25:27.976102781 +0000 UTC)
+  copy started, this may take a while...
+[0:00]          0 packs copied
+
+snapshot 72d17158 saved
+""".splitlines()
+
+
+def test_copy_output_pairs_each_copied_snapshot_with_its_source():
+    from drkit.engines.restic.output import parse_copy
+
+    report = parse_copy(COPY_OUTPUT)
+    assert report.copied == [("8bff6b5c", "72d17158")] and report.skipped == ["e0355b74"]
+    assert parse_copy([]).copied == []
+
+
+def test_a_copied_snapshot_names_its_original():
+    from drkit.engines.restic.output import Snapshot
+
+    copied = Snapshot.from_json({"time": "2026-11-23T22:23:49.527652949Z", "id": "36fe" * 16, "paths": ["/x"],
+                                 "original": "e035" * 16})
+    plain = Snapshot.from_json({"time": "2026-11-23T22:23:49Z", "id": "e035" * 16, "paths": ["/x"]})
+    assert copied.original_id == "e035" * 16 and plain.original is None and plain.original_id == plain.id

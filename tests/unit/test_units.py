@@ -238,3 +238,22 @@ def test_quiet_status_is_silent_while_healthy_and_shows_the_table_on_stderr_on_a
     policies = policy_dir(tmp_path, "new", objectives={"rpo": "1d", "rto": "4h", "in_force_from": "2026-01-01"})
     breached = drkit_in_process("--policies", str(policies), "--state-dir", str(tmp_path / "state"), "-q", "status")
     assert breached.code == 3 and breached.stdout == "" and "new" in breached.stderr and "RPO" in breached.stderr
+
+
+COPIED = Policy.model_validate({
+    "version": 1, "name": "shop", "objectives": {"rpo": "1d", "rto": "4h"}, "targets": [{"path": "/srv/data"}],
+    "schedule": {"backup": "every day at 01:30", "copy": "every day at 02:30"},
+    "repositories": [{"name": "primary", "url": "/srv/repo", "password_env": "PW"},
+                     {"name": "offsite", "url": "/srv/copy", "password_env": "PW"}]})
+
+
+def test_a_copy_phrase_becomes_a_copy_job_after_the_backup() -> None:
+    """docs/repositories.md, "Copies": the daemon, units and cron lines run `drkit copy NAME`."""
+    assert [(spec.job, spec.phrase.text) for spec in job_specs([COPIED])] == [
+        ("backup", "every day at 01:30"), ("copy", "every day at 02:30")]
+    units = units_by_name(COPIED)
+    start = next(line for line in section(units["drkit-shop-copy.service"], "Service") if line.startswith("ExecStart="))
+    assert start.endswith("--state-dir /var/lib/drkit copy shop")
+    prefix = f"{sys.executable} -m drkit --policies /etc/drkit/policies --state-dir /var/lib/drkit -q"
+    assert f"30 2 * * * {prefix} copy shop" in crontab(job_specs([COPIED]), BASE).splitlines()
+    assert COPIED.model_dump(mode="json")["schedule"]["copy"] == "every day at 02:30"  # the YAML key

@@ -67,7 +67,8 @@ def test_s3_and_restic_are_per_repository_and_default_to_the_first(tmp_path, mon
         ws.restic(pol, "offsite-3")
 
 
-def test_evidence_is_uploaded_to_the_bucket_of_the_repository_the_run_used(tmp_path, monkeypatch):
+def test_evidence_is_uploaded_to_every_repository_bucket(tmp_path, monkeypatch):
+    """Every bucket holds every record (docs/repositories.md), so any one alone rebuilds the catalog."""
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "eu-north-1"}.items():
         monkeypatch.setenv(name, value)
@@ -83,10 +84,76 @@ def test_evidence_is_uploaded_to_the_bucket_of_the_repository_the_run_used(tmp_p
         def keys(bucket: str) -> list[str]:
             return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
 
-        assert [k for k in keys("bucket-b") if k.endswith(".json")] == [
-            f"drkit-evidence/shop/20261120T013000000000Z-backup-{offsite.digest()[:12]}.json"]
-        assert [k for k in keys("bucket-a") if k.endswith(".json")] == [
-            f"drkit-evidence/shop/20261120T013000000000Z-backup-{first.digest()[:12]}.json"]
+        both = sorted(f"drkit-evidence/shop/20261120T013000000000Z-backup-{r.digest()[:12]}.json" for r in (offsite, first))
+        for bucket in ("bucket-a", "bucket-b"):
+            assert [k for k in keys(bucket) if k.endswith(".json")] == both
+        assert offsite.repository == "offsite-2" and first.repository == "primary"
         for bucket in ("bucket-a", "bucket-b"):
             assert f"drkit-evidence/keys/{ws.key.key_id}.pem" in keys(bucket)
         assert ws.catalog.pending_uploads("shop") == []
+        assert ws.catalog.pending_uploads_to("shop", "offsite-2", "primary") == []
+
+
+def test_an_unreachable_bucket_only_delays_its_copy_of_the_evidence(tmp_path, monkeypatch, caplog):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-north-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-north-1")
+        client.create_bucket(Bucket="bucket-a", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+        ws = Workspace(tmp_path / "state")
+        pol = policy(aws("primary", "bucket-a"), aws("offsite-2", "bucket-b"))  # bucket-b does not exist yet
+        record = ws.record(pol, backup_record())
+        assert "upload to repository offsite-2 failed" in caplog.text
+        assert ws.catalog.pending_uploads("shop") == []  # its own bucket has it
+        assert [r.digest() for r in ws.catalog.pending_uploads_to("shop", "offsite-2", "primary")] == [record.digest()]
+        client.create_bucket(Bucket="bucket-b", CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+        ws.record(pol, backup_record(errors=["a second record"]))
+        names = [o["Key"] for o in client.list_objects_v2(Bucket="bucket-b")["Contents"] if o["Key"].endswith(".json")]
+        assert len(names) == 2 and ws.catalog.pending_uploads_to("shop", "offsite-2", "primary") == []
+
+
+def test_a_copy_reads_its_source_from_restic_from_variables_never_argv(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW", "secret")
+    ws = Workspace(tmp_path / "state")
+    pol = Policy.model_validate({
+        "version": 1, "name": "shop", "objectives": {"rpo": "24h", "rto": "4h"}, "targets": [{"path": "/srv/shop"}],
+        "repositories": [{"name": "primary", "url": f"local:{tmp_path / 'a'}", "password_file": "/k/a.pass"},
+                         {"name": "copy", "url": f"local:{tmp_path / 'b'}", "password_env": "PW"},
+                         {"name": "third", "url": f"local:{tmp_path / 'c'}", "password_command": ["pass", "show", "x"]}]})
+    env = ws.restic(pol, "copy", source="primary").env()
+    assert env["RESTIC_REPOSITORY"] == str(tmp_path / "b") and env["RESTIC_PASSWORD"] == "secret"
+    assert env["RESTIC_FROM_REPOSITORY"] == str(tmp_path / "a") and env["RESTIC_FROM_PASSWORD_FILE"] == "/k/a.pass"
+    assert ws.restic(pol, "primary", source="third").env()["RESTIC_FROM_PASSWORD_COMMAND"] == "pass show x"
+    assert ws.restic(pol, "primary", source="copy").env()["RESTIC_FROM_PASSWORD"] == "secret"
+    assert not any(k.startswith("RESTIC_FROM_") for k in ws.restic(pol, "copy").env())
+
+
+def test_a_copy_between_buckets_with_different_keys_is_refused_up_front(tmp_path, monkeypatch):
+    monkeypatch.setenv("PW", "secret")
+    config = tmp_path / "aws-config"
+    config.write_text("[profile other]\naws_access_key_id = OTHER\naws_secret_access_key = othersecret\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SK")
+    ws = Workspace(tmp_path / "state")
+    pol = policy(aws("primary", "bucket-a"), aws("offsite-2", "bucket-b") | {"aws_profile": "other"})
+    with pytest.raises(UsageError, match=r"repositories primary and offsite-2 use different S3 credentials"):
+        ws.restic(pol, "offsite-2", source="primary")
+    same = policy(aws("primary", "bucket-a"), aws("offsite-2", "bucket-b"))
+    assert ws.restic(same, "offsite-2", source="primary").env()["AWS_ACCESS_KEY_ID"] == "AK"
+
+
+def test_records_uploaded_before_per_repository_uploads_count_as_in_their_own_bucket(tmp_path):
+    from drkit.engines.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    legacy = backup_record()  # no `repository`: the first's
+    named = backup_record(repository="offsite-2", errors=["second"])
+    catalog.add_record(legacy, uploaded=True)
+    catalog.add_record(named, uploaded=True)
+    assert [r.digest() for r in catalog.pending_uploads_to("shop", "primary", "primary")] == [named.digest()]
+    assert [r.digest() for r in catalog.pending_uploads_to("shop", "offsite-2", "primary")] == [legacy.digest()]
+    catalog.mark_uploaded_to([legacy.digest()], "offsite-2")
+    assert catalog.pending_uploads_to("shop", "offsite-2", "primary") == []

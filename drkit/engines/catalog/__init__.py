@@ -3,7 +3,7 @@ file-hash cache used for manifests, and the public keys and verified signatures 
 Everything here can be rebuilt from the repositories and the evidence in the buckets
 (`drkit catalog rebuild`), except the hash cache, which is only a speed-up.
 
-One class per group of tables (`evidence`, `snapshots`, `points`, `hashes`, `keys`, `escrows`), each with
+One class per group of tables (`evidence`, `snapshots`, `copy_snapshots`, `points`, `hashes`, `keys`, `escrows`), each with
 its own DDL and queries; `Catalog` is all of them over one connection.
 """
 
@@ -18,17 +18,18 @@ from drkit.engines.catalog.guard import GuardMarks, SuspiciousMark
 from drkit.engines.catalog.hashes import CachedHash, HashCache
 from drkit.engines.catalog.keys import KeyCache
 from drkit.engines.catalog.points import POINT_LOOKBACK_DAYS, PointRow, RecoveryPoints
-from drkit.engines.catalog.snapshots import SnapshotListing, SnapshotRow
+from drkit.engines.catalog.snapshots import CopyListing, CopyRow, SnapshotListing, SnapshotRow
 from drkit.engines.catalog.table import utcnow
 
-__all__ = ["POINT_LOOKBACK_DAYS", "SCHEMA", "CachedHash", "Catalog", "EscrowRow", "EvidenceStore", "GuardMarks", "HashCache",
-           "KeyCache", "KeyEscrows", "PointRow", "RecoveryPoints", "SnapshotListing", "SnapshotRow", "SuspiciousMark", "utcnow"]
+__all__ = ["POINT_LOOKBACK_DAYS", "SCHEMA", "CachedHash", "Catalog", "CopyListing", "CopyRow", "EscrowRow", "EvidenceStore",
+           "GuardMarks", "HashCache", "KeyCache", "KeyEscrows", "PointRow", "RecoveryPoints", "SnapshotListing", "SnapshotRow",
+           "SuspiciousMark", "utcnow"]
 
-_PARTS = (EvidenceStore, SnapshotListing, RecoveryPoints, HashCache, KeyCache, KeyEscrows)
+_PARTS = (EvidenceStore, SnapshotListing, CopyListing, RecoveryPoints, HashCache, KeyCache, KeyEscrows)
 SCHEMA = "".join(part.SCHEMA for part in _PARTS)
 
 
-class Catalog(EvidenceStore, SnapshotListing, RecoveryPoints, GuardMarks, HashCache, KeyCache, KeyEscrows):
+class Catalog(EvidenceStore, SnapshotListing, CopyListing, RecoveryPoints, GuardMarks, HashCache, KeyCache, KeyEscrows):
     """The state directory's catalog.sqlite: every table group over one WAL-mode connection."""
 
     def __init__(self, path: Path):

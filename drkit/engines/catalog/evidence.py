@@ -29,6 +29,11 @@ class EvidenceStore(Table):
     -- covers the completion lookup per snapshot of a report (catalog/points.py) without reading
     -- the records: 100 policies x 3,650 snapshots went from ~2 ms to ~0.8 ms a policy
     create index if not exists evidence_policy_kind_snapshot on evidence(policy, kind, snapshot_id, finished_at, result);
+    create table if not exists evidence_uploads (
+        digest text not null,
+        repository text not null,
+        primary key (digest, repository)
+    );
     """
 
     def add_record(self, record: Record, *, uploaded: bool = False) -> bool:
@@ -41,6 +46,25 @@ class EvidenceStore(Table):
 
     def mark_uploaded(self, digest: str) -> None:
         self.db.execute("update evidence set uploaded = 1 where digest = ?", (digest,))
+
+    def mark_uploaded_to(self, digests: Iterable[str], repository: str) -> None:
+        """The records are in `repository`'s bucket (docs/repositories.md: every bucket holds every record)."""
+        self.db.executemany("insert or ignore into evidence_uploads values (?, ?)", [(d, repository) for d in digests])
+
+    def pending_uploads_to(self, policy: str, repository: str, first: str) -> list[Record]:
+        """The policy's records not yet in `repository`'s bucket.
+
+        A record uploaded before uploads were kept per repository (`uploaded` = 1, no row) is in
+        its own repository's bucket, which is the first when it names none: it gets its row here,
+        once, so later calls compare digests only and never parse the stored records again."""
+        missing = "not exists (select 1 from evidence_uploads u where u.digest = e.digest and u.repository = ?)"
+        self.db.execute(
+            f"insert or ignore into evidence_uploads select digest, ? from evidence e where policy = ? and {missing}"
+            " and uploaded = 1 and coalesce(json_extract(record, '$.repository'), ?) = ?",
+            (repository, policy, repository, first, repository))
+        rows = self.db.execute(f"select record from evidence e where policy = ? and {missing} order by finished_at",
+                               (policy, repository))
+        return [Record.model_validate_json(r[0]) for r in rows]
 
     def pending_uploads(self, policy: str) -> list[Record]:
         rows = self.db.execute("select record from evidence where policy = ? and uploaded = 0 order by finished_at",
@@ -169,6 +193,22 @@ class EvidenceStore(Table):
                 sql += f" and {clause}"
                 args.append(utc_text(value) if isinstance(value, datetime) else value)
         return self.db.execute(sql + " order by finished_at, started_at", args).fetchall()
+
+    def first_copy_at(self, policy: str, repository: str) -> datetime | None:
+        """When drkit first ran a copy into `repository` (any result): the copy's objectives count from then."""
+        row = self.db.execute("select min(finished_at) from evidence where policy = ? and kind = 'copy'"
+                              " and json_extract(record, '$.repository') = ?", (policy, repository)).fetchone()
+        return parse_utc(row[0]) if row and row[0] else None
+
+    def copy_rows(self, policy: str, since: datetime, until: datetime, before: int = 10) -> list[tuple[str, str, str]]:
+        """(digest, kind, record text) of passing copy runs finished in [since, until), and the last
+        `before` ones before `since` (they hold the snapshots each copy could restore at the start)."""
+        sql = "select digest, kind, record from evidence where policy = ? and kind = 'copy' and result = 'pass'"
+        earlier = self.db.execute(sql + " and finished_at < ? order by finished_at desc limit ?",
+                                  (policy, utc_text(since), before)).fetchall()
+        within = self.db.execute(sql + " and finished_at >= ? and finished_at < ? order by finished_at",
+                                 (policy, utc_text(since), utc_text(until))).fetchall()
+        return earlier[::-1] + within
 
     def backup_rows(self, policy: str, snapshot_ids: Iterable[str]) -> list[tuple[str, str, str]]:
         """(digest, kind, record text) of the backup records naming these snapshots."""

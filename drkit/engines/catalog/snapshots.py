@@ -70,3 +70,42 @@ _INSERT = "insert or replace into snapshots values (?,?,?,?,?)"
 
 def _values(row: SnapshotRow) -> tuple:
     return row.policy, row.id, utc_text(row.time), row.hostname, json.dumps(row.tags)
+
+
+@dataclass(frozen=True)
+class CopyRow:
+    """A snapshot as one of the policy's other repositories lists it: `original` is the id of the
+    backup's snapshot in the first repository, which `restic copy` records in every copy."""
+
+    policy: str
+    repository: str
+    id: str
+    original: str
+    time: datetime
+
+
+class CopyListing(Table):
+    """Which of the policy's non-first repositories holds which snapshot (docs/repositories.md)."""
+
+    SCHEMA = """
+    create table if not exists copy_snapshots (
+        policy text not null,
+        repository text not null,
+        id text not null,
+        original text not null,
+        time text not null,
+        primary key (policy, repository, id)
+    );
+    """
+
+    def replace_copies(self, policy: str, repository: str, rows: Iterable[CopyRow]) -> None:
+        with self.db:
+            self.db.execute("begin")
+            self.db.execute("delete from copy_snapshots where policy = ? and repository = ?", (policy, repository))
+            self.db.executemany("insert or replace into copy_snapshots values (?,?,?,?,?)",
+                                [(r.policy, r.repository, r.id, r.original, utc_text(r.time)) for r in rows])
+
+    def copies(self, policy: str, repository: str) -> list[CopyRow]:
+        rows = self.db.execute("select policy, repository, id, original, time from copy_snapshots"
+                               " where policy = ? and repository = ? order by time", (policy, repository))
+        return [CopyRow(p, r, i, o, parse_utc(t)) for p, r, i, o, t in rows]

@@ -22,12 +22,14 @@ from drkit.engines.restic.output import (
     BackupMessages,
     BackupSummary,
     CheckReport,
+    CopyReport,
     Listing,
     ListingMessages,
     Node,
     Snapshot,
     error_text,
     json_line,
+    parse_copy,
     parse_forget,
     parse_raw_size,
     parse_restic_time,
@@ -42,7 +44,7 @@ _error_text = error_text
 _restic_url = restic_url
 
 __all__ = [
-    "INSTALL_HINT", "LOCK_RETRY_DELAYS", "MIN_VERSION", "BackupSummary", "CheckReport", "Listing", "Node",
+    "INSTALL_HINT", "LOCK_RETRY_DELAYS", "MIN_VERSION", "BackupSummary", "CheckReport", "CopyReport", "Listing", "Node",
     "Restic", "Result", "Snapshot", "check_version", "classify", "damage_lines", "installed_version", "parse_restic_time",
     "stop_child", "terminate_running",
 ]
@@ -54,15 +56,27 @@ class Restic(ResticRunner):
     def version(self) -> tuple[int, int, int]:
         return installed_version(self.binary)[0]
 
-    def init(self) -> bool:
-        """Initialize the repository; False when one already exists there."""
+    def init(self, *, copy_chunker_params: bool = False) -> bool:
+        """Initialize the repository; False when one already exists there.
+
+        `copy_chunker_params` makes it a copy of `self.source` with the source's chunker
+        parameters, so the same files chunk the same way and deduplication holds across copies
+        (docs/repositories.md, "Copies")."""
         try:
             self.run(["snapshots", "--json", "--latest", "1"], what="open repository", timeout=120)
             return False
         except errors.NoRepository:
             pass
-        self.run(["init"], what="init repository", timeout=300, retry_lock=False)
+        args = ["init", "--copy-chunker-params"] if copy_chunker_params else ["init"]
+        self.run(args, what="init repository", timeout=300, retry_lock=False)
         return True
+
+    def copy(self, *, tags: list[str], timeout: float | None = None) -> CopyReport:
+        """`restic copy` of the source's snapshots carrying every tag in `tags` that this repository
+        lacks (restic skips those it copied before: it matches their `original` id). The source and
+        its password reach restic as RESTIC_FROM_* variables (environment.py), never on argv."""
+        args = ["copy", *(["--tag", ",".join(tags)] if tags else [])]
+        return parse_copy(self.run(args, what="copy snapshots", timeout=timeout).stdout)
 
     def config(self) -> dict:
         """The repository's config (`restic cat config`): opening it proves the repository exists and

@@ -14,11 +14,16 @@ from drkit.core import errors
 from drkit.core.policy import Repository
 
 
-def child_env(repo: Repository, credentials: dict[str, str], cache_dir: Path | None) -> dict[str, str]:
-    """drkit's own environment without any RESTIC_* the caller had set, plus this repository's."""
+def child_env(repo: Repository, credentials: dict[str, str], cache_dir: Path | None,
+              source: Repository | None = None) -> dict[str, str]:
+    """drkit's own environment without any RESTIC_* the caller had set, plus this repository's
+    (and, for `copy` and `init --from-repo`, the source repository's as RESTIC_FROM_*)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
     env["RESTIC_REPOSITORY"] = restic_url(repo.url)
     env.update(password_env(repo))
+    if source is not None:
+        env["RESTIC_FROM_REPOSITORY"] = restic_url(source.url)
+        env.update({name.replace("RESTIC_", "RESTIC_FROM_", 1): value for name, value in password_env(source).items()})
     env.update(credentials)
     if cache_dir:
         env["RESTIC_CACHE_DIR"] = str(cache_dir)

@@ -23,6 +23,12 @@ class Snapshot:
     paths: list[str]
     hostname: str = ""
     tags: list[str] = field(default_factory=list)
+    original: str | None = None  # for a snapshot `restic copy` made: the source snapshot's id
+
+    @property
+    def original_id(self) -> str:
+        """The id of the backup that made this snapshot, whichever repository it was copied into."""
+        return self.original or self.id
 
     @classmethod
     def from_json(cls, obj: dict) -> "Snapshot":
@@ -33,6 +39,7 @@ class Snapshot:
             paths=list(obj.get("paths") or []),
             hostname=obj.get("hostname", ""),
             tags=list(obj.get("tags") or []),
+            original=obj.get("original") or None,
         )
 
 
@@ -204,3 +211,38 @@ def error_text(msg: dict) -> str:
     else:
         text = str(err or f"error during {msg.get('during', 'backup')}")
     return f"{item}: {text}" if item else text
+
+
+_COPY_SOURCE = re.compile(r"^snapshot ([0-9a-f]{8,64}) of \[")
+_COPY_SAVED = re.compile(r"^snapshot ([0-9a-f]{8,64}) saved$")
+_COPY_SKIPPED = re.compile(r"^skipping source snapshot ([0-9a-f]{8,64}), was already copied to snapshot ([0-9a-f]{8,64})$")
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What `restic copy` did (restic 0.14 has no --json for copy: its text lines are parsed).
+
+    `copied` pairs each source snapshot's short id with the new snapshot's short id in the
+    destination; `skipped` are source snapshots the destination already had.
+    """
+
+    copied: list[tuple[str, str]]
+    skipped: list[str]
+
+
+def parse_copy(lines: list[str]) -> CopyReport:
+    """restic prints "snapshot SRC of [paths] at TIME)", then "snapshot DST saved" once copied, or
+    "skipping source snapshot SRC, was already copied to snapshot DST"."""
+    copied: list[tuple[str, str]] = []
+    skipped: list[str] = []
+    source: str | None = None
+    for raw in lines:
+        line = raw.strip()
+        if match := _COPY_SKIPPED.match(line):
+            skipped.append(match.group(1))
+        elif match := _COPY_SOURCE.match(line):
+            source = match.group(1)
+        elif (match := _COPY_SAVED.match(line)) and source is not None:
+            copied.append((source, match.group(1)))
+            source = None
+    return CopyReport(copied, skipped)

@@ -33,15 +33,17 @@ class ResticRunner:
     """Starts restic for one repository; `Restic` adds one method per restic command."""
 
     def __init__(self, repo: Repository, *, credentials: dict[str, str] | None = None,
-                 cache_dir: Path | None = None, binary: str = "restic", host: str | None = None):
+                 cache_dir: Path | None = None, binary: str = "restic", host: str | None = None,
+                 source: Repository | None = None):
         self.repo = repo
+        self.source = source  # the repository `copy` and `init --from-repo` read from
         self.credentials = credentials or {}
         self.cache_dir = cache_dir
         self.binary = binary
         self.host = host
 
     def env(self) -> dict[str, str]:
-        return child_env(self.repo, self.credentials, self.cache_dir)
+        return child_env(self.repo, self.credentials, self.cache_dir, self.source)
 
     def stream(self, args: list[str], *, what: str, stdin: IO[bytes] | int | None = None,
                timeout: float | None = None, on_stderr: Callable[[str], None] | None = None,

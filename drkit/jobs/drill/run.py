@@ -76,6 +76,7 @@ class DrillRequest:
     snapshot: str = "latest"  # latest | random | snapshot id (short or full)
     sandbox: Path | None = None
     keep: bool = False
+    repository: str | None = None  # drill from this repository of the policy (a copy); None: the first
 
 
 @dataclass
@@ -100,8 +101,10 @@ def run_drill(ws: Workspace, request: DrillRequest, clock: Stopwatch | None = No
     """One drill under the policy lock; every outcome, failures included, comes back as a
     RunOutcome with signed evidence (a refused sandbox or snapshot id records nothing)."""
     clock = clock or Stopwatch()
+    if request.repository is not None:
+        request.policy.repository_named(request.repository)  # an unknown name: usage error before anything runs
     return run_locked(ws, request.policy, "drill", lambda ctx: _Drill(ctx, request, clock).run(),
-                      started_at=clock.started_at, notify=notify)
+                      started_at=clock.started_at, notify=notify, repository=request.repository)
 
 
 def describe(outcome: RunOutcome) -> str:
@@ -234,7 +237,10 @@ class _Drill:
         self.counts = count_nodes(listing.nodes)
         if choice.expected_id and choice.expected_id != listing.snapshot.id:
             self.measured["catalog_was_stale"] = True  # the local snapshot list missed a newer one
-        self.backup = backup_evidence(self.ws.catalog, self.ws.key, self.policy.name, listing.snapshot.id)
+        # A copy's snapshot has its own id; `original` names the backup that made it (docs/repositories.md).
+        if listing.snapshot.original:
+            self.measured["original_snapshot"] = listing.snapshot.original
+        self.backup = backup_evidence(self.ws.catalog, self.ws.key, self.policy.name, listing.snapshot.original_id)
         if self.backup is not None:
             self.measured["backup_record"] = self.backup.digest()
         self.manifest_path = find_manifest(listing.nodes, self.policy.name, known_manifest_path(self.backup))

@@ -83,7 +83,7 @@ class SnapshotChooser:
                                  f"that made them?): {', '.join(s.short_id for s in future[:5])}")
         current = [s for s in snapshots if s.time <= self.now + CLOCK_SKEW]
         known = {row.id for row in self.catalog.snapshots(self.policy.name)}
-        if current and current[-1].id not in known:
+        if current and current[-1].original_id not in known:
             self.measured["catalog_was_stale"] = True  # the local listing missed the newest snapshot
         return current
 

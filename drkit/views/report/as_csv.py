@@ -53,9 +53,21 @@ def rows(report) -> list[dict[str, Any]]:
     for policy in data["policies"]:
         counts = policy["evidence"]["by_kind"]
         kinds = {f"evidence.by_kind.{k}": counts.get(k, 0) for k in registered + sorted(set(counts) - set(registered))}
+        repositories = policy.pop("repositories", [])
         flat = {k: v for k, v in flatten(policy).items() if not k.startswith("evidence.by_kind.")}
-        out.append(period | flat | kinds)
+        out.append(period | flat | kinds | _repository_columns(repositories))
     return out
+
+
+def _repository_columns(repositories: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each copy repository's RPO figures as `repositories.NAME.…` columns (the first's are `rpo.…`)."""
+    columns: dict[str, Any] = {}
+    for repo in repositories:
+        if repo["copy_of"] is None:
+            continue
+        figures = {key: repo["rpo"][key] for key in ("attainment", "worst_exposure_s", "current_exposure_s")}
+        columns.update(flatten({"last_copy_at": repo["last_copy_at"], "rpo": figures}, f"repositories.{repo['name']}."))
+    return columns
 
 
 @register_format("csv")

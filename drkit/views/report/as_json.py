@@ -124,6 +124,8 @@ def policy_dict(p: PolicyReport) -> dict[str, Any]:
                                 "reasons": m.reasons, "accepted": m.accepted} for m in p.suspicious],
         "sources": p.sources,
         "not_shown": p.not_shown,
+        "repositories": [{"name": r.name, "copy_of": r.copy_of, "last_copy_at": when(r.last_copy_at),
+                          "rpo": rpo_dict(r.rpo)} for r in p.repositories],
     }
 
 

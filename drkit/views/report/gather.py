@@ -14,14 +14,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from drkit.core.compliance import Period
+from drkit.core.compliance import CopyRun, Period
 from drkit.core.policy import Policy
 from drkit.core.schedules import SchedulePhrase
 from drkit.engines.catalog import Catalog, PointRow
 from drkit.engines.s3 import S3, parse_location
 from drkit.evidence.keys import KeyRing
-from drkit.evidence.records import Record, signature_problem
-from drkit.views.report.model import EvidenceItem, PolicyFacts, Report, build_report
+from drkit.evidence.payloads import CopyMeasured, measured_of
+from drkit.evidence.records import Record, parse_utc, signature_problem
+from drkit.views.report.model import CopyFacts, EvidenceItem, PolicyFacts, Report, build_report
 
 
 def known_keys(catalog: Catalog, state_dir: Path) -> dict[str, Ed25519PublicKey]:
@@ -71,6 +72,7 @@ def policy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[st
         first_evidence_at=catalog.first_evidence_at(name), first_drill_at=catalog.first_evidence_at(name, "drill"),
         in_force_from=policy.objectives.in_force_from, targets=tuple(target_labels(policy)),
         suspicious=tuple(catalog.suspicious_marks(name)),
+        repository_name=policy.repository.name, copies=copy_facts(catalog, policy, period, keys),
     )
 
 
@@ -79,6 +81,20 @@ def target_labels(policy: Policy) -> list[str]:
     from drkit.targets.registry import target_kind
 
     return [target_kind(t).label(t) for t in policy.targets]
+
+
+def copy_facts(catalog: Catalog, policy: Policy, period: Period, keys: dict[str, Ed25519PublicKey]) -> tuple[CopyFacts, ...]:
+    """Each copy repository's passing copy runs whose signature holds: a forged record must not
+    invent a copy (docs/repositories.md)."""
+    items = checked_rows(catalog, catalog.copy_rows(policy.name, period.since, period.until), keys)
+    runs: dict[str, list[CopyRun]] = {repo.name: [] for repo in policy.repositories[1:]}
+    for item in items:
+        record = item.record
+        if item.verified and record.repository in runs:
+            copied = measured_of(record, CopyMeasured).copied
+            runs[record.repository].append(CopyRun(record.finished_at,
+                                                   tuple((c.copy_id, parse_utc(c.time)) for c in copied)))
+    return tuple(CopyFacts(name, tuple(found), catalog.first_copy_at(policy.name, name)) for name, found in runs.items())
 
 
 def recovery_points(catalog: Catalog, name: str, period: Period, keys: dict[str, Ed25519PublicKey], *,

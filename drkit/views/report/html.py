@@ -39,6 +39,7 @@ def _template() -> Template:
     env.filters["when"] = lambda t: format_when(t, never="never")
     env.filters["day"] = lambda t: "n/a" if t is None else utc_text(t)[:10]
     env.filters["size"] = format_size
+    env.globals["verdict"] = verdict
     return env.get_template("report.html.j2")
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 from drkit.core.compliance import (
+    CopyRun,
     DrillRun,
     Period,
     Projection,
@@ -21,6 +22,7 @@ from drkit.core.compliance import (
     RtoResult,
     Trend,
     Window,
+    copy_points,
     coverage,
     growth_trend,
     rpo_analysis,
@@ -82,6 +84,15 @@ class EvidenceItem:
 
 
 @dataclass(frozen=True)
+class CopyFacts:
+    """One copy repository of a policy: its passing, signature-verified copy runs (docs/repositories.md)."""
+
+    name: str
+    runs: tuple[CopyRun, ...] = ()
+    first_run_at: datetime | None = None  # the first copy run into it, any result (None: never)
+
+
+@dataclass(frozen=True)
 class PolicyFacts:
     """Everything the report needs about one policy, as read from the catalog and policy file."""
 
@@ -108,6 +119,8 @@ class PolicyFacts:
     suspicious: tuple[SuspiciousMark, ...] = ()  # backups the ransomware guardrail marked (docs/guard.md)
     latest_dump_bytes: int | None = None  # database dumps in the newest successful backup (None: not known)
     targets: tuple[str, ...] = ()  # what the policy protects, one label per target ("path /srv/shop")
+    repository_name: str = "primary"  # the first repository's name (backups go there)
+    copies: tuple[CopyFacts, ...] = ()  # the policy's other repositories
 
 
 # --- outputs --------------------------------------------------------------------------------
@@ -214,6 +227,17 @@ def _check_result(check: dict) -> str:
     return "error" if check.get("error") else "fail"
 
 
+@dataclass(frozen=True)
+class RepositoryRpo:
+    """The policy's RPO figures measured on one of its repositories: the first's are the policy's
+    own; a copy's recovery points count from the copy run that brought them (docs/repositories.md)."""
+
+    name: str
+    copy_of: str | None  # None: the first repository
+    rpo: RpoFigures
+    last_copy_at: datetime | None = None  # the newest passing copy run into it (copies only)
+
+
 @dataclass
 class PolicyReport:
     name: str
@@ -234,6 +258,7 @@ class PolicyReport:
     drills: list[DrillPoint] = field(default_factory=list, repr=False)
     items: list[EvidenceItem] = field(default_factory=list, repr=False)
     suspicious: list[SuspiciousMark] = field(default_factory=list)  # marked backups finished in the period
+    repositories: list[RepositoryRpo] = field(default_factory=list)
 
     @property
     def rpo_met(self) -> bool:
@@ -339,7 +364,8 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
         growth=growth, evidence=evidence, caveats=caveats, sources=_sources(facts),
         not_shown=_not_shown(facts, period, in_force), in_force=in_force, targets=list(facts.targets),
         projection_basis=projection_basis(rto.projection), points=points, drills=drills,
-        items=list(facts.records), suspicious=suspicious)
+        items=list(facts.records), suspicious=suspicious,
+        repositories=_repositories(facts, rpo, period, start))
 
 
 def _suspicious(facts: PolicyFacts, period: Period, caveats: list[str]) -> list[SuspiciousMark]:
@@ -351,6 +377,21 @@ def _suspicious(facts: PolicyFacts, period: Period, caveats: list[str]) -> list[
         caveats.append(f"suspicious backup {m.snapshot_id[:8]} at {utc_text(m.finished_at)}, {state}: "
                        f"{'; '.join(m.reasons) or 'see its backup evidence'} (docs/guard.md)")
     return marks
+
+
+def _repositories(facts: PolicyFacts, rpo: RpoFigures, period: Period, start: datetime | None) -> list[RepositoryRpo]:
+    """The first repository's figures (the policy's) and each copy's, measured the same way."""
+    rows = [RepositoryRpo(facts.repository_name, None, rpo)]
+    for copy in facts.copies:
+        runs = [run for run in copy.runs if run.finished_at <= period.until]
+        # Like a policy, a copy is not blamed for the time before drkit first copied into it; one
+        # never copied into is judged from the policy's own start (its exposure is unbounded).
+        since = max(start, copy.first_run_at) if start and copy.first_run_at else (copy.first_run_at or start)
+        figures = _rpo_figures(rpo_analysis(copy_points(runs), period, facts.rpo_s, now=period.until,
+                                            in_force_from=since), f"RPO of {copy.name}", None)
+        rows.append(RepositoryRpo(copy.name, facts.repository_name, figures,
+                                  max((run.finished_at for run in runs), default=None)))
+    return rows
 
 
 def in_force_of(facts: PolicyFacts, period: Period, caveats: list[str]) -> InForce:

@@ -99,12 +99,34 @@ def rto_table(report: Report) -> Table:
                   ["policy", "RTO", "attained", "slots", "RTA p95", "max", "last pass", "full RTO"], rows)
 
 
+def repositories_table(report: Report) -> Table | None:
+    """The RPO on each repository of policies that have copies (docs/repositories.md); None when
+    no policy has one."""
+    rows = []
+    for p in report.policies:
+        if len(p.repositories) < 2:
+            continue
+        for r in p.repositories:
+            rpo = r.rpo
+            rows.append([p.name, r.name, r.copy_of or "-", _mark(percent(rpo.attainment), rpo.met),
+                         _mark(format_duration(rpo.worst_exposure_s) if rpo.met is not None else "n/a",
+                               rpo.within(rpo.worst_exposure_s)),
+                         _mark(format_duration(rpo.current_exposure_s), rpo.within(rpo.current_exposure_s)),
+                         _stamp(r.last_copy_at) if r.last_copy_at else ("-" if r.copy_of is None else "never")])
+    if not rows:
+        return None
+    return _table("RPO per repository (a copy's points count from the copy run)",
+                  ["policy", "repository", "copy of", "attained", "worst", "now", "last copy"], rows)
+
+
 def _duration(seconds: float | None) -> str:
     return "n/a" if seconds is None else format_duration(seconds)
 
 
 def render(report: Report) -> Group:
     parts: list = [rpo_table(report), rto_table(report)]
+    if (repositories := repositories_table(report)) is not None:
+        parts.insert(1, repositories)
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     for p in report.policies:

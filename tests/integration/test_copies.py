@@ -1,0 +1,144 @@
+"""Copies end to end (docs/repositories.md, "Copies"): the primary repository on a SeaweedFS of its
+own, the copy on moto_server — two real S3 servers over HTTP — with real restic and the real CLI.
+The primary's server is stopped, and the copy alone still drills and rebuilds the catalog."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from factories import make_env
+from servers import SeaweedFS, ServerStartError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def primary(tmp_path: Path) -> Iterator[SeaweedFS]:
+    """A SeaweedFS for this test alone: the test stops it (the shared one must stay up)."""
+    server = SeaweedFS(tmp_path / "primary-s3")
+    try:
+        server.start()
+    except ServerStartError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.close()
+
+
+def evidence_kinds(server, bucket: str) -> list[str]:
+    listing = server.client().list_objects_v2(Bucket=bucket, Prefix="drkit-evidence/shop/")
+    return sorted(key["Key"].rsplit("-", 2)[-2] for key in listing.get("Contents", []))
+
+
+@pytest.fixture
+def site(tmp_path: Path, primary: SeaweedFS, moto_server, source: Path):
+    """A policy whose first repository is on the primary SeaweedFS and whose copy is on moto,
+    with a password of its own; both initialized and one backup made."""
+    bucket, copy_bucket = f"p-{uuid.uuid4().hex[:8]}", f"c-{uuid.uuid4().hex[:8]}"
+    primary.client().create_bucket(Bucket=bucket)
+    moto_server.client().create_bucket(Bucket=copy_bucket)
+    env = make_env(tmp_path / "site", primary, bucket)
+    copy_password = env.root / "copy-password"
+    copy_password.write_text("another password for the copy\n")
+    copy_password.chmod(0o600)
+    env.write_policy("shop", [source], repository=None, schedule={"backup": "every day at 01:00",
+                                                                   "copy": "every day at 02:00"},
+                     repositories=[{"name": "primary", "url": f"s3:{primary.endpoint}/{bucket}/shop",
+                                    "password_file": str(env.password_file)},
+                                   {"name": "offsite", "url": f"s3:{moto_server.endpoint}/{copy_bucket}/shop",
+                                    "password_file": str(copy_password)}])
+    init = env.drkit("repo", "init", "shop", check=0)
+    assert "initialized as a copy of primary (same chunker parameters)" in init.stdout
+    env.drkit("backup", "shop", check=0)
+    return env, copy_bucket
+
+
+def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primary, moto_server, tmp_path):
+    env, copy_bucket = site
+    backup = json.loads(env.drkit("snapshots", "shop", "--json", check=0).stdout)["snapshots"][0]
+
+    [run] = json.loads(env.drkit("copy", "shop", "--json", check=0).stdout)["runs"]
+    assert run["job"] == "copy" and run["record"]["repository"] == "offsite" and run["record"]["result"] == "pass"
+    assert run["detail"]["source"] == "primary" and run["detail"]["destination"] == "offsite"
+    [copied] = run["record"]["measured"]["copied"]
+    assert copied["source_id"] == backup["id"] and copied["copy_id"] == run["detail"]["copied"][0] != backup["id"]
+    again = env.drkit("copy", "shop", check=0).stdout
+    assert "copied 0 snapshots primary -> offsite, 1 already there" in again
+
+    listing = json.loads(env.drkit("snapshots", "shop", "--repository", "offsite", "--json", check=0).stdout)
+    assert [s["original"] for s in listing["snapshots"]] == [backup["id"]]
+    assert evidence_kinds(moto_server, copy_bucket) == ["backup", "copy", "copy"]  # every bucket, every record
+
+    primary.stop()
+    drill = env.drkit("restore-drill", "shop", "--repository", "offsite", "--json", check=0)
+    record = json.loads(drill.stdout)["record"]
+    assert record["result"] == "pass" and record["repository"] == "offsite"
+    assert record["measured"]["original_snapshot"] == backup["id"]
+    assert record["measured"]["manifest_authenticated"] is True  # the backup's evidence vouches for the copy
+    assert "upload to repository primary failed" in drill.stderr  # a warning, not a failure
+    assert evidence_kinds(moto_server, copy_bucket) == ["backup", "copy", "copy", "drill"]
+    restored = json.loads(env.drkit("restore", "shop", "--repository", "offsite", "--target", str(tmp_path / "back"),
+                                    "--json", check=0).stdout)
+    assert restored["detail"]["verified"] is True and restored["record"]["repository"] == "offsite"
+
+    # A new host with only the copy's bucket rebuilds the whole catalog.
+    fresh = env.env(DRKIT_STATE_DIR=str(tmp_path / "new-host"))
+    rebuilt = json.loads(env.drkit("catalog", "rebuild", "shop", "--repository", "offsite", "--json", env=fresh,
+                                   check=0).stdout)["policies"][0]
+    assert rebuilt["records_added"] == 5 and rebuilt["snapshots"] == 1 and rebuilt["problems"] == []
+    assert env.drkit("evidence", "verify", env=fresh, check=0).stdout.startswith("5 records, 1 policy")
+
+    # The report shows each repository's RPO: the copy's point counts from the copy run.
+    report = json.loads(env.drkit("report", "--format", "json", env=fresh, check=0).stdout)["policies"][0]
+    primary_rpo, offsite_rpo = report["repositories"]
+    assert (primary_rpo["name"], primary_rpo["copy_of"], offsite_rpo["name"], offsite_rpo["copy_of"]) == (
+        "primary", None, "offsite", "primary")
+    assert offsite_rpo["last_copy_at"] > run["record"]["finished_at"]  # the second copy run, which found nothing new
+    assert 0 < primary_rpo["rpo"]["current_exposure_s"] <= offsite_rpo["rpo"]["current_exposure_s"] < 3600
+    table = env.drkit("report", env=fresh, check=0).stdout
+    assert "RPO per repository" in table and "offsite" in table
+    status = json.loads(env.drkit("status", "--json", env=fresh, check=0).stdout)["policies"][0]
+    [copy] = status["copies"]
+    assert copy["repository"] == "offsite" and copy["lagging"] is False and copy["exposure_s"] < 3600
+
+
+def test_a_failed_copy_is_its_own_run_and_leaves_the_backup_alone(site, moto_server):
+    env, copy_bucket = site
+    moto_server.client().delete_object(Bucket=copy_bucket, Key="shop/config")  # the copy repository is broken
+    failed = env.drkit("copy", "shop", "--to", "offsite", check=1)
+    assert failed.stdout.startswith("FAILED shop: copy primary -> offsite did not complete")
+    assert "no restic repository" in failed.stderr
+    assert failed.stderr.count("drkit: error:") == 1 and "Traceback" not in failed.stderr
+    status = json.loads(env.drkit("status", "--json", check=3).stdout)["policies"][0]
+    assert status["last_run_result"] == "pass"  # the backup's result stands
+    assert status["problems"] == ["COPY LAG offsite"] and status["copies"][0]["exposure_s"] is None
+    wrong = env.drkit("copy", "shop", "--to", "primary", check=2)
+    assert "--to primary is the repository backups go to" in wrong.stderr
+
+
+def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, source):
+    """Deduplication holds in the copy only with the same chunker polynomial (restic init
+    --copy-chunker-params); local repositories, so no server is needed."""
+    passwords = {name: tmp_path / f"{name}.pass" for name in ("primary", "offsite")}
+    for name, path in passwords.items():
+        path.write_text(f"password of {name}\n")
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "shop.yaml").write_text(yaml.safe_dump({
+        "version": 1, "name": "shop", "objectives": {"rpo": "24h", "rto": "4h"}, "targets": [{"path": str(source)}],
+        "repositories": [{"name": name, "url": f"local:{tmp_path / name}", "password_file": str(path)}
+                         for name, path in passwords.items()]}))
+    drkit = [sys.executable, "-m", "drkit", "--policies", str(tmp_path / "policies"), "--state-dir", str(tmp_path / "state")]
+    subprocess.run([*drkit, "repo", "init", "shop"], check=True, capture_output=True, timeout=120)
+
+    def polynomial(name: str) -> str:
+        config = subprocess.run(["restic", "-r", str(tmp_path / name), "--password-file", str(passwords[name]), "cat",
+                                 "config"], check=True, capture_output=True, text=True, timeout=60).stdout
+        return json.loads(config)["chunker_polynomial"]
+
+    assert polynomial("primary") == polynomial("offsite")
