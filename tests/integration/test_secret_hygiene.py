@@ -5,7 +5,7 @@ none in logs (-vv), evidence, reports, runbooks, units, crontabs or error messag
 One installation per module (a path target and a PostgreSQL target on the session's servers,
 every secret random so no other test's process can match); each command of `COMMANDS` runs as
 the real CLI while a sampler reads /proc/*/cmdline of its process tree every few milliseconds.
-A new job command (e.g. `copy`) is one more row.
+A new job command is one more row.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class Installation:
     env: Env
     db: str
     db_password: str
+    copy_password_file: Path
     identity: Path
     recipient: str
 
@@ -39,7 +40,8 @@ class Installation:
     @property
     def secrets(self) -> dict[str, str]:
         return {"repository password": self.password, "S3 secret key": self.env.s3_env["AWS_SECRET_ACCESS_KEY"],
-                "database password": self.db_password}
+                "database password": self.db_password,
+                "copy repository password": self.copy_password_file.read_text().strip()}
 
     def fresh(self, what: str) -> Path:
         """A path no earlier command used (restore targets, recovered password files)."""
@@ -60,7 +62,14 @@ def installation(tmp_path_factory: pytest.TempPathFactory, seaweedfs, postgres_s
     db_password_file = root / "db-password"
     db_password_file.write_text(postgres_server.password + "\n")
     db_password_file.chmod(0o600)
-    env.write_policy(NAME, targets=[{"path": str(make_tree(root / "src"))},
+    copy_password_file = root / "copy-password"
+    copy_password_file.write_text(f"copy-{secrets.token_hex(16)}\n")
+    copy_password_file.chmod(0o600)
+    repository = f"s3:{env.endpoint}/{env.bucket}/{NAME}"
+    env.write_policy(NAME, repository=None,
+                     repositories=[{"url": repository, "password_file": str(env.password_file)},
+                                   {"name": "offsite", "url": f"{repository}-copy",
+                                    "password_file": str(copy_password_file)}], targets=[{"path": str(make_tree(root / "src"))},
                                     {"postgres": {"dsn": postgres_server.dsn(), "databases": [db],
                                                   "password_file": str(db_password_file)}}],
                      drill={"sandbox": str(root / "drills")},
@@ -70,7 +79,7 @@ def installation(tmp_path_factory: pytest.TempPathFactory, seaweedfs, postgres_s
     env.drkit("backup", NAME, check=0)
     identity = pyrage.x25519.Identity.generate()
     (root / "recovery.key").write_text(f"{identity}\n")
-    yield Installation(env, db, postgres_server.password, root / "recovery.key", str(identity.to_public()))
+    yield Installation(env, db, postgres_server.password, copy_password_file, root / "recovery.key", str(identity.to_public()))
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class Command:
 
 COMMANDS = [
     Command("backup", lambda i: ["backup", NAME], frozenset({"restic", "pg_dump"})),
+    Command("copy", lambda i: ["copy", NAME], frozenset({"restic"})),
     Command("restore-drill", lambda i: ["restore-drill", NAME], frozenset({"restic", "pg_restore"})),
     Command("restore", lambda i: ["restore", NAME, "--target", str(i.fresh("restored"))], frozenset({"restic"})),
     Command("forget", lambda i: ["forget", NAME], frozenset({"restic"})),
@@ -127,7 +137,7 @@ def test_no_secret_on_any_command_line(installation: Installation, command: Comm
 def artefact_commands(out: Path) -> list[list[str]]:
     """Every command that writes or prints something a person or a program reads later."""
     return [
-        ["-vv", "backup", NAME], ["-vv", "restore-drill", NAME], ["-vv", "status"], ["-vv", "status", "--json"],
+        ["-vv", "backup", NAME], ["-vv", "copy", NAME], ["-vv", "restore-drill", NAME], ["-vv", "status"], ["-vv", "status", "--json"],
         ["-vv", "report", "--format", "json", "-o", str(out / "report.json")],
         ["-vv", "report", "--format", "html", "-o", str(out / "report.html")],
         ["-vv", "report", "--format", "csv", "-o", str(out / "report.csv")],
