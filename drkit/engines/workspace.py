@@ -88,7 +88,8 @@ class Workspace:
         repo = policy.repository_named(repository)
         s3 = self.s3(policy, repo.name)
         credentials = s3.credentials_env() if s3 else {}
-        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache")
+        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache",
+                      version_cache=self.private_state_dir / "restic-version.json")
 
     # --- evidence --------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -20,7 +20,7 @@ from drkit.core.display import count_of
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import MANIFEST_NAME, build
-from drkit.engines.restic import Snapshot
+from drkit.engines.restic import Restic, Snapshot, layout
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured
 from drkit.evidence.records import now_utc
@@ -70,19 +70,16 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
         if staging not in paths:
             paths.append(staging)
 
+    tags = [DRKIT_TAG, policy_tag(policy.name)]
+    taken_at = (time_override or now_utc()).replace(microsecond=0)  # restic's --time has whole seconds
     with ctx.phase("backup"):
-        summary, rc = restic.backup(paths, tags=[DRKIT_TAG, policy_tag(policy.name)],
-                                    excludes=targets.excludes(policy), time_override=time_override, timeout=timeout,
-                                    on_status=on_status)
+        summary, rc = restic.backup(paths, tags=tags, excludes=targets.excludes(policy), time_override=taken_at,
+                                    timeout=timeout, on_status=on_status)
 
     with ctx.phase("catalog"):
-        snapshots = restic.snapshots()
-        ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
-                                                   for s in snapshots])
-        snapshot = next((s for s in snapshots if s.short_id == summary.snapshot_short_id
-                         or s.id.startswith(summary.snapshot_short_id)), None)
-        if snapshot is None:
-            raise errors.ResticError(f"backup: snapshot {summary.snapshot_short_id} not found after backup")
+        made = Snapshot(id=summary.snapshot_short_id, short_id=summary.snapshot_short_id, time=taken_at,
+                        paths=[str(p) for p in paths], hostname=restic.hostname, tags=tags)
+        snapshot = _list_new_snapshot(ws, policy, restic, made)
         ctx.warnings += _lock_objects(ws, policy, ctx.started_at)
     ws.catalog.replace_hash_cache(policy.name, cache)
 
@@ -103,6 +100,37 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
 
 
 register_job("backup", lambda ws, policy, _file: run_backup(ws, policy), describe_snapshot_run)
+
+
+def _list_new_snapshot(ws: Workspace, policy: Policy, restic: Restic, made: Snapshot) -> Snapshot:
+    """`made` with its full id, and the catalog's listing brought up to date by difference.
+
+    restic's backup summary names only the short id; every other fact of the snapshot is what drkit
+    passed (--time, --host, --tag, paths). The repository's snapshot names (engines/restic/layout.py)
+    give the full id and show snapshots the catalog does not know yet: manual `restic backup`s and
+    other hosts' are read with one `restic snapshots ID...`, forgotten ones dropped. The cost is one
+    S3 LIST per 1,000 snapshots instead of reading every snapshot (docs/performance.md)."""
+    s3 = ws.s3(policy)
+    ids = layout.snapshot_ids(policy.repository, s3.list_keys if s3 else None, s3.location.prefix if s3 else "")
+    snapshot_id = layout.full_id(ids, made.short_id)
+    if snapshot_id is None:
+        raise errors.ResticError(f"backup: snapshot {made.short_id} not found after backup")
+    made = replace(made, id=snapshot_id)
+    known = ws.catalog.snapshot_ids(policy.name)
+    unknown = sorted(ids - known - {snapshot_id})
+    if len(unknown) > _READ_BY_ID:
+        ws.catalog.replace_snapshots(policy.name, [_row(policy, s) for s in restic.snapshots()])
+        return made
+    others = restic.snapshots(ids=unknown) if unknown else []
+    ws.catalog.update_snapshots(policy.name, [_row(policy, s) for s in (made, *others)], known - ids)
+    return made
+
+
+_READ_BY_ID = 200  # more unknown snapshots than this (a new catalog): one full `restic snapshots` instead
+
+
+def _row(policy: Policy, snapshot: Snapshot) -> SnapshotRow:
+    return SnapshotRow(policy.name, snapshot.id, snapshot.time, snapshot.hostname, snapshot.tags)
 
 
 def _dumped(policy: Policy, staging) -> list[DatabaseDumpMeasured]:

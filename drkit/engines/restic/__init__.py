@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from drkit.core import errors
@@ -34,7 +35,13 @@ from drkit.engines.restic.output import (
     parse_snapshots,
 )
 from drkit.engines.restic.runner import LOCK_RETRY_DELAYS, ResticRunner, Result
-from drkit.engines.restic.version import INSTALL_HINT, MIN_VERSION, check_version, installed_version
+from drkit.engines.restic.version import (
+    INSTALL_HINT,
+    MIN_VERSION,
+    cached_version,
+    check_version,
+    installed_version,
+)
 
 # Names callers and tests imported from the single-module restic.py.
 _json_line = json_line
@@ -52,7 +59,15 @@ class Restic(ResticRunner):
     """A restic repository as one policy configures it."""
 
     def version(self) -> tuple[int, int, int]:
+        """restic's version (0.14 or newer, else ResticTooOld); remembered per binary in the state directory."""
+        if self.version_cache is not None:
+            return cached_version(self.binary, self.version_cache)
         return installed_version(self.binary)[0]
+
+    @property
+    def hostname(self) -> str:
+        """The host restic records in a snapshot: the policy's, else this machine's (restic's own default)."""
+        return self.host or socket.gethostname()
 
     def init(self) -> bool:
         """Initialize the repository; False when one already exists there."""
@@ -71,21 +86,26 @@ class Restic(ResticRunner):
                           retry_lock=False)
         return json.loads("\n".join(result.stdout) or "{}")
 
-    def snapshots(self, *, tags: list[str] | None = None, host: str | None = None) -> list[Snapshot]:
+    def snapshots(self, *, tags: list[str] | None = None, host: str | None = None,
+                  ids: Iterable[str] = ()) -> list[Snapshot]:
+        """`restic snapshots`: every snapshot, or only `ids` (restic then reads only those files)."""
         args = ["snapshots", "--json", "--no-lock", *_flags("--tag", tags or [])]
         if host:
             args += ["--host", host]
+        args += list(ids)
         return parse_snapshots(self.run(args, what="list snapshots", timeout=600).stdout)
 
     def backup(self, paths: list[Path], *, tags: list[str], excludes: list[str] = (),
                time_override: datetime | None = None, timeout: float | None = None,
                on_status: Callable[[dict], None] | None = None) -> tuple[BackupSummary, int]:
-        """Back up absolute paths; returns the summary and restic's exit code (0, or 3 = partial)."""
-        args = ["backup", "--json", *_flags("--tag", tags), *_flags("--exclude", excludes)]
-        if self.host:
-            args += ["--host", self.host]
+        """Back up absolute paths; returns the summary and restic's exit code (0, or 3 = partial).
+
+        The host is always passed (`hostname`), so a caller knows every fact of the new snapshot
+        without listing the repository again (docs/performance.md)."""
+        args = ["backup", "--json", *_flags("--tag", tags), *_flags("--exclude", excludes), "--host", self.hostname]
         if time_override:
-            args += ["--time", time_override.astimezone().strftime("%Y-%m-%d %H:%M:%S")]
+            # restic reads --time in the zone of its TZ, which child_env sets to UTC (no DST ambiguity)
+            args += ["--time", time_override.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")]
         args += ["--", *map(str, paths)]
 
         def attempt() -> tuple[BackupSummary, int]:

@@ -18,6 +18,7 @@ def child_env(repo: Repository, credentials: dict[str, str], cache_dir: Path | N
     """drkit's own environment without any RESTIC_* the caller had set, plus this repository's."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
     env["RESTIC_REPOSITORY"] = restic_url(repo.url)
+    env["TZ"] = "UTC"  # `backup --time` is given in UTC; restic's JSON times carry their zone either way
     env.update(password_env(repo))
     env.update(credentials)
     if cache_dir:

@@ -33,12 +33,14 @@ class ResticRunner:
     """Starts restic for one repository; `Restic` adds one method per restic command."""
 
     def __init__(self, repo: Repository, *, credentials: dict[str, str] | None = None,
-                 cache_dir: Path | None = None, binary: str = "restic", host: str | None = None):
+                 cache_dir: Path | None = None, binary: str = "restic", host: str | None = None,
+                 version_cache: Path | None = None):
         self.repo = repo
         self.credentials = credentials or {}
         self.cache_dir = cache_dir
         self.binary = binary
         self.host = host
+        self.version_cache = version_cache  # where `version()` remembers the binary's version
 
     def env(self) -> dict[str, str]:
         return child_env(self.repo, self.credentials, self.cache_dir)
