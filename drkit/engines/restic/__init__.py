@@ -153,15 +153,18 @@ class Restic(ResticRunner):
 
     def restore_verified(self, snapshot: str, target: Path, *, tags: Iterable[str] = (), timeout: float | None = None,
                          on_line: Callable[[str], None] | None = None,
-                         on_stderr: Callable[[str], None] | None = None, includes: Iterable[str] = ()) -> list[str]:
+                         on_stderr: Callable[[str], None] | None = None, includes: Iterable[str] = (),
+                         readback: bool = True) -> list[str]:
         """`restore --verify`, handing each stdout line to `on_line` as restic prints it.
 
         restic 0.14 prints "verifying files in DIR" once every file is written and before it reads
         them back, so a caller can hash restored files alongside restic's own verification pass.
         `includes` are snapshot paths restored with everything below them (restic `--include`).
+        `readback=False` leaves out `--verify`: for a caller that hashes every restored file against
+        its own record of the source, which proves more (docs/performance.md).
         """
-        args = ["restore", snapshot, "--target", str(target), "--verify", *_flags("--tag", tags),
-                *_flags("--include", [literal_pattern(path) for path in includes])]
+        args = ["restore", snapshot, "--target", str(target), *(["--verify"] if readback else []),
+                *_flags("--tag", tags), *_flags("--include", [literal_pattern(path) for path in includes])]
         lines: list[str] = []
         for line in self.stream(args, what="restore", timeout=timeout, on_stderr=on_stderr):
             lines.append(line)
