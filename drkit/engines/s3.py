@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import botocore.exceptions
 
@@ -15,45 +14,9 @@ if TYPE_CHECKING:
 
 from drkit.core import errors
 from drkit.core.policy import Repository
+from drkit.engines.s3_location import EVIDENCE_PREFIX, S3Location, _region_from_host, parse_location
 
-EVIDENCE_PREFIX = "drkit-evidence"
-
-
-@dataclass(frozen=True)
-class S3Location:
-    """Where a restic `s3:` repository lives."""
-
-    endpoint: str  # https://host[:port]
-    bucket: str
-    prefix: str
-    region: str
-
-    @property
-    def is_aws(self) -> bool:
-        return urlparse(self.endpoint).hostname.endswith("amazonaws.com")  # type: ignore[union-attr]
-
-
-def parse_location(repo: Repository) -> S3Location | None:
-    """Split `s3:https://host/bucket/prefix` (restic's syntax); None for non-S3 repositories."""
-    url = repo.url
-    if not url.startswith("s3:"):
-        return None
-    rest = url[3:]
-    if not rest.startswith(("http://", "https://")):
-        rest = "https://" + rest  # restic's default for `s3:host/bucket`
-    parsed = urlparse(rest)
-    parts = [p for p in parsed.path.split("/") if p]
-    if not parts:
-        raise errors.UsageError(f"repository.url: '{url}' names no bucket (expected s3:https://HOST/BUCKET/PREFIX)")
-    region = repo.region or _region_from_host(parsed.hostname or "") or "us-east-1"
-    return S3Location(f"{parsed.scheme}://{parsed.netloc}", parts[0], "/".join(parts[1:]), region)
-
-
-def _region_from_host(host: str) -> str | None:
-    labels = host.split(".")
-    if host.endswith("amazonaws.com") and len(labels) >= 4 and labels[0] == "s3":
-        return labels[1]
-    return None
+__all__ = ["EVIDENCE_PREFIX", "S3", "BucketProbe", "BucketState", "S3Location", "_region_from_host", "parse_location"]
 
 
 @dataclass(frozen=True)
@@ -229,8 +192,7 @@ class S3:
     @property
     def evidence_root(self) -> str:
         """`drkit-evidence/` beside the repository directory (bucket root for a one-level prefix)."""
-        base = (self.location.prefix.rsplit("/", 1)[0] + "/") if "/" in self.location.prefix else ""
-        return f"{base}{EVIDENCE_PREFIX}/"
+        return self.location.evidence_root
 
     def evidence_prefix(self, policy: str) -> str:
         return f"{self.evidence_root}{policy}/"
