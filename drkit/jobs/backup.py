@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
@@ -72,7 +75,7 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
 
     tags = [DRKIT_TAG, policy_tag(policy.name)]
     taken_at = (time_override or now_utc()).replace(microsecond=0)  # restic's --time has whole seconds
-    with ctx.phase("backup"):
+    with ctx.phase("backup"), _warming(ws, policy):
         summary, rc = restic.backup(paths, tags=tags, excludes=targets.excludes(policy), time_override=taken_at,
                                     timeout=timeout, on_status=on_status)
 
@@ -100,6 +103,26 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
 
 
 register_job("backup", lambda ws, policy, _file: run_backup(ws, policy), describe_snapshot_run)
+
+
+@contextmanager
+def _warming(ws: Workspace, policy: Policy) -> Iterator[None]:
+    """While restic backs up, build what the rest of the run needs: the S3 client (boto3 reads its
+    service model, ~0.2 s) for the listing and the evidence upload, and the signing key
+    (cryptography). Both only read local files; a failure here is left for the step that needs
+    them to report (docs/performance.md)."""
+    def warm() -> None:
+        s3 = ws.s3(policy)
+        if s3 is not None:
+            s3.client  # noqa: B018 - the cached client is what is wanted
+        ws.key  # noqa: B018
+
+    with ThreadPoolExecutor(1, thread_name_prefix="backup-warm") as pool:
+        warming = pool.submit(warm)
+        try:
+            yield
+        finally:
+            warming.exception()  # wait; whatever failed fails again, with its message, where it is used
 
 
 def _list_new_snapshot(ws: Workspace, policy: Policy, restic: Restic, made: Snapshot) -> Snapshot:
