@@ -34,15 +34,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 from cryptography.hazmat.primitives.poly1305 import Poly1305  # noqa: E402
+from drill_vs_restic import build_data  # noqa: E402 - benchmarks/ is the script's own directory
 from factories import benchmark_env  # noqa: E402
-
-
-def build_data(root: Path, megabytes: int, files: int) -> None:
-    size = megabytes * 1_000_000 // files
-    for i in range(files):
-        sub = root / f"d{i % 7}"
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"f{i:03d}.bin").write_bytes(os.urandom(size))
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
