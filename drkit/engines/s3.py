@@ -208,7 +208,7 @@ class S3:
 def _environment_keys() -> dict[str, str] | None:
     """Keys in drkit's environment, the first link of boto3's chain, read without importing boto3
     (~0.5 s, which a backup then spends while restic runs: docs/performance.md). None when boto3
-    must decide: no keys, or a profile named by AWS_PROFILE (boto3 then skips the environment keys)."""
+    must decide: no keys, or AWS_PROFILE set (left to boto3's own precedence rules)."""
     if os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE"):
         return None
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")

@@ -71,3 +71,26 @@ def test_restic_version_is_cached_per_binary_and_read_again_when_it_changes(tmp_
     saved["binary"]["mtime_ns"] -= 1  # another binary (an upgrade): restic is asked again
     cache.write_text(json.dumps(saved))
     assert cached_version("restic", cache) == version
+
+
+def test_environment_keys_reach_restic_without_boto3_unless_a_profile_decides(monkeypatch, tmp_path):
+    """Keys in the environment are the first link of boto3's chain: read directly (boto3 is then
+    imported while restic runs); the policy's `aws_profile` goes through boto3."""
+    from drkit.engines.s3 import S3
+
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-example")
+    s3 = S3(Repository(url="s3:http://127.0.0.1:1/bucket/site", password_env="PW"))
+    assert s3.credentials_env() == {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret-example",
+                                    "AWS_SESSION_TOKEN": "token-example", "AWS_DEFAULT_REGION": "us-east-1"}
+    assert "session" not in vars(s3)  # no boto3 session was built for it
+
+    (tmp_path / "config").write_text("[profile other]\nregion = eu-west-1\n")
+    (tmp_path / "credentials").write_text("[other]\naws_access_key_id = AKIAPROFILE\naws_secret_access_key = s2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    s3 = S3(Repository(url="s3:http://127.0.0.1:1/bucket/site", password_env="PW", aws_profile="other"))
+    assert s3.credentials_env()["AWS_ACCESS_KEY_ID"] == "AKIAPROFILE"  # the policy's profile, through boto3
