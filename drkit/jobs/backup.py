@@ -21,12 +21,12 @@ from drkit import targets
 from drkit.core import errors
 from drkit.core.display import count_of
 from drkit.core.policy import Policy
-from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import MANIFEST_NAME, build
 from drkit.engines.restic import Restic, Snapshot, layout
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured
 from drkit.evidence.records import now_utc
+from drkit.jobs import listing
 from drkit.jobs.lifecycle import RunContext, RunOutcome, describe_snapshot_run, register_job, run_locked
 
 log = logging.getLogger("drkit")
@@ -129,31 +129,16 @@ def _list_new_snapshot(ws: Workspace, policy: Policy, restic: Restic, made: Snap
     """`made` with its full id, and the catalog's listing brought up to date by difference.
 
     restic's backup summary names only the short id; every other fact of the snapshot is what drkit
-    passed (--time, --host, --tag, paths). The repository's snapshot names (engines/restic/layout.py)
-    give the full id and show snapshots the catalog does not know yet: manual `restic backup`s and
-    other hosts' are read with one `restic snapshots ID...`, forgotten ones dropped. The cost is one
-    S3 LIST per 1,000 snapshots instead of reading every snapshot (docs/performance.md)."""
-    s3 = ws.s3(policy)
-    ids = layout.snapshot_ids(policy.repository, s3.list_keys if s3 else None, s3.location.prefix if s3 else "")
+    passed (--time, --host, --tag, paths). The repository's snapshot names give the full id, and
+    the listing is refreshed by difference (drkit/jobs/listing.py): no `restic snapshots` of the
+    whole repository after each backup (docs/performance.md)."""
+    ids = listing.repository_ids(ws, policy)
     snapshot_id = layout.full_id(ids, made.short_id)
     if snapshot_id is None:
         raise errors.ResticError(f"backup: snapshot {made.short_id} not found after backup")
     made = replace(made, id=snapshot_id)
-    known = ws.catalog.snapshot_ids(policy.name)
-    unknown = sorted(ids - known - {snapshot_id})
-    if len(unknown) > _READ_BY_ID:
-        ws.catalog.replace_snapshots(policy.name, [_row(policy, s) for s in restic.snapshots()])
-        return made
-    others = restic.snapshots(ids=unknown) if unknown else []
-    ws.catalog.update_snapshots(policy.name, [_row(policy, s) for s in (made, *others)], known - ids)
+    listing.refresh_by_difference(ws.catalog, policy, restic, ids, made)
     return made
-
-
-_READ_BY_ID = 200  # more unknown snapshots than this (a new catalog): one full `restic snapshots` instead
-
-
-def _row(policy: Policy, snapshot: Snapshot) -> SnapshotRow:
-    return SnapshotRow(policy.name, snapshot.id, snapshot.time, snapshot.hostname, snapshot.tags)
 
 
 def _dumped(policy: Policy, staging) -> list[DatabaseDumpMeasured]:

@@ -62,6 +62,7 @@ from drkit.jobs.drill.verification import (
     submit_hashes,
 )
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
+from drkit.jobs.listing import repository_ids
 from drkit.targets import target_kind
 
 log = logging.getLogger("drkit")
@@ -204,7 +205,7 @@ class _Drill:
         self.measured["sandbox"] = str(self.sandbox.path)
         self.restic = self.ctx.restic()
         self.chooser = SnapshotChooser(policy, self.request.snapshot, self.ws.catalog, self.restic,
-                                       self.clock.started_at)
+                                       self.clock.started_at, list_ids=lambda: repository_ids(self.ws, policy))
         choice = self.chooser.choose()
         self.measured.update(self.chooser.measured)
         self.ctx.warnings += self.chooser.warnings
