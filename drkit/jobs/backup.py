@@ -131,7 +131,14 @@ def _list_new_snapshot(ws: Workspace, policy: Policy, restic: Restic, made: Snap
     restic's backup summary names only the short id; every other fact of the snapshot is what drkit
     passed (--time, --host, --tag, paths). The repository's snapshot names give the full id, and
     the listing is refreshed by difference (drkit/jobs/listing.py): no `restic snapshots` of the
-    whole repository after each backup (docs/performance.md)."""
+    whole repository after each backup (docs/performance.md). Between comparisons
+    (listing.COMPARE_EVERY) only the new snapshot's own name is looked up: one request."""
+    if listing.compared_lately(ws.catalog, policy, now_utc()):
+        snapshot_id = layout.full_id(listing.repository_ids(ws, policy, made.short_id), made.short_id)
+        if snapshot_id is not None:
+            made = replace(made, id=snapshot_id)
+            ws.catalog.add_snapshot(listing.row_of(policy, made))
+            return made
     ids = listing.repository_ids(ws, policy)
     snapshot_id = layout.full_id(ids, made.short_id)
     if snapshot_id is None:

@@ -23,6 +23,7 @@ def test_local_repository_ids_are_the_snapshot_file_names(tmp_path):
         (tmp_path / "repo" / "snapshots" / name).write_bytes(b"x")
     repo = Repository(url=f"local:{tmp_path / 'repo'}", password_file=tmp_path / "pw")
     assert layout.snapshot_ids(repo, None) == {A, B}
+    assert layout.snapshot_ids(repo, None, starting="ab") == {B}  # a backup's own snapshot, by its short id
 
 
 def test_s3_ids_come_from_the_prefix_listing():
@@ -34,6 +35,8 @@ def test_s3_ids_come_from_the_prefix_listing():
 
     repo = Repository(url="s3:http://h/bucket/site/main", password_env="PW")
     assert layout.snapshot_ids(repo, list_keys, "site/main") == {A, C} and asked == ["site/main/snapshots/"]
+    assert layout.snapshot_ids(repo, list_keys, "site/main", starting="0123") == {C}
+    assert asked[-1] == "site/main/snapshots/0123"  # one request for one name, whatever the repository holds
 
 
 def test_unreadable_local_repository_is_a_restic_error(tmp_path):

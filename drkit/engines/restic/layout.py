@@ -21,18 +21,21 @@ from drkit.engines.restic.environment import restic_url
 _ID = re.compile(r"^[0-9a-f]{64}$")
 
 
-def snapshot_ids(repo: Repository, list_keys: Callable[[str], list[str]] | None, s3_prefix: str = "") -> set[str]:
-    """The ids of every snapshot in the repository: through `list_keys` (the repository's S3
-    listing, `S3.list_keys`) when given, else from the local repository's directory."""
+def snapshot_ids(repo: Repository, list_keys: Callable[[str], list[str]] | None, s3_prefix: str = "",
+                 starting: str = "") -> set[str]:
+    """The ids of every snapshot in the repository (those `starting` with a prefix: one request
+    whatever the repository holds): through `list_keys` (the repository's S3 listing,
+    `S3.list_keys`) when given, else from the local repository's directory."""
     if list_keys is not None:
-        names = [key.rsplit("/", 1)[-1] for key in list_keys(f"{s3_prefix}/snapshots/" if s3_prefix else "snapshots/")]
+        folder = f"{s3_prefix}/snapshots/" if s3_prefix else "snapshots/"
+        names = [key.rsplit("/", 1)[-1] for key in list_keys(folder + starting)]
     else:
         directory = Path(restic_url(repo.url)) / "snapshots"
         try:
             names = [entry.name for entry in directory.iterdir()]
         except OSError as exc:
             raise errors.ResticError(f"list snapshots: cannot read {directory} ({exc.strerror})") from None
-    return {name for name in names if _ID.match(name)}
+    return {name for name in names if _ID.match(name) and name.startswith(starting)}
 
 
 def full_id(ids: set[str], short_id: str) -> str | None:
