@@ -30,8 +30,8 @@ def test_s3_ids_come_from_the_prefix_listing():
     asked = []
 
     def list_keys(prefix: str) -> list[str]:
-        asked.append(prefix)
-        return [f"{prefix}{A}", f"{prefix}{C}"]
+        asked.append(prefix)  # S3 answers the keys that start with the prefix
+        return [key for key in (f"site/main/snapshots/{A}", f"site/main/snapshots/{C}") if key.startswith(prefix)]
 
     repo = Repository(url="s3:http://h/bucket/site/main", password_env="PW")
     assert layout.snapshot_ids(repo, list_keys, "site/main") == {A, C} and asked == ["site/main/snapshots/"]
