@@ -97,8 +97,10 @@ class SnapshotChooser:
         if self.list_ids is None:
             return self.restic.snapshots(tags=[tag])
         refresh_by_difference(self.catalog, self.policy, self.restic, self.list_ids())
-        return [Snapshot(row.id, row.id[:8], row.time, [], row.hostname, row.tags)
-                for row in self.catalog.snapshots(self.policy.name) if tag in row.tags]
+        tagged = [Snapshot(row.id, row.id[:8], row.time, [], row.hostname, row.tags)
+                  for row in self.catalog.snapshots(self.policy.name) if tag in row.tags]
+        # none at all: restic says whether that is so or why (no repository at the URL, wrong password)
+        return tagged or self.restic.snapshots(tags=[tag])
 
     def _before(self, moment: datetime) -> Choice:
         """The newest of the policy's snapshots taken strictly before `moment`."""
