@@ -15,36 +15,60 @@ from pathlib import Path
 import click
 
 from drkit import __version__
-from drkit.cli import (
-    backup,
-    browse,
-    catalog,
-    completion,
-    copy,
-    doctor,
-    drill,
-    evidence,
-    forget,
-    iam,
-    keys,
-    policy,
-    postmortem,
-    repo,
-    report,
-    restore,
-    runbook,
-    scheduler,
-    snapshots,
-    status,
-)
 from drkit.cli.app import EXIT_CODES, App, Invocation, err, silenced_stdout
+from drkit.cli.lazy import LazyCommand, LazyGroup
 from drkit.core import errors, logs
 from drkit.core.discovery import Places, choose_policies_dir, choose_state_dir
 from drkit.engines.privacy import PRIVATE_UMASK
 from drkit.plugins import load_plugins
 
+# name -> where the command lives and the summary `drkit --help` shows (drkit/cli/lazy.py; a new
+# command adds one line here)
+COMMANDS: dict[str, LazyCommand] = {
+    "backup": LazyCommand("drkit.cli.backup:backup", "Back up policies now."),
+    "catalog": LazyCommand("drkit.cli.catalog:catalog", "Local catalog maintenance."),
+    "copy": LazyCommand("drkit.cli.copy:copy", "Copy the policy's snapshots from its first repository to the others "
+                        "(restic copy)."),
+    "completion": LazyCommand("drkit.cli.completion:completion", "Print the completion script for SHELL."),
+    "doctor": LazyCommand("drkit.cli.doctor:doctor", "Check what the policies (default: all) rely on, one line each "
+                          "with OK/WARN/FAIL and the fix: repository URL, DNS, TCP, TLS, credentials, bucket, clock "
+                          "skew, Object Lock, password source, the restic repository, restic itself, the state dir, "
+                          "sandbox space, schedule."),
+    "dump": LazyCommand("drkit.cli.browse:dump", "Write one file of a snapshot to stdout (e.g."),
+    "evidence": LazyCommand("drkit.cli.evidence:evidence", "Check the signed evidence records."),
+    "forget": LazyCommand("drkit.cli.forget:forget", "Apply the policy's retention (restic forget, then prune) to "
+                          "this policy's snapshots only."),
+    "iam-policy": LazyCommand("drkit.cli.iam:iam_policy", "Print an AWS IAM policy document scoped to the "
+                              "repository's bucket and prefix (docs/immutability.md)."),
+    "keys": LazyCommand("drkit.cli.keys:keys", "Key escrow: repository passwords sealed to recovery keys (age), kept "
+                        "in each bucket."),
+    "ls": LazyCommand("drkit.cli.browse:ls", "List what a snapshot holds at and below PATH (an absolute path as "
+                      "backed up), as a tree with sizes and modification times (UTC)."),
+    "policy": LazyCommand("drkit.cli.policy:policy", "Validate, describe and explain policy files."),
+    "postmortem": LazyCommand("drkit.cli.postmortem:postmortem", "Post-mortem skeleton (Markdown) from a drill's "
+                              "signed evidence: timeline of its phases, errors, the objective exceeded and by how "
+                              "much, earlier drills; sections for root cause and actions."),
+    "repo": LazyCommand("drkit.cli.repo:repo", "Create and check repositories."),
+    "report": LazyCommand("drkit.cli.report:report", "RPO/RTO attainment over a period, from the local catalog "
+                          "(docs/reports.md)."),
+    "restore": LazyCommand("drkit.cli.restore:restore", "Restore a snapshot into a directory, verify every restored "
+                           "file against the backup manifest, and record signed evidence; or, with --to-database, "
+                           "load one database dump (verified first) into a running server."),
+    "restore-drill": LazyCommand("drkit.cli.drill:restore_drill", "Restore a snapshot into a sandbox, verify it, run "
+                                 "the policy's checks and time it against the RTO."),
+    "runbook": LazyCommand("drkit.cli.runbook:runbook", "Recovery runbook from the policy and the measured figures: "
+                           "contacts, snapshots, restore and restic commands, where each target is in the restore, "
+                           "checks as commands, expected recovery time."),
+    "scheduler": LazyCommand("drkit.cli.scheduler:scheduler", "Run every policy's jobs on their schedules, show the "
+                             "plan, or install systemd/cron units."),
+    "snapshots": LazyCommand("drkit.cli.snapshots:snapshots", "List a policy's snapshots (read from the repository, "
+                             "manual restic ones included)."),
+    "status": LazyCommand("drkit.cli.status:status", "Exposure now vs RPO, last drill vs RTO and drill age vs "
+                          "interval, per policy (local catalog only)."),
+}
 
-@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="drkit")
 @click.option("--policies", "policies_dir", type=click.Path(path_type=Path), default=None,
               help="Directory of policy files (env DRKIT_POLICIES; default: ./policies if it exists, else "
@@ -73,13 +97,6 @@ def cli(ctx: click.Context, policies_dir: Path | None, state_dir: Path | None, v
     ctx.ensure_object(Invocation).app = app  # main() applies the app's exit floor
     ctx.obj = app
 
-
-for _command in (policy.policy, repo.repo, backup.backup, snapshots.snapshots, status.status, drill.restore_drill,
-                 evidence.evidence, scheduler.scheduler, forget.forget, report.report, catalog.catalog,
-                 runbook.runbook, restore.restore, browse.ls, browse.dump,
-                 doctor.doctor, postmortem.postmortem, iam.iam_policy, keys.keys, copy.copy):
-    cli.add_command(_command)
-cli.add_command(completion.completion)
 
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -17,8 +17,10 @@ from rich.console import Console
 from drkit.core import errors
 from drkit.core.discovery import Chosen, Places, choose_policies_dir, missing_policies_message
 from drkit.core.jsonshape import JsonDocument, dumps
-from drkit.core.policy import LoadedPolicy, PolicyScan, find_policy, scan_policies
-from drkit.engines.workspace import Workspace
+
+if TYPE_CHECKING:  # pydantic, the catalog and restic load when a command reads policies (docs/performance.md)
+    from drkit.core.policy import LoadedPolicy, PolicyScan
+    from drkit.engines.workspace import Workspace
 
 EXIT_CODES = """\b
 Exit codes:
@@ -79,6 +81,8 @@ class App:
     def _scan(self) -> PolicyScan:
         """Every file of the policies directory; UsageError when there is no policy at all, since
         an empty table and exit 0 would read as "all healthy"."""
+        from drkit.core.policy import scan_policies
+
         self.require_policies_dir()
         scan = scan_policies([self.policies_dir])
         if not scan.loaded and scan.problems:
@@ -97,6 +101,8 @@ class App:
                                 hint="pass --policies DIR or set DRKIT_POLICIES")
 
     def policy(self, name: str) -> LoadedPolicy:
+        from drkit.core.policy import find_policy
+
         return find_policy(self.policies, name)
 
     def select(self, names: tuple[str, ...], all_: bool) -> list[LoadedPolicy]:
@@ -110,6 +116,8 @@ class App:
 
     @cached_property
     def workspace(self) -> Workspace:
+        from drkit.engines.workspace import Workspace
+
         return Workspace(self.state_dir)
 
 
@@ -120,6 +128,8 @@ def complete_policy(ctx: click.Context, _param: click.Parameter, incomplete: str
     """Shell completion of a policy name: the names in the policies directory (--policies or
     DRKIT_POLICIES as given on the line being completed); nothing when it cannot be read, since
     a completion must never print an error into the user's prompt."""
+    from drkit.core.policy import scan_policies
+
     try:
         places = Places.of_this_process()
         chosen = choose_policies_dir(ctx.find_root().params.get("policies_dir"), os.environ.get("DRKIT_POLICIES"),

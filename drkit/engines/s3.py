@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import botocore.exceptions
 
@@ -15,46 +15,12 @@ if TYPE_CHECKING:
 
 from drkit.core import errors
 from drkit.core.policy import Repository
+from drkit.engines.s3_location import EVIDENCE_PREFIX, S3Location, _region_from_host, parse_location
 
-EVIDENCE_PREFIX = "drkit-evidence"
 ESCROW_PREFIX = "drkit-escrow"  # beside drkit-evidence/: age-sealed repository passwords (docs/security.md)
 
 
-@dataclass(frozen=True)
-class S3Location:
-    """Where a restic `s3:` repository lives."""
-
-    endpoint: str  # https://host[:port]
-    bucket: str
-    prefix: str
-    region: str
-
-    @property
-    def is_aws(self) -> bool:
-        return urlparse(self.endpoint).hostname.endswith("amazonaws.com")  # type: ignore[union-attr]
-
-
-def parse_location(repo: Repository) -> S3Location | None:
-    """Split `s3:https://host/bucket/prefix` (restic's syntax); None for non-S3 repositories."""
-    url = repo.url
-    if not url.startswith("s3:"):
-        return None
-    rest = url[3:]
-    if not rest.startswith(("http://", "https://")):
-        rest = "https://" + rest  # restic's default for `s3:host/bucket`
-    parsed = urlparse(rest)
-    parts = [p for p in parsed.path.split("/") if p]
-    if not parts:
-        raise errors.UsageError(f"repository.url: '{url}' names no bucket (expected s3:https://HOST/BUCKET/PREFIX)")
-    region = repo.region or _region_from_host(parsed.hostname or "") or "us-east-1"
-    return S3Location(f"{parsed.scheme}://{parsed.netloc}", parts[0], "/".join(parts[1:]), region)
-
-
-def _region_from_host(host: str) -> str | None:
-    labels = host.split(".")
-    if host.endswith("amazonaws.com") and len(labels) >= 4 and labels[0] == "s3":
-        return labels[1]
-    return None
+__all__ = ["ESCROW_PREFIX", "EVIDENCE_PREFIX", "S3", "BucketProbe", "BucketState", "S3Location", "_region_from_host", "parse_location"]
 
 
 @dataclass(frozen=True)
@@ -140,6 +106,9 @@ class S3:
 
     def credentials_env(self) -> dict[str, str]:
         """Resolve credentials through boto3's chain (profile, env, SSO, role) for restic's env."""
+        keys = _environment_keys() if self.repo.aws_profile is None else None
+        if keys is not None:
+            return {**keys, "AWS_DEFAULT_REGION": self.location.region}
         creds = self.session.get_credentials()
         if creds is None:
             raise errors.S3Error(f"no AWS credentials found for {self.location.endpoint}",
@@ -322,8 +291,7 @@ class S3:
     @property
     def evidence_root(self) -> str:
         """`drkit-evidence/` beside the repository directory (bucket root for a one-level prefix)."""
-        base = (self.location.prefix.rsplit("/", 1)[0] + "/") if "/" in self.location.prefix else ""
-        return f"{base}{EVIDENCE_PREFIX}/"
+        return self.location.evidence_root
 
     def evidence_prefix(self, policy: str) -> str:
         return f"{self.evidence_root}{policy}/"
@@ -338,6 +306,19 @@ class S3:
         """`drkit-escrow/<policy>/<repository>.age` beside `drkit-evidence/`: the repository's
         password sealed to the recovery keys, in its own bucket."""
         return f"{self.escrow_prefix(policy)}{repository}.age"
+
+
+def _environment_keys() -> dict[str, str] | None:
+    """Keys in drkit's environment, the first link of boto3's chain, read without importing boto3
+    (~0.5 s, which a backup then spends while restic runs: docs/performance.md). None when boto3
+    must decide: no keys, or AWS_PROFILE set (left to boto3's own precedence rules)."""
+    if os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE"):
+        return None
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        return None
+    token = os.environ.get("AWS_SESSION_TOKEN") or os.environ.get("AWS_SECURITY_TOKEN")
+    return {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, **({"AWS_SESSION_TOKEN": token} if token else {})}
 
 
 def _headers(response: dict) -> dict:

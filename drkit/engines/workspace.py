@@ -11,6 +11,7 @@ import logging
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drkit.core import errors
 from drkit.core.policy import Policy
@@ -18,9 +19,11 @@ from drkit.engines.catalog import Catalog
 from drkit.engines.locks import PolicyLock
 from drkit.engines.privacy import private_dirs, secure_state_dir
 from drkit.engines.restic import Restic
-from drkit.engines.s3 import S3, parse_location
 from drkit.evidence.keys import LOCAL_KEY
 from drkit.evidence.records import Record, SigningKey, object_name
+
+if TYPE_CHECKING:
+    from drkit.engines.s3 import S3
 
 log = logging.getLogger("drkit")
 
@@ -75,6 +78,8 @@ class Workspace:
         """One S3 (one boto3 session and client) per repository for the life of this workspace;
         None for a repository that is not on S3. `repository` names one of the policy's
         repositories; None is the first."""
+        from drkit.engines.s3 import S3, parse_location  # boto3: only for commands that reach a bucket
+
         repo = policy.repository_named(repository)
         key = repo.model_dump_json()  # the settings, not the name: a reloaded policy may change them
         if key not in self._s3:
@@ -92,7 +97,8 @@ class Workspace:
         origin = policy.repository_named(source) if source is not None else None
         if origin is not None:
             credentials = self._shared_credentials(policy, origin.name, repo.name, credentials)
-        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache", source=origin)
+        return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache", source=origin,
+                      version_cache=self.private_state_dir / "restic-version.json")
 
     def _shared_credentials(self, policy: Policy, source: str, destination: str,
                             credentials: dict[str, str]) -> dict[str, str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from drkit.engines.catalog import Catalog
 from drkit.evidence.records import SigningKey, load_public_key
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 LOCAL_KEY = Path("keys") / "evidence-ed25519.pem"  # the host's signing key in the state dir
 

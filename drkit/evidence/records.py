@@ -16,14 +16,14 @@ import re
 import socket
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from drkit import __version__
+
+if TYPE_CHECKING:  # cryptography is imported where keys are used: commands that only read the catalog skip it
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 SCHEMA = "drkit.evidence/1"
 Kind = Literal["backup", "drill", "check", "forget", "restore", "copy"]
@@ -117,12 +117,17 @@ class SigningKey:
     """The host's Ed25519 evidence key, generated on first use (0600 in the state dir)."""
 
     def __init__(self, private: Ed25519PrivateKey):
+        from cryptography.hazmat.primitives import serialization
+
         self.private = private
         self.public_bytes = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self.key_id = key_id_of(self.public_bytes)
 
     @classmethod
     def load_or_create(cls, path: Path) -> "SigningKey":
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         if path.exists():
             return cls(serialization.load_pem_private_key(path.read_bytes(), password=None))  # type: ignore[arg-type]
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -135,6 +140,8 @@ class SigningKey:
         return cls(key)
 
     def public_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
         return self.private.public_key().public_bytes(serialization.Encoding.PEM,
                                                       serialization.PublicFormat.SubjectPublicKeyInfo)
 
@@ -149,6 +156,9 @@ def key_id_of(public_bytes: bytes) -> str:
 
 
 def load_public_key(pem: bytes) -> tuple[str, Ed25519PublicKey]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
@@ -158,6 +168,8 @@ def load_public_key(pem: bytes) -> tuple[str, Ed25519PublicKey]:
 
 def signature_problem(record: Record, keys: dict[str, Ed25519PublicKey]) -> str | None:
     """None when the signature holds; else why not."""
+    from cryptography.exceptions import InvalidSignature
+
     if not record.signature or not record.key_id:
         return "record is not signed"
     key = keys.get(record.key_id)

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -18,13 +21,12 @@ from drkit import targets
 from drkit.core import errors
 from drkit.core.display import count_of
 from drkit.core.policy import Policy
-from drkit.engines.catalog import SnapshotRow
 from drkit.engines.manifest import MANIFEST_NAME, build
-from drkit.engines.restic import Snapshot
+from drkit.engines.restic import Restic, Snapshot, layout
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import BackupMeasured, DatabaseDumpMeasured, GuardMeasured
 from drkit.evidence.records import now_utc
-from drkit.jobs import guard
+from drkit.jobs import guard, listing
 from drkit.jobs.lifecycle import RunContext, RunOutcome, describe_snapshot_run, register_job, run_locked
 
 log = logging.getLogger("drkit")
@@ -76,19 +78,16 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
         if staging not in paths:
             paths.append(staging)
 
-    with ctx.phase("backup"):
-        summary, rc = restic.backup(paths, tags=[DRKIT_TAG, policy_tag(policy.name)],
-                                    excludes=targets.excludes(policy), time_override=time_override, timeout=timeout,
-                                    on_status=on_status)
+    tags = [DRKIT_TAG, policy_tag(policy.name)]
+    taken_at = (time_override or now_utc()).replace(microsecond=0)  # restic's --time has whole seconds
+    with ctx.phase("backup"), _warming(ws, policy):
+        summary, rc = restic.backup(paths, tags=tags, excludes=targets.excludes(policy), time_override=taken_at,
+                                    timeout=timeout, on_status=on_status)
 
     with ctx.phase("catalog"):
-        snapshots = restic.snapshots()
-        ws.catalog.replace_snapshots(policy.name, [SnapshotRow(policy.name, s.id, s.time, s.hostname, s.tags)
-                                                   for s in snapshots])
-        snapshot = next((s for s in snapshots if s.short_id == summary.snapshot_short_id
-                         or s.id.startswith(summary.snapshot_short_id)), None)
-        if snapshot is None:
-            raise errors.ResticError(f"backup: snapshot {summary.snapshot_short_id} not found after backup")
+        made = Snapshot(id=summary.snapshot_short_id, short_id=summary.snapshot_short_id, time=taken_at,
+                        paths=[str(p) for p in paths], hostname=restic.hostname, tags=tags)
+        snapshot = _list_new_snapshot(ws, policy, restic, made)
         ctx.warnings += _lock_objects(ws, policy, ctx.started_at)
     ws.catalog.replace_hash_cache(policy.name, cache)
 
@@ -114,6 +113,49 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
 
 
 register_job("backup", lambda ws, policy, _file: run_backup(ws, policy), describe_snapshot_run)
+
+
+@contextmanager
+def _warming(ws: Workspace, policy: Policy) -> Iterator[None]:
+    """While restic backs up, build what the rest of the run needs: the S3 client (boto3 reads its
+    service model, ~0.2 s) for the listing and the evidence upload, and the signing key
+    (cryptography). Both only read local files; a failure here is left for the step that needs
+    them to report (docs/performance.md)."""
+    def warm() -> None:
+        s3 = ws.s3(policy)
+        if s3 is not None:
+            s3.client  # noqa: B018 - the cached client is what is wanted
+        ws.key  # noqa: B018
+
+    with ThreadPoolExecutor(1, thread_name_prefix="backup-warm") as pool:
+        warming = pool.submit(warm)
+        try:
+            yield
+        finally:
+            warming.exception()  # wait; whatever failed fails again, with its message, where it is used
+
+
+def _list_new_snapshot(ws: Workspace, policy: Policy, restic: Restic, made: Snapshot) -> Snapshot:
+    """`made` with its full id, and the catalog's listing brought up to date by difference.
+
+    restic's backup summary names only the short id; every other fact of the snapshot is what drkit
+    passed (--time, --host, --tag, paths). The repository's snapshot names give the full id, and
+    the listing is refreshed by difference (drkit/jobs/listing.py): no `restic snapshots` of the
+    whole repository after each backup (docs/performance.md). Between comparisons
+    (listing.COMPARE_EVERY) only the new snapshot's own name is looked up: one request."""
+    if listing.compared_lately(ws.catalog, policy, now_utc()):
+        snapshot_id = layout.full_id(listing.repository_ids(ws, policy, made.short_id), made.short_id)
+        if snapshot_id is not None:
+            made = replace(made, id=snapshot_id)
+            ws.catalog.add_snapshot(listing.row_of(policy, made))
+            return made
+    ids = listing.repository_ids(ws, policy)
+    snapshot_id = layout.full_id(ids, made.short_id)
+    if snapshot_id is None:
+        raise errors.ResticError(f"backup: snapshot {made.short_id} not found after backup")
+    made = replace(made, id=snapshot_id)
+    listing.refresh_by_difference(ws.catalog, policy, restic, ids, made)
+    return made
 
 
 def _dumped(policy: Policy, staging) -> list[DatabaseDumpMeasured]:

@@ -112,7 +112,9 @@ def test_a_corrupted_pack_fails_the_drill_and_the_full_check_with_exit_4(backed_
 
     drill = env.drkit("restore-drill", "shop", check=4)
     line = verdict_line(drill.stdout, drill.stderr, "FAIL")
-    assert "restic restore --verify failed" in line and "the repository may be damaged" in line, line
+    # verify: full leaves restic's read-back out (docs/performance.md): restic's restore itself
+    # authenticates every blob it decrypts, so the damage still fails the restore
+    assert "restic restore failed" in line and "the repository may be damaged" in line, line
     assert "(run: drkit repo check shop --read-data-subset 100%)" in line
     check = env.drkit("repo", "check", "shop", "--read-data-subset", "all", check=4)
     line = one_line_error(check.stderr)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,40 @@ def test_stale_lock_of_a_killed_backup_is_cleared_and_backup_succeeds(env, tmp_p
     assert done.stdout.startswith("OK big:")
     assert "stale restic locks were removed" in done.stderr, done.stderr
     assert env.restic("big", "list", "locks", "--no-lock").stdout.strip() == ""
+
+
+def test_backup_lists_the_repository_by_difference_keeping_manual_snapshots(env, source, tmp_path):
+    """A backup takes its snapshot's facts from restic's summary. Within listing.COMPARE_EVERY of
+    the last comparison it adds only its own snapshot; then it compares every snapshot name: a
+    manual `restic backup` made in between is in the catalog, a forgotten snapshot is gone, and
+    every row equals what `restic snapshots` says (docs/performance.md)."""
+    import sqlite3
+
+    def catalog_rows() -> dict[str, tuple]:
+        with sqlite3.connect(env.state / "catalog.sqlite") as db:
+            return {i: (t, h, json.loads(tags)) for i, t, h, tags in
+                    db.execute("select id, time, hostname, tags from snapshots where policy = 'site'")}
+
+    env.write_policy("site", [source])
+    env.drkit("repo", "init", "site", check=0)
+    [first] = json.loads(env.drkit("backup", "site", "--json", check=0).stdout)["runs"]
+    manual_file = tmp_path / "manual.txt"
+    manual_file.write_text("made by hand\n")
+    env.restic("site", "backup", "--host", "elsewhere", "--tag", "by-hand", str(manual_file))
+    env.restic("site", "forget", first["record"]["snapshot_id"])
+    [second] = json.loads(env.drkit("backup", "site", "--json", check=0).stdout)["runs"]
+    assert set(catalog_rows()) == {first["record"]["snapshot_id"], second["record"]["snapshot_id"]}
+
+    with sqlite3.connect(env.state / "catalog.sqlite") as db:  # the last comparison was 7 hours ago
+        db.execute("update snapshot_listings set listed_at = ? where policy = 'site'",
+                   ((datetime.now(timezone.utc) - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),))
+    [third] = json.loads(env.drkit("backup", "site", "--json", check=0).stdout)["runs"]
+
+    truth = {s["id"]: s for s in json.loads(env.restic("site", "snapshots", "--json").stdout)}
+    rows = catalog_rows()
+    assert set(rows) == set(truth) and len(rows) == 3 and third["record"]["snapshot_id"] in rows
+    for snapshot_id, (when, host, tags) in rows.items():
+        assert host == truth[snapshot_id]["hostname"] and tags == truth[snapshot_id].get("tags", [])
+        restic_time = datetime.fromisoformat(truth[snapshot_id]["time"].replace("Z", "+00:00"))
+        assert abs(datetime.fromisoformat(when.replace("Z", "+00:00")) - restic_time).total_seconds() < 1
+    assert any(host == "elsewhere" and "by-hand" in tags for _, host, tags in rows.values())

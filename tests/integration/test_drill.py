@@ -59,6 +59,7 @@ def test_pass_restores_verifies_records_signed_evidence_and_cleans_up(env, sourc
     assert m["files_restored"] == len(source_files) + 1  # + the manifest
     assert m["bytes_restored"] == record["bytes"] and m["files_restored"] == record["files"]
     assert m["verify"] == "full" and m["files_hashed"] == len(source_files) == m["hash_candidates"]
+    assert m["restic_verify"] is False  # every file hashed against the manifest: no second read-back by restic
     assert m["changed_during_backup"] == 0 and m["manifest_authenticated"] is True
     assert m["manifest_sha256"] == backup["measured"]["manifest_sha256"]
     assert m["symlinks_restored"] == 1 and m["sandbox_kept"] is False
@@ -266,6 +267,7 @@ def test_sample_mode_hashes_a_recorded_sample(env, source):
     record = drill(env, "shop", check=0)
     m = record["measured"]
     assert m["verify"] == "sample:25%" and isinstance(m["sample_seed"], int)
+    assert m["restic_verify"] is True  # restic's read-back covers the files outside the sample
     assert m["files_hashed"] == m["sample_size"] == math.ceil(m["hash_candidates"] * 0.25)
     assert 0 < m["files_hashed"] < m["hash_candidates"]
 

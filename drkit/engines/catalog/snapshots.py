@@ -44,6 +44,19 @@ class SnapshotListing(Table):
             self.db.executemany(_INSERT, [_values(s) for s in snapshots])
             self.db.execute("insert or replace into snapshot_listings values (?, ?)", (policy, utc_text(utcnow())))
 
+    def update_snapshots(self, policy: str, added: Iterable[SnapshotRow], removed: Iterable[str]) -> None:
+        """Bring the listing up to date by difference (a backup's own snapshot, manual ones, forgotten
+        ids) and stamp it as read now: what a full `replace_snapshots` would store, without re-reading
+        the whole repository (docs/performance.md)."""
+        with self.db:
+            self.db.execute("begin")
+            self.db.executemany("delete from snapshots where policy = ? and id = ?", [(policy, i) for i in removed])
+            self.db.executemany(_INSERT, [_values(s) for s in added])
+            self.db.execute("insert or replace into snapshot_listings values (?, ?)", (policy, utc_text(utcnow())))
+
+    def snapshot_ids(self, policy: str) -> set[str]:
+        return {row[0] for row in self.db.execute("select id from snapshots where policy = ?", (policy,))}
+
     def listed_at(self, policy: str) -> datetime | None:
         """When the repository's snapshot list was last read into this cache (None: never)."""
         row = self.db.execute("select listed_at from snapshot_listings where policy = ?", (policy,)).fetchone()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from drkit.core import errors
@@ -36,7 +37,13 @@ from drkit.engines.restic.output import (
     parse_snapshots,
 )
 from drkit.engines.restic.runner import LOCK_RETRY_DELAYS, ResticRunner, Result
-from drkit.engines.restic.version import INSTALL_HINT, MIN_VERSION, check_version, installed_version
+from drkit.engines.restic.version import (
+    INSTALL_HINT,
+    MIN_VERSION,
+    cached_version,
+    check_version,
+    installed_version,
+)
 
 # Names callers and tests imported from the single-module restic.py.
 _json_line = json_line
@@ -54,7 +61,15 @@ class Restic(ResticRunner):
     """A restic repository as one policy configures it."""
 
     def version(self) -> tuple[int, int, int]:
+        """restic's version (0.14 or newer, else ResticTooOld); remembered per binary in the state directory."""
+        if self.version_cache is not None:
+            return cached_version(self.binary, self.version_cache)
         return installed_version(self.binary)[0]
+
+    @property
+    def hostname(self) -> str:
+        """The host restic records in a snapshot: the policy's, else this machine's (restic's own default)."""
+        return self.host or socket.gethostname()
 
     def init(self, *, copy_chunker_params: bool = False) -> bool:
         """Initialize the repository; False when one already exists there.
@@ -85,21 +100,26 @@ class Restic(ResticRunner):
                           retry_lock=False)
         return json.loads("\n".join(result.stdout) or "{}")
 
-    def snapshots(self, *, tags: list[str] | None = None, host: str | None = None) -> list[Snapshot]:
+    def snapshots(self, *, tags: list[str] | None = None, host: str | None = None,
+                  ids: Iterable[str] = ()) -> list[Snapshot]:
+        """`restic snapshots`: every snapshot, or only `ids` (restic then reads only those files)."""
         args = ["snapshots", "--json", "--no-lock", *_flags("--tag", tags or [])]
         if host:
             args += ["--host", host]
+        args += list(ids)
         return parse_snapshots(self.run(args, what="list snapshots", timeout=600).stdout)
 
     def backup(self, paths: list[Path], *, tags: list[str], excludes: list[str] = (),
                time_override: datetime | None = None, timeout: float | None = None,
                on_status: Callable[[dict], None] | None = None) -> tuple[BackupSummary, int]:
-        """Back up absolute paths; returns the summary and restic's exit code (0, or 3 = partial)."""
-        args = ["backup", "--json", *_flags("--tag", tags), *_flags("--exclude", excludes)]
-        if self.host:
-            args += ["--host", self.host]
+        """Back up absolute paths; returns the summary and restic's exit code (0, or 3 = partial).
+
+        The host is always passed (`hostname`), so a caller knows every fact of the new snapshot
+        without listing the repository again (docs/performance.md)."""
+        args = ["backup", "--json", *_flags("--tag", tags), *_flags("--exclude", excludes), "--host", self.hostname]
         if time_override:
-            args += ["--time", time_override.astimezone().strftime("%Y-%m-%d %H:%M:%S")]
+            # restic reads --time in the zone of its TZ, which child_env sets to UTC (no DST ambiguity)
+            args += ["--time", time_override.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")]
         args += ["--", *map(str, paths)]
 
         def attempt() -> tuple[BackupSummary, int]:
@@ -147,15 +167,18 @@ class Restic(ResticRunner):
 
     def restore_verified(self, snapshot: str, target: Path, *, tags: Iterable[str] = (), timeout: float | None = None,
                          on_line: Callable[[str], None] | None = None,
-                         on_stderr: Callable[[str], None] | None = None, includes: Iterable[str] = ()) -> list[str]:
+                         on_stderr: Callable[[str], None] | None = None, includes: Iterable[str] = (),
+                         readback: bool = True) -> list[str]:
         """`restore --verify`, handing each stdout line to `on_line` as restic prints it.
 
         restic 0.14 prints "verifying files in DIR" once every file is written and before it reads
         them back, so a caller can hash restored files alongside restic's own verification pass.
         `includes` are snapshot paths restored with everything below them (restic `--include`).
+        `readback=False` leaves out `--verify`: for a caller that hashes every restored file against
+        its own record of the source, which proves more (docs/performance.md).
         """
-        args = ["restore", snapshot, "--target", str(target), "--verify", *_flags("--tag", tags),
-                *_flags("--include", [literal_pattern(path) for path in includes])]
+        args = ["restore", snapshot, "--target", str(target), *(["--verify"] if readback else []),
+                *_flags("--tag", tags), *_flags("--include", [literal_pattern(path) for path in includes])]
         lines: list[str] = []
         for line in self.stream(args, what="restore", timeout=timeout, on_stderr=on_stderr):
             lines.append(line)

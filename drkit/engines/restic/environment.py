@@ -20,6 +20,7 @@ def child_env(repo: Repository, credentials: dict[str, str], cache_dir: Path | N
     (and, for `copy` and `init --from-repo`, the source repository's as RESTIC_FROM_*)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RESTIC_")}
     env["RESTIC_REPOSITORY"] = restic_url(repo.url)
+    env["TZ"] = "UTC"  # `backup --time` is given in UTC; restic's JSON times carry their zone either way
     env.update(password_env(repo))
     if source is not None:
         env["RESTIC_FROM_REPOSITORY"] = restic_url(source.url)

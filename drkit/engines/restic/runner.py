@@ -34,13 +34,15 @@ class ResticRunner:
 
     def __init__(self, repo: Repository, *, credentials: dict[str, str] | None = None,
                  cache_dir: Path | None = None, binary: str = "restic", host: str | None = None,
-                 source: Repository | None = None):
+                 source: Repository | None = None,
+                 version_cache: Path | None = None):
         self.repo = repo
         self.source = source  # the repository `copy` and `init --from-repo` read from
         self.credentials = credentials or {}
         self.cache_dir = cache_dir
         self.binary = binary
         self.host = host
+        self.version_cache = version_cache  # where `version()` remembers the binary's version
 
     def env(self) -> dict[str, str]:
         return child_env(self.repo, self.credentials, self.cache_dir, self.source)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 from drkit.core import errors
+from drkit.core.atomic import write_text_atomically
 
 MIN_VERSION = (0, 14, 0)
 INSTALL_HINT = "install restic 0.14 or newer: apt-get install -y restic"
@@ -40,3 +44,27 @@ def installed_version(binary: str = "restic") -> tuple[tuple[int, int, int], str
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise errors.ResticNotFound(f"{path} version did not run ({exc})", hint=INSTALL_HINT) from None
     return check_version(output), path
+
+
+def cached_version(binary: str, cache: Path) -> tuple[int, int, int]:
+    """`installed_version`, remembered in `cache` for the binary's path, size and mtime: a job asks
+    each run, and `restic version` is a process start drkit can skip while the binary is unchanged
+    (a package upgrade changes the mtime, so the new version is read and checked again)."""
+    path = find_binary(binary)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return installed_version(binary)[0]
+    stamp = {"path": path, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    try:
+        saved = json.loads(cache.read_text())
+        if saved.get("binary") == stamp:
+            return check_version(f"restic {saved['version']}")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # no cache yet or unreadable: ask restic
+    version = installed_version(binary)[0]
+    try:
+        write_text_atomically(cache, json.dumps({"binary": stamp, "version": ".".join(map(str, version))}), mode=0o600)
+    except OSError:
+        pass  # a cache only: the next run asks restic again
+    return version

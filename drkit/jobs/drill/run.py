@@ -1,9 +1,9 @@
 """Restore drill (docs/drill.md): restore a snapshot into a sandbox, prove it is complete and
 correct, run the policy's checks, and measure the recovery time (RTA) against the RTO.
 
-Flow: preflight (vet the sandbox, pick the snapshot, check free space) -> restore with
-`restic restore --verify` while `restic ls` lists the snapshot and, once restic starts its own
-read-back, restored files are hashed on a thread pool -> verify the tree and the hashes against
+Flow: preflight (vet the sandbox, pick the snapshot, check free space) -> `restic restore` while
+`restic ls` lists the snapshot -> restored files hashed on a thread pool -> verify the tree and
+the hashes against
 the manifest stored in the snapshot -> a throw-away server per database target, its dumps loaded
 (drkit/jobs/drill/databases.py) -> checks -> one signed evidence record. Every run ends in
 exactly one verdict: PASS (exit 0), BREACH (RTA > RTO, exit 3), FAIL (data or check wrong, exit 4)
@@ -56,11 +56,13 @@ from drkit.jobs.drill.verification import (
     collect_hashes,
     count_nodes,
     find_manifest,
+    hash_workers,
     in_sandbox,
     plan_hashes,
     submit_hashes,
 )
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
+from drkit.jobs.listing import repository_ids
 from drkit.targets import target_kind
 
 log = logging.getLogger("drkit")
@@ -132,6 +134,7 @@ class _Drill:
         self.checks: list[CheckResult] = []
         self.databases = DatabaseStage(self.policy, clock)
         self.problems: list[str] = []
+        self.hash_workers = HASH_WORKERS  # set per mode when the restore starts
         self.measured: dict[str, Any] = {"snapshot_selector": request.snapshot, "verify": self.policy.drill.verify}
 
     # --- the run -----------------------------------------------------------------------------
@@ -204,8 +207,11 @@ class _Drill:
                                       protected=protected_paths(policy, self.ws.state_dir), now=self.clock.started_at)
         self.measured["sandbox"] = str(self.sandbox.path)
         self.restic = self.ctx.restic()
+        # The catalog's listing is the first repository's: a drill from a copy asks restic instead.
+        first = self.ctx.repository in (None, policy.repository.name)
         self.chooser = SnapshotChooser(policy, self.request.snapshot, self.ws.catalog, self.restic,
-                                       self.clock.started_at)
+                                       self.clock.started_at,
+                                       list_ids=(lambda: repository_ids(self.ws, policy)) if first else None)
         choice = self.chooser.choose()
         self.measured.update(self.chooser.measured)
         self.ctx.warnings += self.chooser.warnings
@@ -251,11 +257,21 @@ class _Drill:
     # --- restore + verify -------------------------------------------------------------------------
 
     def _restore_and_verify(self, choice: Choice) -> None:
-        """restore --verify and ls side by side; hash restored files while restic reads them back."""
+        """restore and ls side by side, then hash the restored files on every core.
+
+        With `verify: full` drkit hashes every file against the backup-time manifest, which proves
+        more than restic's `--verify` (end to end from the source, not from the repository), so
+        restic does not read the files back as well and each file is read once. With `sample:N%`
+        restic's read-back covers the unsampled files and drkit hashes its sample beside it.
+        restic 0.14 says nothing when one file is complete, so hashing starts once every file is
+        written (docs/performance.md)."""
         assert self.restic is not None and self.sandbox is not None
         self.clock.begin("restore")
         restic, target = self.restic, self.sandbox.path
-        readback = threading.Event()  # restic has written every file and reads them back now
+        restic_reads_back = self.policy.drill.sample_percent < 100
+        self.measured["restic_verify"] = restic_reads_back
+        self.hash_workers = hash_workers(restic_reads_back=restic_reads_back)
+        readback = threading.Event()  # restic has written every file (and reads them back now, with --verify)
         restored_ids: list[str] = []
         stderr: deque[str] = deque(maxlen=200)
 
@@ -266,12 +282,12 @@ class _Drill:
                 readback.set()
 
         runners = ThreadPoolExecutor(2, thread_name_prefix="drill-restic")
-        hashers = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="drill-hash")
+        hashers = ThreadPoolExecutor(self.hash_workers, thread_name_prefix="drill-hash")
         first_byte = FirstByteWatch(target)  # fixed cost of the restore, for the projected full RTO
         try:
             listed = runners.submit(restic.list_snapshot, choice.selector, tags=choice.tags) if choice.listing is None else None
             restoring = runners.submit(restic.restore_verified, choice.selector, target, tags=choice.tags,
-                                       on_line=on_line, on_stderr=stderr.append)
+                                       on_line=on_line, on_stderr=stderr.append, readback=restic_reads_back)
             restoring.add_done_callback(lambda _f: readback.set())
             readback.wait()
             if restoring.done() and restoring.exception() is not None:
@@ -355,7 +371,8 @@ class _Drill:
     def _restore_failure(self, exc: BaseException | None, stderr: deque[str]) -> errors.DrkitError:
         return restore_failure(exc or errors.DrkitError("restore failed"), list(stderr), policy=self.policy.name,
                                sandbox=str(self.sandbox.path if self.sandbox else ""),
-                               not_found=self.chooser.not_found)
+                               not_found=self.chooser.not_found,
+                               command="restic restore --verify" if self.measured.get("restic_verify") else "restic restore")
 
     # --- checks ----------------------------------------------------------------------------------
 
@@ -413,4 +430,4 @@ class _Drill:
                 "restore_verify_s": phases.get("restore", 0.0) + phases.get("verify", 0.0),
                 "rto_s": self.policy.objectives.rto.total_seconds(), "rta_s": rta,
                 "checks": [c.as_dict() for c in self.checks], "sandbox_kept": kept is not None,
-                "hash_workers": HASH_WORKERS, **self.databases.measured(phases)}
+                "hash_workers": self.hash_workers, **self.databases.measured(phases)}

@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from drkit.core import errors
 from drkit.core.display import count_of, format_when
@@ -24,6 +24,7 @@ from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog
 from drkit.engines.restic import Listing, Restic, Snapshot
 from drkit.jobs.backup import policy_tag
+from drkit.jobs.listing import refresh_by_difference
 
 SNAPSHOT_ID_RE = re.compile(r"^[0-9a-f]{4,64}$")
 CLOCK_SKEW = timedelta(minutes=5)  # a snapshot this far ahead of our clock is still "now"
@@ -50,6 +51,9 @@ class SnapshotChooser:
     warnings: list[str] = field(default_factory=list)
     allow_random: bool = True  # a drill may take any snapshot; a restore names the one it wants
     what: str = "drill"  # the job, in "no drkit snapshot to drill yet"
+    # the repository's snapshot ids without restic (drkit/jobs/listing.py); given, the policy's
+    # snapshots come from the catalog refreshed by difference instead of a full `restic snapshots`
+    list_ids: Callable[[], set[str]] | None = None
 
     def choose(self) -> Choice:
         spec = self.spec.strip().lower()
@@ -75,17 +79,28 @@ class SnapshotChooser:
 
     def _current(self) -> list[Snapshot]:
         """The policy's snapshots, oldest first, without those dated in the future."""
-        snapshots = sorted(self.restic.snapshots(tags=[policy_tag(self.policy.name)]), key=lambda s: s.time)
+        known = {row.id for row in self.catalog.snapshots(self.policy.name)}
+        snapshots = sorted(self._tagged(), key=lambda s: s.time)
         future = [s for s in snapshots if s.time > self.now + CLOCK_SKEW]
         if future:
             self.measured["skipped_future_snapshots"] = [s.short_id for s in future]
             self.warnings.append(f"skipped {count_of(len(future), 'snapshot')} dated in the future (clock skew on the host "
                                  f"that made them?): {', '.join(s.short_id for s in future[:5])}")
         current = [s for s in snapshots if s.time <= self.now + CLOCK_SKEW]
-        known = {row.id for row in self.catalog.snapshots(self.policy.name)}
         if current and current[-1].original_id not in known:
             self.measured["catalog_was_stale"] = True  # the local listing missed the newest snapshot
         return current
+
+    def _tagged(self) -> list[Snapshot]:
+        """The policy's tagged snapshots as the repository holds them now."""
+        tag = policy_tag(self.policy.name)
+        if self.list_ids is None:
+            return self.restic.snapshots(tags=[tag])
+        refresh_by_difference(self.catalog, self.policy, self.restic, self.list_ids())
+        tagged = [Snapshot(row.id, row.id[:8], row.time, [], row.hostname, row.tags)
+                  for row in self.catalog.snapshots(self.policy.name) if tag in row.tags]
+        # none at all: restic says whether that is so or why (no repository at the URL, wrong password)
+        return tagged or self.restic.snapshots(tags=[tag])
 
     def _before(self, moment: datetime) -> Choice:
         """The newest of the policy's snapshots taken strictly before `moment`."""

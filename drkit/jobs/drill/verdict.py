@@ -47,8 +47,9 @@ def select_verdict(*, failed: bool, errored: bool, rta_s: float, rto_s: float) -
 
 def restore_failure(exc: BaseException, stderr: list[str], *, policy: str, sandbox: str,
                     not_found: Callable[[list[str]], errors.DrkitError], label: str = "sandbox",
-                    elsewhere: str = "--sandbox") -> errors.DrkitError:
-    """What a failed `restic restore` means for a drill (or a restore: `label` "target")."""
+                    elsewhere: str = "--sandbox", command: str = "restic restore --verify") -> errors.DrkitError:
+    """What a failed `restic restore` means for a drill (or a restore: `label` "target");
+    `command` is how the message names what failed."""
     text = "\n".join(stderr).lower()
     if "no space left on device" in text:
         return errors.UsageError(f"{label} {sandbox}: its filesystem ran out of space during the restore",
@@ -61,7 +62,7 @@ def restore_failure(exc: BaseException, stderr: list[str], *, policy: str, sandb
                                  + (f" (and {len(local) - 1} more)" if len(local) > 1 else ""))
     if not isinstance(exc, errors.DrkitError):
         return errors.DrkitError(f"restore: {type(exc).__name__}: {exc}")
-    return damage_or(exc, stderr, what="restic restore --verify", policy=policy)
+    return damage_or(exc, stderr, what=command, policy=policy)
 
 
 def damage_or(exc: errors.DrkitError, stderr: list[str], *, what: str, policy: str) -> errors.DrkitError:

@@ -27,6 +27,14 @@ from drkit.engines.restic import Node
 MAX_LISTED = 20  # problems named in evidence and output; the counts cover the rest
 HASH_WORKERS = min(4, os.cpu_count() or 2)  # next to restic's own read-back, which uses a core too
 
+
+def hash_workers(*, restic_reads_back: bool) -> int:
+    """Hashing threads: every core this process may use when drkit alone reads the restored files
+    back (restic is done by then), HASH_WORKERS beside restic's own `--verify` read-back."""
+    if restic_reads_back:
+        return HASH_WORKERS
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2
+
 # restic node type -> predicate on st_mode. Sockets are not restored by restic (skipped).
 _TYPE_CHECKS = {
     "file": stat.S_ISREG,

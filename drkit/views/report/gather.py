@@ -10,19 +10,21 @@ import hashlib
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drkit.core.compliance import CopyRun, Period
 from drkit.core.policy import Policy
 from drkit.core.schedules import SchedulePhrase
 from drkit.engines.catalog import Catalog, PointRow
-from drkit.engines.s3 import S3, parse_location
+from drkit.engines.s3_location import parse_location
 from drkit.evidence.keys import KeyRing
 from drkit.evidence.payloads import CopyMeasured, measured_of
 from drkit.evidence.records import Record, parse_utc, signature_problem
 from drkit.views.report.model import CopyFacts, EvidenceItem, PolicyFacts, Report, build_report
+
+if TYPE_CHECKING:  # `drkit status` reads the catalog through here: no cryptography or boto3 at import
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def known_keys(catalog: Catalog, state_dir: Path) -> dict[str, Ed25519PublicKey]:
@@ -128,10 +130,10 @@ def _occurrences(phrase: SchedulePhrase, period: Period) -> tuple[datetime, ...]
 
 
 def evidence_location(policy: Policy) -> str | None:
-    if parse_location(policy.repository) is None:
+    location = parse_location(policy.repository)
+    if location is None:
         return None
-    s3 = S3(policy.repository)  # builds no client: only the key layout is wanted
-    return f"s3://{s3.location.bucket}/{s3.evidence_prefix(policy.name)}"
+    return f"s3://{location.bucket}/{location.evidence_root}{policy.name}/"
 
 
 def public_url(url: str) -> str:
