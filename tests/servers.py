@@ -243,6 +243,11 @@ class SeaweedFS(S3Server):
         args += [
             f"-s3.config={self._config_path}", "-webdav=false", "-admin.ui=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
+            # Every bucket is a collection that takes several volumes of its own; with mini's
+            # 128 MB volumes and the limit derived from free disk, a worker's server ran out of
+            # writable volumes after ~80 buckets ("No writable volumes"). Small volumes, a fixed
+            # generous limit: thousands of buckets, whatever the disk.
+            "-master.volumeSizeLimitMB=16", "-volume.max=4000",
         ]
         endpoint = f"http://127.0.0.1:{ports['s3']}"
         master = f"http://127.0.0.1:{ports['master']}"

@@ -133,8 +133,21 @@ def build(policy: Policy, role: str, repository: str | None = None) -> IamPolicy
         notes = ["audit writes nothing"]
     else:
         raise errors.UsageError(f"--role: '{role}' is not one of {', '.join(ROLES)}")
-    document = {"Version": "2012-10-17", "Statement": [*statements, *_denials([scope])]}
+    others = _other_buckets(policy, [scope]) if role != "audit" else []
+    if others:
+        statements += [_evidence_writer(other, f"Evidence{n}", policy.name) for n, other in enumerate(others, 1)]
+        notes.append("every run also writes its evidence record into each other repository's bucket "
+                     "(docs/repositories.md): only there, under drkit-evidence/")
+    document = {"Version": "2012-10-17", "Statement": [*statements, *_denials([scope, *others])]}
     return IamPolicy(policy.name, role, [scope.repository], document, notes)
+
+
+def _other_buckets(policy: Policy, used: list[Scope]) -> list[Scope]:
+    """The policy's other S3 repositories: a run uploads its evidence record to every bucket, so
+    any one bucket alone rebuilds the catalog (docs/repositories.md)."""
+    taken = {s.repository for s in used}
+    return [_scope(repo) for repo in policy.repositories
+            if repo.name not in taken and repo.url.startswith("s3:")]
 
 
 def _copy(policy: Policy, repository: str | None) -> IamPolicy:
@@ -146,8 +159,11 @@ def _copy(policy: Policy, repository: str | None) -> IamPolicy:
     if target.repository == source.repository:
         raise errors.UsageError(f"--repository: '{target.repository}' is the source of the copy; name a copy")
     statements = [*_reader(source, "Source", policy.name, bucket_actions=READ_BUCKET, object_actions=["s3:GetObject"]),
-                  _lock_files(source, "Source"), *_writer(target, "Copy", policy.name)]
-    document = {"Version": "2012-10-17", "Statement": [*statements, *_denials([source, target])]}
+                  _lock_files(source, "Source"), _evidence_writer(source, "Source", policy.name),
+                  *_writer(target, "Copy", policy.name)]
+    others = _other_buckets(policy, [source, target])
+    statements += [_evidence_writer(other, f"Evidence{n}", policy.name) for n, other in enumerate(others, 1)]
+    document = {"Version": "2012-10-17", "Statement": [*statements, *_denials([source, target, *others])]}
     notes = [f"reads '{source.repository}', writes '{target.repository}'"]
     if source.location.endpoint != target.location.endpoint:
         notes.append("the two buckets are on different endpoints: give each provider its half of this policy")

@@ -65,7 +65,7 @@ def test_record_files_as_stored_in_the_bucket(env, source, seaweedfs, tmp_path):
     assert f"{files[1]}: signature does not match" in bad.stderr
     files[0].write_text("{ not json")
     assert f"{files[0]}: not a valid evidence record" in env.drkit("evidence", "verify", str(files[0]), check=4).stderr
-    assert "not both" in env.drkit("evidence", "verify", "--remote", str(files[0]), check=2).stderr
+    assert "one of them" in env.drkit("evidence", "verify", "--remote", str(files[0]), check=2).stderr
 
 
 def test_remote_finds_a_deleted_middle_record_and_a_deleted_newest_record(env, source, seaweedfs):

@@ -87,7 +87,7 @@ def test_role_keys_can_do_their_job_and_no_more(tmp_path, iam_moto, source):
     assert _denied(iam_moto.client().list_objects_v2, Bucket=bucket) == "InvalidAccessKeyId"  # enforced now
 
     as_backup = env.env(**keys["backup"])
-    env.drkit("repo", "init", "vault", check=0, env=as_backup)
+    env.drkit("repo", "init", "vault", "--repository", "primary", check=0, env=as_backup)  # the copy: below
     backup = env.drkit("-v", "backup", "vault", check=0, env=as_backup)
     assert "could not" not in backup.stderr and "upload" not in backup.stderr.lower(), backup.stderr
 

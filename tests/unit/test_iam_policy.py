@@ -53,8 +53,11 @@ def test_backup_writes_and_deletes_only_restic_lock_files():
     assert allowed(doc, "s3:PutObject") >= {"arn:aws:s3:::acme-dr/shop/db/*"}
     assert allowed(doc, "s3:DeleteObject") == {"arn:aws:s3:::acme-dr/shop/db/locks/*"}
     assert allowed(doc, "s3:PutObjectRetention") == {"arn:aws:s3:::acme-dr/shop/db/*"}
-    assert allowed(doc, "s3:PutObject") - {"arn:aws:s3:::acme-dr/shop/db/*", "arn:aws:s3:::acme-dr/shop/db/locks/*"} \
-        == {"arn:aws:s3:::acme-dr/shop/drkit-evidence/shop/*", "arn:aws:s3:::acme-dr/shop/drkit-evidence/keys/*"}
+    elsewhere = allowed(doc, "s3:PutObject") - {"arn:aws:s3:::acme-dr/shop/db/*", "arn:aws:s3:::acme-dr/shop/db/locks/*"}
+    assert {"arn:aws:s3:::acme-dr/shop/drkit-evidence/shop/*", "arn:aws:s3:::acme-dr/shop/drkit-evidence/keys/*"} <= elsewhere
+    # in the other repositories' buckets only evidence: every run's record goes to every bucket
+    assert {"arn:aws:s3:::acme-copy/drkit-evidence/shop/*", "arn:aws:s3:::flat-bucket/drkit-evidence/keys/*"} <= elsewhere
+    assert all("/drkit-evidence/" in arn for arn in elsewhere), elsewhere
     assert {"s3:DeleteObjectVersion", "s3:BypassGovernanceRetention", "s3:PutBucketVersioning",
             "s3:PutLifecycleConfiguration", "s3:PutBucketObjectLockConfiguration"} <= denied(doc)
 
