@@ -29,11 +29,14 @@ def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep
     Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
     check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
     record per drill."""
+    from drkit.cli.progress import RestoreProgressBar, shows_progress
     from drkit.jobs.drill.run import DrillRequest, Stopwatch, run_drill, verdict_of
 
     clock = Stopwatch()  # the recovery time runs from the request
     item = app.policy(name)
-    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep), clock)
+    with RestoreProgressBar(name, enabled=shows_progress(as_json)) as progress:
+        request = DrillRequest(item.policy, item.file, snapshot, sandbox, keep, progress if progress.enabled else None)
+        outcome = run_drill(app.workspace, request, clock)
     finish_runs([outcome], as_json, lambda o: _drill_lines(o, verdict_of(o)))
 
 

@@ -33,12 +33,12 @@ def restore(app: App, name: str, target: Path | None, snapshot: str, include: tu
     """Restore a snapshot into a directory, verify every restored file against the backup manifest,
     and record signed evidence. Exit 0 restored and verified, 1 could not complete, 2 refused
     (target not empty or over live data, unknown snapshot or path), 4 restored but not verified."""
-    from drkit.cli.progress import RestoreProgressBar
+    from drkit.cli.progress import RestoreProgressBar, shows_progress
     from drkit.jobs.restore import RestoreRequest, run_restore
 
     item = app.policy(name)
     confirm = (lambda _question: True) if yes else (_ask if sys.stdin.isatty() else None)
-    with RestoreProgressBar(name, enabled=not as_json and sys.stderr.isatty()) as progress:
+    with RestoreProgressBar(name, enabled=shows_progress(as_json)) as progress:
         request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress)
         outcome = run_restore(app.workspace, request)
     finish_runs([outcome], as_json, _restore_lines)

@@ -21,7 +21,7 @@ import posixpath
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from drkit.jobs.drill.verification import (
     HASH_WORKERS,
     MAX_LISTED,
     HashCheck,
+    HashJob,
     check_tree,
     collect_hashes,
     count_nodes,
@@ -329,22 +330,9 @@ class _Restore:
 
     def _hash(self, nodes: list[Node], manifest: Manifest, manifest_path: str | None) -> HashCheck:
         plan = plan_hashes(nodes, manifest, percent=100, seed=None, skip=frozenset({manifest_path or ""}))
-        progress = self.request.progress
-        if progress is not None:
-            progress.start("verify", sum(job.size for job in plan.jobs))
-        done = [0]
-        lock = threading.Lock()
-
-        def advance(size: int) -> None:
-            with lock:
-                done[0] += size
-                if progress is not None:
-                    progress.update(done[0])
-
         with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="restore-hash") as pool:
             pending = submit_hashes(pool, self.target, plan)
-            for job, future in pending:
-                future.add_done_callback(lambda _f, size=job.size: advance(size))
+            showing_hashes(pending, self.request.progress)
             hashes = collect_hashes(pending)
         self.measured.update(files_hashed=hashes.files_hashed, bytes_hashed=hashes.bytes_hashed,
                              changed_during_backup=len(plan.changed_during_backup),
@@ -374,6 +362,23 @@ def clear_the_way(nodes: list[Node], target: Path) -> None:
             doomed.append(path)
     for path in doomed:
         path.unlink()
+
+
+def showing_hashes(pending: list[tuple[HashJob, Future]], progress: RestoreProgress | None) -> None:
+    """The verify phase on the bar: bytes hashed of bytes to hash, advanced as each file's hash ends."""
+    if progress is None:
+        return
+    progress.start("verify", sum(job.size for job, _future in pending))
+    done = [0]
+    lock = threading.Lock()
+
+    def advance(size: int) -> None:
+        with lock:
+            done[0] += size
+            progress.update(done[0])
+
+    for job, future in pending:
+        future.add_done_callback(lambda _f, size=job.size: advance(size))
 
 
 @contextmanager
