@@ -92,7 +92,7 @@ def _drill_line(outcome, verdict: str) -> str:
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
     if verdict in ("PASS", "BREACH"):
         return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {count_of(r.files, 'file')} in {took} ({budget})"
-                + (f"; {m.changed_during_backup} file(s) changed during backup, verified by restic only"
+                + (f"; {count_of(m.changed_during_backup, 'file')} changed during backup, verified by restic only"
                    if m is not None and m.changed_during_backup else ""))
     if verdict == "FAIL":  # the verdict names what was wrong with the data
         return f"{verdict} {r.policy}: {outcome.error} (after {took})"

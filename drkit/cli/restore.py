@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from drkit.cli.app import App, finish_runs, json_option, pass_app
-from drkit.core.display import format_size, format_when
+from drkit.core.display import count_of, format_size, format_when
 from drkit.core.durations import format_duration
 from drkit.core.outcome import RunStatus
 
@@ -58,7 +58,7 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
     what = f"snapshot {record.snapshot_id[:8]} ({format_when(record.snapshot_time)} UTC)" if record.snapshot_id \
         else "nothing"
     if outcome.status is RunStatus.OK:
-        lines = [f"OK {outcome.policy}: restored {what} {where}: {record.files:,} files, {format_size(record.bytes)} "
+        lines = [f"OK {outcome.policy}: restored {what} {where}: {count_of(record.files, 'file')}, {format_size(record.bytes)} "
                  f"in {took}; every file verified against the backup manifest"]
         return "\n".join(lines + _landed(detail) + _next(detail))
     if outcome.exit_code == 4:  # restored, but not proven right: say so before anything else

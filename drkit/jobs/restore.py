@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from drkit.core import errors
-from drkit.core.display import format_size, format_when
+from drkit.core.display import count_of, format_size, format_when
 from drkit.core.policy import Policy
 from drkit.engines.manifest import Manifest
 from drkit.engines.restic import Listing, Node, Restic, Snapshot
@@ -297,7 +297,7 @@ class _Restore:
     def _confirm(self, snapshot: Snapshot) -> None:
         roots = ", ".join(self.includes or snapshot.paths)
         question = (f"Overwrite the live data under {roots} with snapshot {snapshot.short_id} of "
-                    f"{format_when(snapshot.time)} UTC ({format_size(self.ctx.bytes)}, {self.ctx.files:,} files)? "
+                    f"{format_when(snapshot.time)} UTC ({format_size(self.ctx.bytes)}, {count_of(self.ctx.files, 'file')})? "
                     "Files that are not in the snapshot are left alone.")
         if self.request.confirm is None:
             raise errors.UsageError("--in-place overwrites live data: confirm on a terminal, or pass --yes")
@@ -323,7 +323,7 @@ class _Restore:
             hashes = self._hash(nodes, manifest, manifest_path)
         check_restored(manifest, tree, hashes, self.selected)
         if manifest is None:
-            raise DrillFailed(f"restored {self.ctx.files:,} files into {self.target}, but cannot verify them: the "
+            raise DrillFailed(f"restored {count_of(self.ctx.files, 'file')} into {self.target}, but cannot verify them: the "
                               "snapshot has no drkit manifest (made by plain restic?); only restic's own --verify "
                               "vouches for them")
         self.measured["verified"] = self.detail.verified = True
