@@ -1,13 +1,15 @@
-"""Generate the README's policy and CLI references from the pydantic models and click commands.
+"""Generate the README's policy and CLI references and the man pages from the pydantic models and
+click commands.
 
-`python -m drkit.docgen --write` rewrites the marked README sections; the test suite fails when
-the committed README differs from what this generates (docs that cannot drift).
+`python -m drkit.docgen --write` rewrites the marked README sections and man/*.1; the test suite
+fails when the committed README or man pages differ from what this generates (docs that cannot drift).
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import tempfile
 import typing
 from pathlib import Path
 from types import UnionType
@@ -21,6 +23,10 @@ from drkit.core.kinds import KindRegistry
 from drkit.core.policy import Policy
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+MAN_DIR = README.parent / "man"
+# The date in every man page header: fixed, so regenerating gives the committed bytes; bump it
+# with drkit.__version__.
+MAN_DATE = "2026-11-23"
 
 
 def _type_name(annotation: Any) -> str:
@@ -128,13 +134,42 @@ def render(text: str) -> str:
     return text
 
 
+def man_pages() -> dict[str, str]:
+    """drkit.1 and one page per subcommand (drkit-backup.1, ...), by click-man from the click tree."""
+    from click_man.core import write_man_pages
+
+    from drkit import __version__
+    from drkit.cli import cli
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_man_pages("drkit", cli, version=__version__, target_dir=tmp, date=MAN_DATE)
+        return {page.name: page.read_text() for page in sorted(Path(tmp).glob("*.1"))}
+
+
+def committed_man_pages() -> dict[str, str]:
+    return {page.name: page.read_text() for page in sorted(MAN_DIR.glob("*.1"))}
+
+
+def write_man() -> None:
+    """Replace man/ with fresh pages (a removed command's page goes too)."""
+    MAN_DIR.mkdir(exist_ok=True)
+    for stale in MAN_DIR.glob("*.1"):
+        stale.unlink()
+    for name, text in man_pages().items():
+        (MAN_DIR / name).write_text(text)
+
+
 def main() -> None:
     current = README.read_text()
     fresh = render(current)
     if "--write" in sys.argv:
         README.write_text(fresh)
-    elif fresh != current:
-        print("README.md references are out of date: run python -m drkit.docgen --write", file=sys.stderr)
+        write_man()
+        return
+    stale = [name for name, ok in (("README.md references", fresh == current),
+                                   ("man pages", man_pages() == committed_man_pages())) if not ok]
+    if stale:
+        print(f"{' and '.join(stale)} out of date: run python -m drkit.docgen --write", file=sys.stderr)
         sys.exit(1)
 
 

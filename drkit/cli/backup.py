@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from drkit.cli.app import App, complete_policy, finish_runs, json_option, pass_app, prometheus_option
@@ -21,12 +19,12 @@ from drkit.evidence.payloads import BackupMeasured, measured_of
 @pass_app
 def backup(app: App, names: tuple[str, ...], all_: bool, as_json: bool) -> None:
     """Back up policies now. One failing policy does not stop the others; the exit code is the worst."""
-    from drkit.cli.progress import BackupProgress
+    from drkit.cli.progress import BackupProgress, shows_progress
     from drkit.jobs.backup import run_backup
 
     outcomes = []
     for item in app.select(names, all_):
-        with BackupProgress(item.name, enabled=not as_json and sys.stderr.isatty()) as progress:
+        with BackupProgress(item.name, enabled=shows_progress(as_json)) as progress:
             outcomes.append(run_backup(app.workspace, item.policy, on_status=progress.update))
     finish_runs(outcomes, as_json, _backup_line, many=True)
 

@@ -32,11 +32,15 @@ def restore_drill(app: App, name: str, snapshot: str, sandbox: Path | None, keep
     Verdicts: PASS (exit 0), BREACH: verified but slower than the RTO (3), FAIL: data, manifest or a
     check wrong (4), ERROR: could not run (1; a refused sandbox or snapshot: 2). One signed evidence
     record per drill."""
+    from drkit.cli.progress import RestoreProgressBar, shows_progress
     from drkit.jobs.drill.run import DrillRequest, Stopwatch, run_drill, verdict_of
 
     clock = Stopwatch()  # the recovery time runs from the request
     item = app.policy(name)
-    outcome = run_drill(app.workspace, DrillRequest(item.policy, item.file, snapshot, sandbox, keep, repository), clock)
+    with RestoreProgressBar(name, enabled=shows_progress(as_json)) as progress:
+        request = DrillRequest(item.policy, item.file, snapshot, sandbox, keep, repository,
+                               progress if progress.enabled else None)
+        outcome = run_drill(app.workspace, request, clock)
     finish_runs([outcome], as_json, lambda o: _drill_lines(o, verdict_of(o), repository))
 
 
@@ -93,7 +97,7 @@ def _drill_line(outcome, verdict: str) -> str:
     budget = f"RTO {format_duration(rto)}, {100 * rta / rto:.1f} % of budget" if rto else "no RTO"
     if verdict in ("PASS", "BREACH"):
         return (f"{verdict} {r.policy}: recovered {format_size(r.bytes)} / {count_of(r.files, 'file')} in {took} ({budget})"
-                + (f"; {m.changed_during_backup} file(s) changed during backup, verified by restic only"
+                + (f"; {count_of(m.changed_during_backup, 'file')} changed during backup, verified by restic only"
                    if m is not None and m.changed_during_backup else ""))
     if verdict == "FAIL":  # the verdict names what was wrong with the data
         return f"{verdict} {r.policy}: {outcome.error} (after {took})"

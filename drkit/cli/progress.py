@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def shows_progress(as_json: bool) -> bool:
+    """A bar only for a person at a terminal: never with --json or -q, never when stderr is piped
+    (cron, scripts, CI logs), so captured output holds summaries and errors only."""
+    from drkit.cli.app import quiet
+
+    return not as_json and not quiet() and sys.stderr.isatty()
 
 
 class _Bar:
@@ -44,10 +54,11 @@ class BackupProgress(_Bar):
 
 
 class RestoreProgressBar(_Bar):
-    """Bytes written, then bytes verified (drkit/jobs/restore.py). The bar appears with the restore
-    itself, after any --in-place question has been answered."""
+    """Bytes written, then bytes verified (drkit/jobs/restore.py; a drill adds its checks phase,
+    drkit/jobs/drill/run.py). The bar appears with the restore itself, after any --in-place
+    question has been answered."""
 
-    LABELS = {"restore": "restoring", "verify": "verifying"}
+    LABELS = {"restore": "restoring", "verify": "verifying", "checks": "checking"}
 
     def __enter__(self) -> "RestoreProgressBar":
         return self

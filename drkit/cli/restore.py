@@ -9,7 +9,7 @@ import click
 
 from drkit.cli.app import App, finish_runs, json_option, pass_app
 from drkit.core import errors
-from drkit.core.display import format_size, format_when
+from drkit.core.display import count_of, format_size, format_when
 from drkit.core.durations import format_duration
 from drkit.core.outcome import RunStatus
 
@@ -44,12 +44,12 @@ def restore(app: App, name: str, target: Path | None, snapshot: str, include: tu
     a running server. Exit 0 restored and verified, 1 could not complete (also: the server refused
     the dump), 2 refused (target or database not empty, over live data, unknown snapshot, path or
     database), 4 restored but not verified (a dump is then never loaded)."""
-    from drkit.cli.progress import RestoreProgressBar
+    from drkit.cli.progress import RestoreProgressBar, shows_progress
     from drkit.jobs.restore import RestoreRequest, run_restore
 
     item = app.policy(name)
     confirm = (lambda _question: True) if yes else (_ask if sys.stdin.isatty() else None)
-    with RestoreProgressBar(name, enabled=not as_json and sys.stderr.isatty()) as progress:
+    with RestoreProgressBar(name, enabled=shows_progress(as_json)) as progress:
         if database is not None and to_database is None:
             raise errors.UsageError("--database goes with --to-database")
         request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress,
@@ -74,7 +74,7 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
     if detail.database is not None:
         return _database_lines(outcome, detail, what, took)
     if outcome.status is RunStatus.OK:
-        lines = [f"OK {outcome.policy}: restored {what} {where}: {record.files:,} files, {format_size(record.bytes)} "
+        lines = [f"OK {outcome.policy}: restored {what} {where}: {count_of(record.files, 'file')}, {format_size(record.bytes)} "
                  f"in {took}; every file verified against the backup manifest"]
         return "\n".join(lines + _landed(detail) + _next(detail))
     if outcome.exit_code == 4:  # restored, but not proven right: say so before anything else

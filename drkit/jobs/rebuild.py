@@ -156,7 +156,7 @@ def _import_record(ws: Workspace, policy: Policy, repository: str, key: str, bod
     try:
         record = Record.model_validate_json(body)
     except ValidationError as exc:
-        return f"not an evidence record ({exc.error_count()} problem(s), first: {exc.errors()[0]['msg']})"
+        return f"not an evidence record ({count_of(exc.error_count(), 'problem')}, first: {exc.errors()[0]['msg']})"
     if record.policy != policy.name:
         return f"record of policy '{record.policy}' under the prefix of '{policy.name}': skipped"
     if ws.catalog.add_record(record, uploaded=(record.repository or policy.repository.name) == repository):

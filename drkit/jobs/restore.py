@@ -21,14 +21,14 @@ import posixpath
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from drkit.core import errors
-from drkit.core.display import format_size, format_when
+from drkit.core.display import count_of, format_size, format_when
 from drkit.core.policy import Policy
 from drkit.engines.manifest import Manifest
 from drkit.engines.restic import Listing, Node, Restic, Snapshot
@@ -42,6 +42,7 @@ from drkit.jobs.drill.verification import (
     HASH_WORKERS,
     MAX_LISTED,
     HashCheck,
+    HashJob,
     check_tree,
     collect_hashes,
     count_nodes,
@@ -312,7 +313,7 @@ class _Restore:
     def _confirm(self, snapshot: Snapshot) -> None:
         roots = ", ".join(self.includes or snapshot.paths)
         question = (f"Overwrite the live data under {roots} with snapshot {snapshot.short_id} of "
-                    f"{format_when(snapshot.time)} UTC ({format_size(self.ctx.bytes)}, {self.ctx.files:,} files)? "
+                    f"{format_when(snapshot.time)} UTC ({format_size(self.ctx.bytes)}, {count_of(self.ctx.files, 'file')})? "
                     "Files that are not in the snapshot are left alone.")
         if self.request.confirm is None:
             raise errors.UsageError("--in-place overwrites live data: confirm on a terminal, or pass --yes")
@@ -338,29 +339,16 @@ class _Restore:
             hashes = self._hash(nodes, manifest, manifest_path)
         check_restored(manifest, tree, hashes, self.selected)
         if manifest is None:
-            raise DrillFailed(f"restored {self.ctx.files:,} files into {self.target}, but cannot verify them: the "
+            raise DrillFailed(f"restored {count_of(self.ctx.files, 'file')} into {self.target}, but cannot verify them: the "
                               "snapshot has no drkit manifest (made by plain restic?); only restic's own --verify "
                               "vouches for them")
         self.measured["verified"] = self.detail.verified = True
 
     def _hash(self, nodes: list[Node], manifest: Manifest, manifest_path: str | None) -> HashCheck:
         plan = plan_hashes(nodes, manifest, percent=100, seed=None, skip=frozenset({manifest_path or ""}))
-        progress = self.request.progress
-        if progress is not None:
-            progress.start("verify", sum(job.size for job in plan.jobs))
-        done = [0]
-        lock = threading.Lock()
-
-        def advance(size: int) -> None:
-            with lock:
-                done[0] += size
-                if progress is not None:
-                    progress.update(done[0])
-
         with ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="restore-hash") as pool:
             pending = submit_hashes(pool, self.target, plan)
-            for job, future in pending:
-                future.add_done_callback(lambda _f, size=job.size: advance(size))
+            showing_hashes(pending, self.request.progress)
             hashes = collect_hashes(pending)
         self.measured.update(files_hashed=hashes.files_hashed, bytes_hashed=hashes.bytes_hashed,
                              changed_during_backup=len(plan.changed_during_backup),
@@ -390,6 +378,23 @@ def clear_the_way(nodes: list[Node], target: Path) -> None:
             doomed.append(path)
     for path in doomed:
         path.unlink()
+
+
+def showing_hashes(pending: list[tuple[HashJob, Future]], progress: RestoreProgress | None) -> None:
+    """The verify phase on the bar: bytes hashed of bytes to hash, advanced as each file's hash ends."""
+    if progress is None:
+        return
+    progress.start("verify", sum(job.size for job, _future in pending))
+    done = [0]
+    lock = threading.Lock()
+
+    def advance(size: int) -> None:
+        with lock:
+            done[0] += size
+            progress.update(done[0])
+
+    for job, future in pending:
+        future.add_done_callback(lambda _f, size=job.size: advance(size))
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drkit.core import errors
-from drkit.core.display import format_size, format_when
+from drkit.core.display import count_of, format_size, format_when
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.restic import Listing, Node, Snapshot, parse_restic_time
@@ -55,7 +55,7 @@ class SnapshotFiles(JsonDocument, schema="drkit.snapshot-files/1"):
         nothing is cut when piped. The roots' parent directories are left out."""
         s = self.snapshot
         yield (f"{self.policy} snapshot {s.short_id} ({format_when(s.time)} UTC, {s.hostname}): "
-               f"{self.files:,} files, {format_size(self.bytes)}" + (f" in {self.path}" if self.path else ""))
+               f"{count_of(self.files, 'file')}, {format_size(self.bytes)}" + (f" in {self.path}" if self.path else ""))
         roots = sorted([self.path] if self.path else s.paths, key=len, reverse=True)
         for node in self.nodes:
             root = next((r for r in roots if node.path == r or node.path.startswith(r.rstrip("/") + "/")), None)

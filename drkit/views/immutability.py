@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from drkit.core import errors
+from drkit.core.display import count_of
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy, Repository
 from drkit.engines.s3 import S3, ObjectRetention, StoredObject, Unsupported
@@ -54,7 +55,7 @@ class NewestSnapshot:
     @property
     def counted(self) -> str:
         checked = len(self.retentions)
-        return f"{checked} object(s)" if checked >= self.total else f"{checked} (a sample) of {self.total} objects"
+        return count_of(checked, "object") if checked >= self.total else f"{checked} (a sample) of {self.total} objects"
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def _lifecycle(reading: Reading, req: Requirements) -> Control:
             for problem in _rule_problems(rule, req.lock_days)]
     if hits:
         return Control("lifecycle", "MISSING", True, "; ".join(hits))
-    return Control("lifecycle", "OK", True, f"{len(rules)} enabled rule(s), none expires repository data early"
+    return Control("lifecycle", "OK", True, f"{count_of(len(rules), 'enabled rule')}, none expires repository data early"
                    if rules else "no lifecycle rules")
 
 

@@ -322,4 +322,4 @@ def test_a_file_written_during_the_backup_counts_as_changed_not_failed(env, sour
     m = record["measured"]
     assert m["changed_during_backup"] == 1 and m["changed_during_backup_files"] == [str(busy)]
     assert m["files_hashed"] == m["files_restored"] - 2  # all but busy.log and the manifest
-    assert "1 file(s) changed during backup" in env.drkit("restore-drill", "shop", check=0).stdout
+    assert "1 file changed during backup" in env.drkit("restore-drill", "shop", check=0).stdout

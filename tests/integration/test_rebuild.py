@@ -50,7 +50,7 @@ def test_report_after_rebuild_on_a_fresh_host_equals_the_report_before(env, sour
     assert shop["rto"]["last_pass_at"] is not None and shop["rto"]["rta_max_s"] > 0
     assert shop["rto"]["projected_full_rto_s"] is not None
     assert shop["verified_rpo"]["current_exposure_s"] is not None
-    assert any("1 snapshot(s) have no drkit backup evidence" in c for c in shop["caveats"])
+    assert any("1 snapshot without drkit backup evidence" in c for c in shop["caveats"])
 
     fresh = tmp_path / "new-host-state"
     new_host = env.env(DRKIT_STATE_DIR=str(fresh))
@@ -82,7 +82,7 @@ def test_rebuild_flags_an_edited_evidence_object_and_the_report_does_not_count_i
     (shop,) = report(env, since, until, state=fresh)["policies"]
     assert shop["evidence"]["records"] == 3 and shop["evidence"]["verified"] == 2
     assert shop["rto"]["last_pass_at"] is None  # the edited drill proves nothing
-    assert any("1 drill record(s) fail signature verification" in c for c in shop["caveats"])
+    assert any("1 drill record failing signature verification" in c for c in shop["caveats"])
 
 
 def test_rebuild_against_an_unreachable_bucket_exits_1_without_traceback(env, source, tmp_path):
@@ -107,7 +107,7 @@ def test_report_refresh_imports_evidence_another_host_wrote(env, source, tmp_pat
     again = report(env, since, stamp(datetime.now(timezone.utc)), "--refresh", state=other)
     evidence = again["policies"][0]["evidence"]
     assert evidence["records"] == 2 and evidence["verified"] == 2
-    assert again["policies"][0]["sources"][0].endswith("2 snapshot(s) in the local listing")
+    assert again["policies"][0]["sources"][0].endswith("2 snapshots in the local listing")
 
 
 def test_report_refresh_failure_is_printed_once_on_stderr(env, source, tmp_path):

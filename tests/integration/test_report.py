@@ -60,11 +60,11 @@ def test_plain_restic_snapshots_give_design_section_6_figures_to_the_second(env,
         ],
     }
     caveats = " ".join(shop["caveats"])
-    assert "clock skew: 1 snapshot(s) captured in the future" in caveats
-    assert "4 snapshot(s) have no drkit backup evidence" in caveats
+    assert "clock skew: 1 snapshot captured in the future" in caveats
+    assert "4 snapshots without drkit backup evidence" in caveats
     assert "worst exposure is unbounded" in caveats
     assert shop["evidence"]["records"] == 0 and "no drkit evidence at all" in " ".join(shop["not_shown"])
-    assert shop["sources"][0].endswith("5 snapshot(s) in the local listing")
+    assert shop["sources"][0].endswith("5 snapshots in the local listing")
 
     assert idle["rpo"]["attainment"] == 0.0  # not null, not 1: no point means no recovery
     assert idle["rpo"]["breach_seconds"] == 120 * H

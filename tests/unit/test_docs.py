@@ -18,6 +18,13 @@ def test_readme_policy_and_cli_references_are_current():
     assert docgen.render(README) == README, "run: python -m drkit.docgen --write"
 
 
+def test_man_pages_are_current():
+    """man/*.1 is what click-man makes of the click commands today: same pages, same text."""
+    fresh = docgen.man_pages()
+    assert "drkit.1" in fresh and "drkit-restore-drill.1" in fresh
+    assert docgen.committed_man_pages() == fresh, "run: python -m drkit.docgen --write"
+
+
 def schema_keys(schema: dict) -> set[str]:
     """Every key path of the policy JSON Schema (`drill.checks[].sqlite.query`), following $refs,
     alternatives and list items: what a policy file may contain, read from the schema itself rather

@@ -58,7 +58,7 @@ def test_object_lock_without_anything_setting_retention_is_missing():
 def test_an_object_without_the_policys_retention_is_missing(retention, why):
     control = judge_retention(snapshot(("COMPLIANCE", 30), retention), LOCKED)
     assert control.status == "MISSING" and control.breached
-    assert control.detail.startswith("1 of 2 object(s)") and why in control.detail
+    assert control.detail.startswith("1 of 2 objects") and why in control.detail
 
 
 def test_retention_with_no_snapshot_yet_is_unknown_not_ok():

@@ -43,8 +43,8 @@ def test_report_from_catalog_counts_manual_and_retired_snapshots(history):
     assert report.evidence.first_at == at(-10, 2.5)
     assert report.growth.latest_bytes == 1000  # the 09.5 backup is the newest (size 1000)
     text = " ".join(report.caveats)
-    assert "1 snapshot(s) have no drkit backup evidence" in text
-    assert "1 snapshot(s) known from drkit evidence are no longer in the repository" in text
+    assert "1 snapshot without drkit backup evidence" in text
+    assert "1 snapshot known from drkit evidence but no longer in the repository" in text
 
 
 def test_tampered_record_is_shown_unverified_and_its_drill_not_counted(history):

@@ -63,6 +63,7 @@ from drkit.jobs.drill.verification import (
 )
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 from drkit.jobs.listing import repository_ids
+from drkit.jobs.restore import RestoreProgress, showing_hashes, watching_disk
 from drkit.targets import target_kind
 
 log = logging.getLogger("drkit")
@@ -79,6 +80,7 @@ class DrillRequest:
     sandbox: Path | None = None
     keep: bool = False
     repository: str | None = None  # drill from this repository of the policy (a copy); None: the first
+    progress: RestoreProgress | None = None  # a terminal's bar (drkit/cli/progress.py); None: silent
 
 
 @dataclass
@@ -289,7 +291,8 @@ class _Drill:
             restoring = runners.submit(restic.restore_verified, choice.selector, target, tags=choice.tags,
                                        on_line=on_line, on_stderr=stderr.append, readback=restic_reads_back)
             restoring.add_done_callback(lambda _f: readback.set())
-            readback.wait()
+            with watching_disk(target, self.measured.get("size_estimate") or 0, self.request.progress):
+                readback.wait()
             if restoring.done() and restoring.exception() is not None:
                 self._adopt_quietly(listed, choice)
                 raise self._restore_failure(restoring.exception(), stderr)
@@ -323,7 +326,9 @@ class _Drill:
             self._adopt(listing, choice)
         self.manifest = self._load_manifest()
         plan = self._plan(self.manifest)
-        return submit_hashes(hashers, self.sandbox.path, plan)  # type: ignore[union-attr]
+        pending = submit_hashes(hashers, self.sandbox.path, plan)  # type: ignore[union-attr]
+        showing_hashes(pending, self.request.progress)
+        return pending
 
     def _compare(self, tree: TreeCheck, hashes: HashCheck) -> None:
         self.measured.update(files_hashed=hashes.files_hashed, bytes_hashed=hashes.bytes_hashed)
@@ -383,6 +388,8 @@ class _Drill:
         staging = posixpath.dirname(self.manifest_path) if self.manifest_path else None
         base = self.request.policy_file.parent if self.request.policy_file else Path.cwd()
         ctx = CheckContext(self.sandbox.path, staging, self.policy, base.resolve(), self.databases)
+        if self.request.progress is not None:
+            self.request.progress.start("checks", 0)
         self.databases.bring_up(ctx)
         self.clock.begin(CHECKS_PHASE)
         for check in self._checks():

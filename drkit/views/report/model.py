@@ -30,7 +30,7 @@ from drkit.core.compliance import (
     rto_crossing_date,
     verified_points,
 )
-from drkit.core.display import format_size
+from drkit.core.display import count_of, format_size
 from drkit.core.durations import format_duration
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.moments import parse_moment as parse_moment  # re-exported: `drkit report --since`
@@ -343,7 +343,7 @@ def build_policy(facts: PolicyFacts, period: Period, now: datetime) -> PolicyRep
     usable = [d for d in facts.drills if d.record.finished_at <= period.until]
     unsigned = [d for d in usable if not d.verified]
     if unsigned:
-        caveats.append(f"{len(unsigned)} drill record(s) fail signature verification and are not counted "
+        caveats.append(f"{count_of(len(unsigned), 'drill record')} failing signature verification, not counted "
                        f"(first: {unsigned[0].problem})")
     trusted = [d for d in usable if d.verified]
     runs = [drill_run(d.record) for d in trusted]
@@ -438,25 +438,25 @@ def _recovery_points(facts: PolicyFacts, now: datetime, caveats: list[str]) -> l
     future = sorted((p for p in facts.points if p.time > now), key=lambda p: p.time)
     if future:
         named = ", ".join(f"{p.id[:8]} at {utc_text(p.time)}" for p in future[:MAX_LISTED])
-        caveats.append(f"clock skew: {len(future)} snapshot(s) captured in the future of the report time are "
+        caveats.append(f"clock skew: {count_of(len(future), 'snapshot')} captured in the future of the report time, "
                        f"ignored: {named}" + (" …" if len(future) > MAX_LISTED else ""))
     kept = [p for p in facts.points if p.time <= now]
     partial = [p for p in kept if p.partial]
     if partial and not facts.accept_partial:
         kept = [p for p in kept if not p.partial]
-        caveats.append(f"{len(partial)} partial snapshot(s) (files unreadable at backup time) do not count as "
-                       "recovery points: " + ", ".join(p.id[:8] for p in partial[:MAX_LISTED])
+        caveats.append(f"{count_of(len(partial), 'partial snapshot')} (files unreadable at backup time) not counted "
+                       "as recovery points: " + ", ".join(p.id[:8] for p in partial[:MAX_LISTED])
                        + " (objectives.accept_partial: true counts them)")
     elif partial:
-        caveats.append(f"{len(partial)} partial snapshot(s) count as recovery points (objectives.accept_partial): "
-                       "they lack files that could not be read at backup time")
+        caveats.append(f"{count_of(len(partial), 'partial snapshot')} counted as recovery points "
+                       "(objectives.accept_partial), lacking files that could not be read at backup time")
     manual = [p for p in kept if p.completion is None]
     if manual:
-        caveats.append(f"{len(manual)} snapshot(s) have no drkit backup evidence (made with plain restic or "
+        caveats.append(f"{count_of(len(manual), 'snapshot')} without drkit backup evidence (made with plain restic or "
                        "elsewhere): each counts from its snapshot time")
     gone = [p for p in kept if not p.listed and facts.listed_at is not None]
     if gone:
-        caveats.append(f"{len(gone)} snapshot(s) known from drkit evidence are no longer in the repository "
+        caveats.append(f"{count_of(len(gone), 'snapshot')} known from drkit evidence but no longer in the repository "
                        "(removed by retention?): each counts as a recovery point from its completion on")
     return [RecoveryPoint(capture=p.time, completion=p.completion, snapshot_id=p.id) for p in kept]
 
@@ -548,8 +548,8 @@ def _growth(facts: PolicyFacts, rto: RtoResult, caveats: list[str]) -> GrowthFig
 def _evidence(facts: PolicyFacts, caveats: list[str]) -> EvidenceFigures:
     bad = [i for i in facts.records if not i.verified]
     if bad:
-        caveats.append(f"{len(bad)} of {len(facts.records)} evidence record(s) in the period fail signature "
-                       f"verification (first: {bad[0].problem})")
+        caveats.append(f"{len(bad)} of {count_of(len(facts.records), 'evidence record')} in the period failing "
+                       f"signature verification (first: {bad[0].problem})")
     return EvidenceFigures(records=len(facts.records), verified=len(facts.records) - len(bad),
                            first_at=facts.first_evidence_at, by_kind=_by_kind(facts.records))
 
@@ -562,7 +562,7 @@ def _by_kind(items: tuple[EvidenceItem, ...]) -> dict[str, int]:
 
 
 def _sources(facts: PolicyFacts) -> list[str]:
-    sources = [f"restic repository {facts.repository}: {facts.snapshot_count} snapshot(s) in the local listing"]
+    sources = [f"restic repository {facts.repository}: {count_of(facts.snapshot_count, 'snapshot')} in the local listing"]
     offsite = f"; offsite copy {facts.evidence_location}" if facts.evidence_location else ""
     sources.append(f"drkit evidence records in the local catalog{offsite}")
     if facts.drill_schedule:
