@@ -22,6 +22,7 @@ class SuspiciousMark:
     accepted: bool
 
 
+# The same expression as the partial index evidence_suspicious (catalog/evidence.py), so SQLite uses it.
 _SUSPICIOUS = "json_extract(record, '$.measured.guard.suspicious') = 1"
 
 
@@ -39,7 +40,8 @@ class GuardMarks(Table):
         """Every snapshot the guardrail marked suspicious, oldest first."""
         accepted = self.accepted_suspicious(policy)
         rows = self.db.execute(
-            "select snapshot_id, finished_at, json_extract(record, '$.measured.guard.reasons') from evidence"
+            "select snapshot_id, finished_at, json_extract(record, '$.measured.guard.reasons')"
+            " from evidence indexed by evidence_suspicious"
             f" where policy = ? and kind = 'backup' and snapshot_id is not null and {_SUSPICIOUS}"
             " order by finished_at", (policy,))
         return [SuspiciousMark(sid, parse_utc(fin), json.loads(reasons or "[]"), sid in accepted)
