@@ -42,7 +42,10 @@ def repo_init(app: App, name: str, repository: str | None, as_json: bool) -> Non
     for missing in result.object_lock_missing_in:
         raise errors.BreachError(f"{name}: repository.require_object_lock is true but bucket "
                                  f"'{missing.bucket}' has no Object Lock",
-                                 hint="create a bucket with Object Lock enabled; it cannot be turned on later")
+                                 hint=f"turn it on (AWS, versioned bucket: aws s3api put-object-lock-configuration "
+                                      f"--bucket {missing.bucket} --object-lock-configuration ObjectLockEnabled=Enabled; "
+                                      f"providers that allow it only at creation: a new bucket), then: "
+                                      f"drkit repo audit {name}")
 
 
 @repo.command("audit")

@@ -26,9 +26,13 @@ def snapshots(app: App, name: str, repository: str | None, as_json: bool) -> Non
     if not out.is_terminal:
         _print_tsv(listing.snapshots)
         return
-    table = Table("id", "time (UTC)", "host", "tags", "paths", title=f"{name}: {count_of(len(listing.snapshots), 'snapshot')}")
+    marked = any(listing.guard_of(s) for s in listing.snapshots)   # a guard column only when it says something
+    table = Table("id", "time (UTC)", "host", "tags", "paths", *(["guard"] if marked else []),
+                  title=f"{name}: {count_of(len(listing.snapshots), 'snapshot')}")
     for s in listing.snapshots:
-        table.add_row(s.short_id, format_when(s.time), s.hostname, ",".join(s.tags), ", ".join(s.paths))
+        mark = {"suspicious": "SUSPICIOUS", "accepted": "accepted"}.get(listing.guard_of(s) or "", "")
+        table.add_row(s.short_id, format_when(s.time), s.hostname, ",".join(s.tags), ", ".join(s.paths),
+                      *([mark] if marked else []))
     for column in table.columns:
         column.overflow = "fold"   # a narrow terminal wraps an id or path, never cuts it with "…"
     out.print(table)

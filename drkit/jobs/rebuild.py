@@ -36,11 +36,17 @@ class SnapshotListing(JsonDocument, schema="drkit.snapshots/1"):
     policy: str
     snapshots: list[Snapshot]
     repository: str = "primary"
+    guard: dict[str, str] = field(default_factory=dict)  # backup snapshot id -> suspicious | accepted (docs/guard.md)
+
+    def guard_of(self, snapshot: Snapshot) -> str | None:
+        """The guardrail's word on a snapshot (a copy's through the backup it came from)."""
+        return self.guard.get(snapshot.original_id)
 
     def json_fields(self) -> dict:
         return {"policy": self.policy, "repository": self.repository,
                 "snapshots": [{"id": s.id, "short_id": s.short_id, "time": utc_text(s.time), "hostname": s.hostname,
-                               "paths": s.paths, "tags": s.tags, "original": s.original} for s in self.snapshots]}
+                               "paths": s.paths, "tags": s.tags, "original": s.original, "guard": self.guard_of(s)}
+                              for s in self.snapshots]}
 
 
 def list_snapshots(ws: Workspace, policy: Policy, repository: str | None = None) -> SnapshotListing:
@@ -55,7 +61,8 @@ def list_snapshots(ws: Workspace, policy: Policy, repository: str | None = None)
     else:
         ws.catalog.replace_copies(policy.name, repo.name, [CopyRow(policy.name, repo.name, s.id, s.original_id, s.time)
                                                            for s in snapshots])
-    return SnapshotListing(policy.name, snapshots, repo.name)
+    guard = {m.snapshot_id: "accepted" if m.accepted else "suspicious" for m in ws.catalog.suspicious_marks(policy.name)}
+    return SnapshotListing(policy.name, snapshots, repo.name, guard)
 
 
 @dataclass

@@ -147,7 +147,9 @@ def test_object_lock_required_but_absent_exits_3_at_repo_init(backed_up, golden,
     proc = env.drkit("repo", "init", "shop", check=3)
     line = one_line_error(proc.stderr)
     assert (f"shop: repository.require_object_lock is true but bucket '{env.bucket}' has no Object Lock "
-            "(create a bucket with Object Lock enabled; it cannot be turned on later)") in line, line
+            f"(turn it on (AWS, versioned bucket: aws s3api put-object-lock-configuration --bucket {env.bucket} "
+            "--object-lock-configuration ObjectLockEnabled=Enabled; providers that allow it only at creation: a new "
+            "bucket), then: drkit repo audit shop)") in line, line
     report = json.loads(env.drkit("repo", "init", "shop", "--json", check=3).stdout)
     assert report["object_lock"] is False and report["object_lock_missing"] is True
     assert_intact(env, "shop", snapshots=1)

@@ -74,6 +74,9 @@ def test_in_place_encryption_is_suspicious_and_forget_keeps_the_clean_snapshots(
     assert [(m["snapshot_id"], m["accepted"]) for m in report["suspicious_backups"]] == [(bad, False)]
     assert any(c.startswith(f"suspicious backup {bad[:8]}") for c in report["caveats"])
 
+    listed = json.loads(env.drkit("snapshots", "victim", "--json", check=0).stdout)["snapshots"]
+    assert {s["id"]: s["guard"] for s in listed} == {**{r["record"]["snapshot_id"]: None for r in clean}, bad: "suspicious"}
+
     before = snapshot_ids(env, "victim")
     refused = env.drkit("forget", "victim", check=3)
     assert f"forget refused: snapshot {bad[:8]} is marked suspicious" in refused.stderr
@@ -94,6 +97,8 @@ def test_in_place_encryption_is_suspicious_and_forget_keeps_the_clean_snapshots(
     assert set(done["detail"]["protected"]) == {r["record"]["snapshot_id"] for r in clean}
     assert done["detail"]["removed"] == []
     assert set(snapshot_ids(env, "victim")) == set(before)
+    listed = json.loads(env.drkit("snapshots", "victim", "--json", check=0).stdout)["snapshots"]
+    assert [s["guard"] for s in listed if s["id"] == bad] == ["accepted"]
     assert "SUSPICIOUS" not in json.loads(env.drkit("status", "--json").stdout)["policies"][0]["problems"]
 
 

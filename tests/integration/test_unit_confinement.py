@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +52,7 @@ def confined_script(settings: dict[str, str], argv: list[str]) -> str:
              "  case \"$mp\" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue;; esac",
              "  mount -o remount,bind,ro \"$mp\" 2>/dev/null || true",
              "done"]
-    if settings.get("PrivateTmp") == "yes":
+    if settings.get("PrivateTmp") == "yes" and not _runs_from_tmp():
         lines += ["mount -t tmpfs -o mode=1777 tmpfs /tmp", "mount -t tmpfs -o mode=1777 tmpfs /var/tmp"]
     for entry in shlex.split(settings.get("ReadWritePaths", "")):
         path = entry.removeprefix("-")
@@ -66,6 +67,13 @@ def confined_script(settings: dict[str, str], argv: list[str]) -> str:
         privileges.append("--no-new-privs")
     lines.append("exec " + shlex.join([*privileges, "--", *argv]))
     return "\n".join(lines)
+
+
+def _runs_from_tmp() -> bool:
+    """A checkout or interpreter under /tmp (CI clones there) would vanish behind PrivateTmp=, as
+    it would under systemd; a real installation never lives there, so the emulation then keeps /tmp."""
+    here = [Path(sys.executable).resolve(), Path(__file__).resolve()]
+    return any(path.is_relative_to(tmp) for path in here for tmp in (Path("/tmp"), Path("/var/tmp")))
 
 
 def run_confined(env: Env, unit: Path, extra: list[str] | None = None) -> subprocess.CompletedProcess:
