@@ -52,8 +52,11 @@ def confined_script(settings: dict[str, str], argv: list[str]) -> str:
              "  case \"$mp\" in /|/proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue;; esac",
              "  mount -o remount,bind,ro \"$mp\" 2>/dev/null || true",
              "done"]
-    if settings.get("PrivateTmp") == "yes" and not _runs_from_tmp():
-        lines += ["mount -t tmpfs -o mode=1777 tmpfs /tmp", "mount -t tmpfs -o mode=1777 tmpfs /var/tmp"]
+    if settings.get("PrivateTmp") == "yes":
+        if _runs_from_tmp():   # keep /tmp visible, but writable as a private one would be
+            lines += [f"mount --bind {tmp} {tmp}; mount -o remount,bind,rw {tmp}" for tmp in ("/tmp", "/var/tmp")]
+        else:
+            lines += ["mount -t tmpfs -o mode=1777 tmpfs /tmp", "mount -t tmpfs -o mode=1777 tmpfs /var/tmp"]
     for entry in shlex.split(settings.get("ReadWritePaths", "")):
         path = entry.removeprefix("-")
         optional = entry.startswith("-")
@@ -71,7 +74,8 @@ def confined_script(settings: dict[str, str], argv: list[str]) -> str:
 
 def _runs_from_tmp() -> bool:
     """A checkout or interpreter under /tmp (CI clones there) would vanish behind PrivateTmp=, as
-    it would under systemd; a real installation never lives there, so the emulation then keeps /tmp."""
+    it would under systemd; a real installation never lives there, so the emulation then keeps /tmp
+    (writable, as the private one would be)."""
     here = [Path(sys.executable).resolve(), Path(__file__).resolve()]
     return any(path.is_relative_to(tmp) for path in here for tmp in (Path("/tmp"), Path("/var/tmp")))
 
