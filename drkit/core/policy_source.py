@@ -114,8 +114,14 @@ def _shape_problems(text: str, file: Path) -> list[str]:
                 return [f"{file}:{line}: (yaml): more than {MAX_VALUES:,} values once aliases are expanded"]
             if stack:
                 stack[-1].height = max(stack[-1].height, height)
-    except yaml.YAMLError:
+    except yaml.MarkedYAMLError as exc:
+        # libyaml >= 0.2.5 (PyYAML 6.0.2+ wheels) stops at 1,000 open brackets in its scanner, which
+        # reads ahead of the events above: the same shape, caught before it reached MAX_DEPTH here.
+        if "maximum nesting depth" in str(exc.problem) and exc.problem_mark is not None:
+            return [f"{file}:{exc.problem_mark.line + 1}: (yaml): nested deeper than {MAX_DEPTH} levels"]
         return []  # a syntax error: the loader reports it with its line
+    except yaml.YAMLError:
+        return []
     return []
 
 
