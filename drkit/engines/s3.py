@@ -71,6 +71,7 @@ _CONTROL_READS: dict[str, tuple[str, frozenset[str]]] = {
     "lifecycle": ("get_bucket_lifecycle_configuration", frozenset({"NoSuchLifecycleConfiguration"})),
 }
 _NOT_IMPLEMENTED = frozenset({"NotImplemented", "501", "MethodNotAllowed", "405", "XNotImplemented"})
+_REFUSED = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"})  # credentials or policy
 
 
 class S3:
@@ -134,9 +135,11 @@ class S3:
                                  hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or repository.aws_profile") from None
         except botocore.exceptions.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
-                raise errors.S3Error(f"{what}: S3 refused the request ({code}) for bucket '{self.location.bucket}'",
-                                     hint="check the credentials and bucket policy") from None
+            if code in _REFUSED:
+                refused = errors.S3Error(f"{what}: S3 refused the request ({code}) for bucket '{self.location.bucket}'",
+                                         hint="check the credentials and bucket policy")
+                refused.code = code
+                raise refused from None
             err = errors.S3Error(f"{what}: {code or exc} (bucket '{self.location.bucket}')")
             err.code = code
             raise err from None
@@ -189,7 +192,11 @@ class S3:
             rule = conf.get("Rule", {}).get("DefaultRetention")
             if rule:
                 retention = f"{rule.get('Mode')} {rule.get('Days') or rule.get('Years')}" + (" days" if rule.get("Days") else " years")
-        except errors.S3Error:
+        except errors.S3Error as exc:
+            if exc.code in _REFUSED:  # not "no Object Lock": drkit cannot tell, and says so
+                raise errors.S3Error(f"read Object Lock: S3 refused the request ({exc.code}) for bucket "
+                                     f"'{bucket}'", hint="the key needs s3:GetBucketObjectLockConfiguration "
+                                     "(drkit iam-policy NAME --role ... grants it)") from None
             lock = False  # ObjectLockConfigurationNotFoundError: the bucket has no Object Lock
         return BucketState(True, versioning, lock, retention)
 
