@@ -20,7 +20,8 @@ def test_the_smoke_benchmark_writes_every_row(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     table = (tmp_path / "latest.md").read_text()
     for row in ("first backup", "unchanged re-backup", "10 % changed", "restore --verify` + sha256", "restverify",
-                "report --format json", "HTML report", "peak memory", "daemon idle", "tenfold growth"):
+                "report --format json", "HTML report", "peak memory", "daemon idle", "tenfold growth",
+                "in a running scheduler (no start-up)", "10 % changed, in a running scheduler"):
         assert row in table, f"no '{row}' row in\n{table}"
     results = json.loads((tmp_path / "latest.json").read_text())
     assert results["schema"] == "drkit.benchmarks/1" and results["settings"]["smoke"] is True
