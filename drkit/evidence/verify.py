@@ -15,6 +15,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
@@ -34,6 +35,9 @@ from drkit.evidence.records import (
     signature_problem,
     utc_text,
 )
+
+if TYPE_CHECKING:  # boto3 only when a bucket is read
+    from drkit.engines.s3 import S3
 
 FETCH_WORKERS = 8
 
@@ -132,31 +136,59 @@ def file_items(paths: list[Path]) -> list[Item]:
     return items
 
 
-def remote_items(ws: Workspace, policies: list[Policy]) -> tuple[list[Item], list[str]]:
-    """Every record object under each policy's evidence prefix, plus problems found by comparing
-    the bucket with the local catalog (uploaded records missing from the bucket)."""
-    items: list[Item] = []
-    problems: list[str] = []
+@dataclass(frozen=True)
+class Bucket:
+    """One place evidence is kept: a repository's bucket and evidence prefix for one policy. Copies
+    in the same bucket and directory share it (checked once)."""
+
+    policy: Policy
+    repository: str
+    s3: S3
+
+
+def evidence_buckets(ws: Workspace, policies: list[Policy], repository: str | None = None) -> list[Bucket]:
+    """Every S3 repository's evidence place of each policy (docs/repositories.md: every bucket holds
+    every record), or only `repository`'s."""
+    found: list[Bucket] = []
+    seen: set[tuple[str, str, str]] = set()
     for policy in policies:
-        s3 = ws.s3(policy)
-        if s3 is None:
+        names = [r.name for r in policy.repositories]
+        if repository is not None and repository not in names:
             continue
-        prefix = s3.evidence_prefix(policy.name)
-        keys = [k for k in s3.list_keys(prefix) if k.endswith(".json")]
-        with ThreadPoolExecutor(FETCH_WORKERS) as pool:
-            bodies = list(pool.map(s3.get_bytes, keys))
-        seen: set[str] = set()
-        for key, body in zip(keys, bodies):
-            item = _remote_item(f"s3://{s3.location.bucket}/{key}", key, body, policy.name)
-            if item.record is not None:
-                seen.add(item.record.digest())
-            items.append(item)
-        for digest, _policy, uploaded, text in ws.catalog.stored_records(policy.name):
-            if uploaded and digest not in seen:
-                parsed = parse_item("", text).record
-                what = f"{parsed.kind} record finished {utc_text(parsed.finished_at)}" if parsed else "record"
-                problems.append(f"s3://{s3.location.bucket}/{prefix}: {what} (digest {digest[:12]}…) was uploaded "
-                                "from this host but is missing from the bucket (deleted?)")
+        for name in [repository] if repository is not None else names:
+            s3 = ws.s3(policy, name)
+            if s3 is None:
+                continue
+            where = (s3.location.endpoint, s3.location.bucket, s3.evidence_prefix(policy.name))
+            if where not in seen:
+                seen.add(where)
+                found.append(Bucket(policy, name, s3))
+    return found
+
+
+def remote_items(ws: Workspace, place: Bucket) -> tuple[list[Item], list[str]]:
+    """Every record object under one bucket's evidence prefix of a policy, plus problems found by
+    comparing it with the local catalog (records uploaded there from this host that are missing)."""
+    policy, s3 = place.policy, place.s3
+    prefix = s3.evidence_prefix(policy.name)
+    bucket = s3.location.bucket
+    keys = [k for k in s3.list_keys(prefix) if k.endswith(".json")]
+    with ThreadPoolExecutor(FETCH_WORKERS) as pool:
+        bodies = list(pool.map(s3.get_bytes, keys))
+    items: list[Item] = []
+    seen: set[str] = set()
+    for key, body in zip(keys, bodies):
+        item = _remote_item(f"s3://{bucket}/{key}", key, body, policy.name)
+        if item.record is not None:
+            seen.add(item.record.digest())
+        items.append(item)
+    problems: list[str] = []
+    for digest, text in ws.catalog.uploaded_to(policy.name, place.repository, policy.repositories[0].name):
+        if digest not in seen:
+            parsed = parse_item("", text).record
+            what = f"{parsed.kind} record finished {utc_text(parsed.finished_at)}" if parsed else "record"
+            problems.append(f"s3://{bucket}/{prefix}: {what} (digest {digest[:12]}…) was uploaded "
+                            "from this host but is missing from the bucket (deleted?)")
     return items, problems
 
 
@@ -178,14 +210,15 @@ def key_ring(ws: Workspace, policies: list[Policy]) -> KeyRing:
     ring = KeyRing.of_host(ws.catalog, ws.state_dir)
     seen: set[tuple[str, str, str]] = set()
     for policy in policies:
-        s3 = ws.s3(policy)
-        if s3 is None:
-            continue
-        where = (s3.location.endpoint, s3.location.bucket, s3.keys_prefix())
-        if where in seen:
-            continue
-        seen.add(where)
-        ring.add_source(lambda s3=s3: _bucket_keys(s3))
+        for repository in policy.repositories:  # every bucket holds the keys too: any one may be left
+            s3 = ws.s3(policy, repository.name)
+            if s3 is None:
+                continue
+            where = (s3.location.endpoint, s3.location.bucket, s3.keys_prefix())
+            if where in seen:
+                continue
+            seen.add(where)
+            ring.add_source(lambda s3=s3: _bucket_keys(s3))
     return ring
 
 
@@ -219,22 +252,36 @@ def verify_report_page(ws: Workspace, policies: list[Policy], path: Path) -> Ver
 # --- entry ---------------------------------------------------------------------------------------
 
 def verify(ws: Workspace, policies: list[Policy], *, files: list[Path] | None = None,
-           remote: bool = False) -> VerifyReport:
-    """Check the catalog (default), the given files, or the bucket copies (`remote`)."""
+           remote: bool = False, repository: str | None = None) -> VerifyReport:
+    """Check the catalog (default), the given files, or the bucket copies (`remote`: every
+    repository's bucket on its own, each must hold the whole chain; `repository`: only its)."""
     ring = key_ring(ws, policies)
-    extra: list[str] = []
+    if remote:
+        return _verify_buckets(ws, policies, ring, repository)
     if files:
         items, source, open_start = file_items(files), "files", True
-    elif remote:
-        if not any(ws.s3(p) is not None for p in policies):
-            raise errors.UsageError("--remote: no loaded policy keeps its evidence in an S3 bucket")
-        ring.load_all()  # reading the bucket anyway: take its keys too
-        items, extra = remote_items(ws, policies)
-        source, open_start = "remote", False
     else:
         items, source, open_start = catalog_items(ws), "catalog", False
     ring.cover(i.record.key_id for i in items if i.record is not None)
     report = check_items(items, ring.keys, open_start=open_start, source=source)
-    report.problems = ring.problems + report.problems + extra
+    report.problems = ring.problems + report.problems
     return report
+
+
+def _verify_buckets(ws: Workspace, policies: list[Policy], ring: KeyRing, repository: str | None) -> VerifyReport:
+    places = evidence_buckets(ws, policies, repository)
+    if not places:
+        if repository is not None:
+            raise errors.UsageError(f"--repository {repository}: no loaded policy has an S3 repository of that name",
+                                    hint="see each policy's repositories with: drkit policy explain NAME")
+        raise errors.UsageError("--remote: no loaded policy keeps its evidence in an S3 bucket")
+    ring.load_all()  # reading the buckets anyway: take their keys too
+    found = [remote_items(ws, place) for place in places]
+    ring.cover(i.record.key_id for items, _ in found for i in items if i.record is not None)
+    problems, records = list(ring.problems), set()
+    for items, missing in found:
+        # each bucket on its own: a record present in one bucket does not cover its loss from another
+        problems += check_items(items, ring.keys, source="remote").problems + missing
+        records |= {i.record.digest() if i.record is not None else i.name for i in items}
+    return VerifyReport(len(records), len({p.policy.name for p in places}), problems, "remote")
 

@@ -142,3 +142,26 @@ def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, so
         return json.loads(config)["chunker_polynomial"]
 
     assert polynomial("primary") == polynomial("offsite")
+
+
+def test_evidence_verify_remote_checks_every_bucket_on_its_own(site, primary, moto_server):
+    """Any one bucket alone must rebuild the catalog, so each must hold the whole chain: a record lost
+    from the copy's bucket is a problem even though the primary's bucket still has it."""
+    env, copy_bucket = site
+    env.drkit("copy", "shop", check=0)
+    both = env.drkit("evidence", "verify", "--remote", check=0).stdout
+    assert both.startswith("2 records, 1 policy: signatures ok"), both  # the same two records in each bucket
+
+    [lost] = [o["Key"] for o in moto_server.client().list_objects_v2(
+        Bucket=copy_bucket, Prefix="drkit-evidence/shop/")["Contents"] if "-backup-" in o["Key"]]
+    moto_server.client().delete_object(Bucket=copy_bucket, Key=lost)
+    failed = env.drkit("evidence", "verify", "--remote", check=4)
+    assert f"s3://{copy_bucket}/drkit-evidence/shop/: backup record finished" in failed.stderr
+    assert "missing from the bucket" in failed.stderr and "Traceback" not in failed.stderr
+    assert env.drkit("evidence", "verify", "--remote", "--repository", "primary", check=0).stdout.startswith("2 records")
+    assert env.drkit("evidence", "verify", "--remote", "--repository", "offsite", check=4).stdout.startswith(
+        "2 problems in 1 record")  # the missing record, and the gap it leaves in the chain
+    unknown = env.drkit("evidence", "verify", "--remote", "--repository", "elsewhere", check=2).stderr
+    assert "--repository elsewhere: no loaded policy has an S3 repository of that name" in unknown
+    assert "--repository goes with --remote" in env.drkit("evidence", "verify", "--repository", "primary",
+                                                             check=2).stderr

@@ -120,6 +120,17 @@ class EvidenceStore(Table):
                               " order by finished_at desc limit 1", (policy, snapshot_id)).fetchone()
         return Record.model_validate_json(row[0]) if row else None
 
+    def uploaded_to(self, policy: str, repository: str, first: str) -> list[tuple[str, str]]:
+        """(digest, record text) of the policy's records this host put into `repository`'s bucket:
+        rows of `evidence_uploads`, and records uploaded before those rows were kept (`uploaded` = 1)
+        to their own repository, the first when they name none (see pending_uploads_to)."""
+        rows = self.db.execute(
+            "select digest, record from evidence e where policy = ? and (exists (select 1 from evidence_uploads u"
+            " where u.digest = e.digest and u.repository = ?) or (uploaded = 1 and"
+            " coalesce(json_extract(record, '$.repository'), ?) = ?)) order by finished_at",
+            (policy, repository, first, repository))
+        return [(digest, text) for digest, text in rows]
+
     def stored_records(self, policy: str | None = None) -> Iterator[tuple[str, str, bool, str]]:
         """(digest column, policy, uploaded, record text) in chain order, unparsed: `evidence verify`
         must report a record that no longer parses instead of failing on it."""
