@@ -32,9 +32,10 @@ def test_an_include_restores_its_path_and_everything_below_it_only():
 
 
 def test_includes_must_be_absolute_and_are_normalized():
-    assert normalized_includes(("/srv/shop/", "/srv//shop", "/")) == ["/srv/shop", "/"]
-    with pytest.raises(errors.UsageError, match="--include srv/shop: give the absolute path"):
-        normalized_includes(("srv/shop",))
+    assert normalized_includes(("/srv/shop/", "/srv//shop", "/"), "shop") == ["/srv/shop", "/"]
+    with pytest.raises(errors.UsageError, match="--include srv/shop: give the absolute path") as refused:
+        normalized_includes(("srv/shop",), "shop")
+    assert refused.value.hint == "see them with: drkit ls shop"  # the policy's name, not a placeholder
 
 
 def test_coverage_of_a_target_by_the_includes():
