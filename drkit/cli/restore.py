@@ -70,7 +70,7 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
     took = format_duration(record.duration_s)
     where = "in place" if detail.in_place else f"into {detail.target}"
     what = f"snapshot {record.snapshot_id[:8]} ({format_when(record.snapshot_time)} UTC)" if record.snapshot_id \
-        else "nothing"
+        else "no snapshot"
     if detail.database is not None:
         return _database_lines(outcome, detail, what, took)
     if outcome.status is RunStatus.OK:
@@ -81,6 +81,8 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
         lines = [f"FAIL {outcome.policy}: {outcome.error}", f"  the data restored {where} is NOT verified"]
         lines += [f"  {problem}" for problem in detail.problems[1:6]]
         return "\n".join(lines + _landed(detail)), True
+    if not record.snapshot_id:  # it stopped before a snapshot was chosen: restic never wrote a byte
+        return f"{outcome.status.upper()} {outcome.policy}: restore did not start after {took}; nothing was written {where}"
     return f"{outcome.status.upper()} {outcome.policy}: restore of {what} did not complete after {took}; " \
            f"what was written {where} is incomplete"
 
