@@ -55,14 +55,14 @@ def restore(app: App, name: str, target: Path | None, snapshot: str, include: tu
         request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress,
                                  to_database, database, repository)
         outcome = run_restore(app.workspace, request)
-    finish_runs([outcome], as_json, _restore_lines)
+    finish_runs([outcome], as_json, lambda o: _restore_lines(o, to_database))
 
 
 def _ask(question: str) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-def _restore_lines(outcome) -> str | tuple[str, bool]:
+def _restore_lines(outcome, to_database: str | None = None) -> str | tuple[str, bool]:
     """The verdict line, where each target landed and what to do next."""
     record, detail = outcome.record, outcome.detail
     if record is None or detail is None:
@@ -73,6 +73,9 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
         else "no snapshot"
     if detail.database is not None:
         return _database_lines(outcome, detail, what, took)
+    if to_database is not None:  # stopped before a dump was chosen and vetted: no directory, nothing loaded
+        return (f"{outcome.status.upper()} {outcome.policy}: loading a database dump from {what} into {to_database} "
+                f"did not complete after {took}; nothing was loaded")
     if outcome.status is RunStatus.OK:
         lines = [f"OK {outcome.policy}: restored {what} {where}: {count_of(record.files, 'file')}, {format_size(record.bytes)} "
                  f"in {took}; every file verified against the backup manifest"]
