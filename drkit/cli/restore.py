@@ -24,7 +24,9 @@ from drkit.core.outcome import RunStatus
                    "(ISO date/datetime, UTC unless it names a zone, or a duration ago: before:2h).")
 @click.option("--include", multiple=True, metavar="PATH",
               help="Restore only this absolute path (as backed up) and what is below it; repeatable.")
-@click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten).")
+@click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten); "
+                                            "with --to-database, load into a non-empty database (the dump's objects "
+                                            "are replaced).")
 @click.option("--in-place", is_flag=True, help="Restore over the live data, every path where it was (asks first).")
 @click.option("--yes", is_flag=True, help="Confirm --in-place without asking (scripts).")
 @click.option("--to-database", metavar="DSN|OPTION-FILE",

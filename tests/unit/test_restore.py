@@ -88,3 +88,13 @@ def test_before_takes_iso_times_and_durations_ago():
 def test_include_paths_reach_restic_as_literal_patterns():
     assert literal_pattern("/srv/a[1]*?.txt") == r"/srv/a\[1]\*\?.txt"
     assert literal_pattern("/srv/plain") == "/srv/plain"
+
+
+def test_restore_help_says_what_force_does_to_a_database():
+    """The refusal of a non-empty database says "pass --force": the option's help must say so too."""
+    from click.testing import CliRunner
+
+    from drkit.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["restore", "--help"]).output.split())
+    assert "with --to-database, load into a non-empty database" in text
