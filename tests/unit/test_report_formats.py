@@ -144,3 +144,14 @@ def test_status_json_and_prometheus_state_in_force_and_never_breach_before_it(tm
     status_rows = table.status_table([waiting, trial])
     status = [str(c) for c in list(status_rows.columns)[-1].cells]
     assert status == ["not in force", "RPO"]
+
+
+def test_csv_cells_of_objects_are_json_not_python_repr():
+    """`rto.drills` holds one object per drill: a CSV reader must get JSON back (true, null, "…"),
+    never Python's repr (True, None, '…')."""
+    import json
+
+    drill = {"result": "pass", "manifest_authenticated": True, "tier": None, "checks": [{"name": "it's ok"}]}
+    cell = as_csv.flatten({"rto": {"drills": [drill, drill]}})["rto.drills"]
+    first, second = cell.split(as_csv.LIST_SEPARATOR)
+    assert json.loads(first) == drill == json.loads(second)
