@@ -113,3 +113,11 @@ def test_every_command_summary_is_a_whole_sentence():
     cut = [(path, text) for path, text in summaries(cli, "drkit")
            if text.count("(") != text.count(")") or text.count("`") % 2 or text.endswith(("e.g.", "i.e."))]
     assert cut == []
+
+
+def test_every_policy_reference_row_has_its_four_cells():
+    """A type with alternatives (`COMPLIANCE | GOVERNANCE`) written with a bare | split its row into
+    five cells: the meaning fell off the table (`targets[].postgres.databases`)."""
+    rows = docgen.policy_reference().splitlines()[2:]
+    split = [row for row in rows if len(re.split(r"(?<!\\)\|", row)) != 6]  # 4 cells between 5 pipes
+    assert split == []
