@@ -91,7 +91,7 @@ def test_no_repository_at_the_url_is_an_error_pointing_at_repo_init(backed_up, g
     for command in (("backup", "shop"), ("restore-drill", "shop"), ("repo", "check", "shop")):
         proc = env.drkit(*command, check=1)
         line = one_line_error(proc.stderr)
-        assert "no restic repository at the configured URL (run: drkit repo init NAME)" in line, line
+        assert "no restic repository at the configured URL (run: drkit repo init shop)" in line, line
         assert "damaged" not in proc.stdout + proc.stderr
     never_passed(env, "shop")
     assert_intact(env, "shop", snapshots=1)  # the real repository, at shop/

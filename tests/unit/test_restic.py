@@ -179,3 +179,11 @@ def test_a_copied_snapshot_names_its_original():
                                  "original": "e035" * 16})
     plain = Snapshot.from_json({"time": "2026-11-23T22:23:49Z", "id": "e035" * 16, "paths": ["/x"]})
     assert copied.original_id == "e035" * 16 and plain.original is None and plain.original_id == plain.id
+
+
+def test_hints_name_the_policy_not_a_placeholder():
+    """The commands the hints give can be pasted as they are: `drkit repo init shop`, not `... NAME`."""
+    missing = classify(1, read("password-file-missing.stderr"), "backup", "shop")
+    assert missing.hint.endswith("drkit keys recover shop --identity FILE")
+    none = classify(1, read("no-repo.stderr"), "backup", "shop")
+    assert isinstance(none, errors.NoRepository) and none.hint == "run: drkit repo init shop"

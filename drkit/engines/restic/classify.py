@@ -12,15 +12,16 @@ DAMAGE_MARKERS = ("repository contains errors", "pack id does not match", "ciphe
                   "loadindex returned errors", "pack file cannot be listed", "is damaged")
 
 
-def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
-    """Map a failed restic run to a typed error (restic exits 1 for nearly everything)."""
+def classify(returncode: int, stderr: str, what: str, policy: str = "NAME") -> errors.DrkitError:
+    """Map a failed restic run to a typed error (restic exits 1 for nearly everything); `policy`
+    names the policy in the commands the hints give."""
     text = stderr.lower()
     tail = last_meaningful_line(stderr)
     if "resolving password failed" in text or "empty password is not a password" in text:
         cause = "it is empty" if "empty password" in text else password_cause(stderr)
         return errors.PasswordUnavailable(f"{what}: the repository password could not be read: {cause}",
                                           hint="check the policy's password_file / password_command / password_env; "
-                                               "a lost password file comes back with: drkit keys recover NAME "
+                                               f"a lost password file comes back with: drkit keys recover {policy} "
                                                "--identity FILE")
     if "wrong password" in text or "no key found" in text:
         return errors.WrongPassword(f"{what}: wrong repository password (restic: wrong password or no key found)",
@@ -34,7 +35,7 @@ def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
         return errors.RepositoryLocked(f"{what}: repository is locked by another restic process ({tail})")
     if "unable to open config file" in text or "is there a repository" in text:
         return errors.NoRepository(f"{what}: no restic repository at the configured URL",
-                                   hint="run: drkit repo init NAME")
+                                   hint=f"run: drkit repo init {policy}")
     if "access denied" in text or "invalidaccesskeyid" in text or "signaturedoesnotmatch" in text:
         return errors.ResticError(f"{what}: S3 refused the credentials ({tail})",
                                   hint="check AWS credentials / aws_profile")

@@ -35,8 +35,9 @@ class ResticRunner:
     def __init__(self, repo: Repository, *, credentials: dict[str, str] | None = None,
                  cache_dir: Path | None = None, binary: str = "restic", host: str | None = None,
                  source: Repository | None = None,
-                 version_cache: Path | None = None):
+                 version_cache: Path | None = None, policy: str = "NAME"):
         self.repo = repo
+        self.policy = policy  # the policy's name, for the commands in error hints
         self.source = source  # the repository `copy` and `init --from-repo` read from
         self.credentials = credentials or {}
         self.cache_dir = cache_dir
@@ -75,7 +76,7 @@ class ResticRunner:
             raise errors.Interrupted(f"{what}: restic was stopped (exit {ended.returncode}) because drkit is shutting down"
                                      if ended.stopped else f"{what}: restic was stopped by signal {-ended.returncode}")
         if ended.returncode not in tuple(ok_codes):
-            raise classify(ended.returncode, ended.stderr, what)
+            raise classify(ended.returncode, ended.stderr, what, self.policy)
         if outcome is not None:
             outcome.returncode = ended.returncode
             outcome.stderr = ended.stderr
