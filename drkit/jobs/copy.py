@@ -19,8 +19,8 @@ from drkit.core.policy import Policy, Repository
 from drkit.engines.catalog import CopyRow
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import CopiedSnapshot, CopyMeasured
-from drkit.evidence.records import utc_text
-from drkit.jobs.backup import policy_tag
+from drkit.evidence.records import now_utc, utc_text
+from drkit.jobs.backup import lock_objects, policy_tag
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
 
@@ -71,10 +71,12 @@ def _copy(ctx: RunContext, source: Repository) -> None:
     if ctx.clear_stale:
         restic.unlock_stale()
     tag = policy_tag(ctx.policy.name)
-    started = time.monotonic()
+    started, since = time.monotonic(), now_utc()
     with ctx.phase("copy"):
         report = restic.copy(tags=[tag])
     duration = time.monotonic() - started
+    # the copy's own lock_days: its objects are locked as a backup's are (docs/immutability.md)
+    ctx.warnings += lock_objects(ctx.ws, ctx.policy, since, destination)
     with ctx.phase("list"):
         listed = restic.snapshots(tags=[tag])
     ctx.ws.catalog.replace_copies(ctx.policy.name, destination,

@@ -142,3 +142,24 @@ def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, so
         return json.loads(config)["chunker_polynomial"]
 
     assert polynomial("primary") == polynomial("offsite")
+
+
+def test_a_copy_with_lock_days_locks_what_the_copy_wrote(env, source, moto_server):
+    """`lock_days` on a copy repository protects the copy too: `drkit copy` sets its retention on
+    every object it wrote, as a backup does on the first (docs/immutability.md), and `repo audit`
+    of the copy shows it."""
+    copy_bucket = f"l-{uuid.uuid4().hex[:8]}"  # repo init creates it, with Object Lock
+    env.write_policy("shop", [source], repository=None, repositories=[
+        {"name": "primary", "url": f"s3:{env.endpoint}/{env.bucket}/shop", "password_file": str(env.password_file)},
+        {"name": "offsite", "url": f"s3:{moto_server.endpoint}/{copy_bucket}/shop",
+         "password_file": str(env.password_file), "lock_days": 2, "lock_mode": "GOVERNANCE"}])
+    env.drkit("repo", "init", "shop", check=0)
+    env.drkit("backup", "shop", check=0)
+    env.drkit("copy", "shop", check=0)
+    client = moto_server.client()
+    written = [o["Key"] for o in client.list_objects_v2(Bucket=copy_bucket, Prefix="shop/")["Contents"]
+               if o["Key"].split("/")[1] in ("data", "index", "snapshots")]
+    modes = {key: client.head_object(Bucket=copy_bucket, Key=key).get("ObjectLockMode") for key in written}
+    assert written and set(modes.values()) == {"GOVERNANCE"}, modes
+    audit = env.drkit("repo", "audit", "shop", "--repository", "offsite", check=0).stdout
+    assert "OK          object_retention    required" in audit, audit
