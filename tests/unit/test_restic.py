@@ -56,6 +56,9 @@ def test_partial_backup_error_line_is_readable():
 @pytest.mark.parametrize("stderr_file,rc,error_type,words", [
     ("wrong-password.stderr", 1, errors.WrongPassword, "wrong repository password"),
     ("no-repo.stderr", 1, errors.NoRepository, "drkit repo init"),
+    # a refused request is no missing repository, though restic asks "Is there a repository …?"
+    ("wrong-secret-key.stderr", 1, errors.ResticError, "S3 refused the credentials (unable to open config"),
+    ("unknown-access-key.stderr", 1, errors.ResticError, "S3 refused the credentials (unable to open config"),
     ("unreachable.stderr", 1, errors.Unreachable, "unreachable"),
     ("no-such-host.stderr", 1, errors.Unreachable, "no such host"),
     ("backup-partial.stderr", 3, errors.PartialBackup, "could not be read"),

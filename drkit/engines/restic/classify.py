@@ -12,6 +12,11 @@ DAMAGE_MARKERS = ("repository contains errors", "pack id does not match", "ciphe
                   "loadindex returned errors", "pack file cannot be listed", "is damaged")
 
 
+# S3's refusals of the request's credentials, as codes and as the messages restic prints for them.
+CREDENTIAL_REFUSALS = ("access denied", "invalidaccesskeyid", "signaturedoesnotmatch",
+                       "signature we calculated does not match", "access key id you provided does not exist")
+
+
 def classify(returncode: int, stderr: str, what: str, policy: str = "NAME") -> errors.DrkitError:
     """Map a failed restic run to a typed error (restic exits 1 for nearly everything); `policy`
     names the policy in the commands the hints give."""
@@ -33,12 +38,14 @@ def classify(returncode: int, stderr: str, what: str, policy: str = "NAME") -> e
                                   hint="check the S3 endpoint, network and credentials")
     if "repository is already locked" in text:
         return errors.RepositoryLocked(f"{what}: repository is locked by another restic process ({tail})")
+    # before "no repository": restic wraps a refused request in "unable to open config file … Is there
+    # a repository", and `repo init` would then be the wrong advice (tests/data/restic/wrong-secret-key.stderr)
+    if any(s in text for s in CREDENTIAL_REFUSALS):
+        return errors.ResticError(f"{what}: S3 refused the credentials ({tail})",
+                                  hint="check AWS credentials / aws_profile")
     if "unable to open config file" in text or "is there a repository" in text:
         return errors.NoRepository(f"{what}: no restic repository at the configured URL",
                                    hint=f"run: drkit repo init {policy}")
-    if "access denied" in text or "invalidaccesskeyid" in text or "signaturedoesnotmatch" in text:
-        return errors.ResticError(f"{what}: S3 refused the credentials ({tail})",
-                                  hint="check AWS credentials / aws_profile")
     if returncode == 3:
         return errors.PartialBackup(f"{what}: some source files could not be read ({tail})")
     return errors.ResticError(f"{what}: restic exited {returncode}: {tail or 'no error message'}")
