@@ -122,6 +122,26 @@ def test_a_failed_copy_is_its_own_run_and_leaves_the_backup_alone(site, moto_ser
     assert "--to primary is the repository backups go to" in wrong.stderr
 
 
+def test_a_wrong_password_in_a_copy_names_the_repository_it_belongs_to(site):
+    """restic copy prints the same "wrong password or no key found" for either repository: the error
+    says which one, so the fix goes to the right password file."""
+    env, _copy_bucket = site
+    copy_password = env.root / "copy-password"
+    good = copy_password.read_text()
+    for wrong_file, name in ((copy_password, "offsite"), (env.password_file, "primary")):
+        kept = wrong_file.read_text()
+        wrong_file.write_text("not this repository's password\n")
+        try:
+            failed = env.drkit("copy", "shop", check=1)
+        finally:
+            wrong_file.write_text(kept)
+        assert failed.stderr.startswith(f"drkit: error: copy snapshots: wrong repository password for repository "
+                                        f"{name} ("), failed.stderr
+        assert failed.stderr.count("\n") == 1 and "not this repository's password" not in failed.stderr
+    assert copy_password.read_text() == good
+    env.drkit("copy", "shop", check=0)
+
+
 def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, source):
     """Deduplication holds in the copy only with the same chunker polynomial (restic init
     --copy-chunker-params); local repositories, so no server is needed."""
