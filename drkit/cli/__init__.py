@@ -34,7 +34,8 @@ COMMANDS: dict[str, LazyCommand] = {
                           "with OK/WARN/FAIL and the fix: repository URL, DNS, TCP, TLS, credentials, bucket, clock "
                           "skew, Object Lock, password source, the restic repository, restic itself, the state dir, "
                           "sandbox space, schedule."),
-    "dump": LazyCommand("drkit.cli.browse:dump", "Write one file of a snapshot to stdout (e.g."),
+    "dump": LazyCommand("drkit.cli.browse:dump", "Write one file of a snapshot to stdout, as in `drkit dump shop "
+                                                 "latest /etc/shop.conf > shop.conf`."),
     "evidence": LazyCommand("drkit.cli.evidence:evidence", "Check the signed evidence records."),
     "forget": LazyCommand("drkit.cli.forget:forget", "Apply the policy's retention (restic forget, then prune) to "
                           "this policy's snapshots only."),
