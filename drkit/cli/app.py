@@ -97,6 +97,9 @@ class App:
             return
         if self.policies_where is not None and self.policies_where.path is None:
             raise errors.UsageError(missing_policies_message(self.policies_where))
+        if self.policies_dir.exists():  # a policy file given where its directory belongs
+            raise errors.UsageError(f"policies directory {self.policies_dir} is a file, not a directory",
+                                    hint=f"pass the directory that holds it: --policies {self.policies_dir.parent}")
         raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
                                 hint="pass --policies DIR or set DRKIT_POLICIES")
 
