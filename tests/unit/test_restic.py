@@ -190,3 +190,14 @@ def test_hints_name_the_policy_not_a_placeholder():
     assert missing.hint.endswith("drkit keys recover shop --identity FILE")
     none = classify(1, read("no-repo.stderr"), "backup", "shop")
     assert isinstance(none, errors.NoRepository) and none.hint == "run: drkit repo init shop"
+
+
+def test_a_wrong_password_names_the_repository_that_refused_it():
+    """A policy with copies has one password per repository: the hint says whose."""
+    err = classify(1, read("wrong-password.stderr"), "open repository", "shop", "offsite")
+    assert isinstance(err, errors.WrongPassword) and err.hint == "check the policy's password source of repository offsite"
+    assert classify(1, read("wrong-password.stderr"), "copy snapshots", "shop").hint == \
+        "check the policy's password source"  # restic copy opened two: its words do not say which
+    runner = Restic(Repository(url="s3:http://h/b/p", password_env="X", name="offsite"))
+    assert runner.opened(["snapshots", "--json"]) == "offsite" and runner.opened(["copy", "--tag", "t"]) is None
+    assert runner.opened(["init", "--copy-chunker-params"]) is None

@@ -17,9 +17,11 @@ CREDENTIAL_REFUSALS = ("access denied", "invalidaccesskeyid", "signaturedoesnotm
                        "signature we calculated does not match", "access key id you provided does not exist")
 
 
-def classify(returncode: int, stderr: str, what: str, policy: str = "NAME") -> errors.DrkitError:
+def classify(returncode: int, stderr: str, what: str, policy: str = "NAME",
+             repository: str | None = None) -> errors.DrkitError:
     """Map a failed restic run to a typed error (restic exits 1 for nearly everything); `policy`
-    names the policy in the commands the hints give."""
+    names the policy in the commands the hints give, `repository` the one repository the command
+    opened (None when it opened two, like `copy`: restic's words do not say which one failed)."""
     text = stderr.lower()
     tail = last_meaningful_line(stderr)
     if "resolving password failed" in text or "empty password is not a password" in text:
@@ -30,7 +32,8 @@ def classify(returncode: int, stderr: str, what: str, policy: str = "NAME") -> e
                                                "--identity FILE")
     if "wrong password" in text or "no key found" in text:
         return errors.WrongPassword(f"{what}: wrong repository password (restic: wrong password or no key found)",
-                                    hint="check the policy's password source")
+                                    hint="check the policy's password source" +
+                                         (f" of repository {repository}" if repository else ""))
     if any(s in text for s in ("connection refused", "no such host", "i/o timeout", "network is unreachable",
                                "no route to host", "connection reset", "tls handshake timeout",
                                "context deadline exceeded")):
