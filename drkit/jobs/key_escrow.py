@@ -43,7 +43,8 @@ def escrow_passwords(ws: Workspace, policy: Policy, recipients: Sequence[str],
     repository's bucket (replacing an older escrow); note it in the catalog."""
     keys = [RecoveryKey.parse(text) for text in recipients]
     repos = [policy.repository_named(repository)] if repository else list(policy.repositories)
-    for repo in repos:  # every password first: a wrong one must not replace a good escrow
+    for repo in repos:  # every bucket and password first: a wrong password must not replace a good escrow
+        _bucket(ws, policy, repo)
         _opens(ws, policy, repo)
     done = []
     for repo in repos:
