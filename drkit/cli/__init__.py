@@ -7,6 +7,7 @@ Exit codes: 0 done, every target met · 1 could not complete · 2 usage or polic
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -108,6 +109,9 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     raise errors.Interrupted(f"stopped by signal {signal.Signals(signum).name}")
 
 
+OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # writing stdout fails for want of room
+
+
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     invocation = Invocation()
@@ -151,5 +155,11 @@ def _run(argv: list[str] | None, invocation: Invocation) -> int:
     except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it
         if verbose:
             raise
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno in OUTPUT_FULL:
+            # `drkit report > /full/disk/x`: the output could not be written; the device says why
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            err.print(f"drkit: error: cannot write the output: {exc.strerror} (free space where it goes, or send "
+                      "it elsewhere, and rerun)", markup=False)
+            return int(errors.ExitCode.ERROR)
         err.print(f"drkit: internal error: {type(exc).__name__}: {exc} (rerun with -vv for details)", markup=False)
         return 1

@@ -93,3 +93,16 @@ def test_status_exits_0_when_every_objective_is_met(tmp_path):
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)["policies"]
     assert row["verdict"] == "OK" and row["problems"] == []
+
+
+def test_output_that_cannot_be_written_is_an_error_line_not_an_internal_error(tmp_path):
+    """`drkit policy schema > /full/disk`: one `drkit: error:` line and exit 1, no "internal error"."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "drkit", "--policies", str(tmp_path), "policy", "schema"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ("drkit: error: cannot write the output: No space left on device (free space where it "
+                           "goes, or send it elsewhere, and rerun)\n")
