@@ -106,3 +106,23 @@ def test_output_that_cannot_be_written_is_an_error_line_not_an_internal_error(tm
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr == ("drkit: error: cannot write the output: No space left on device (free space where it "
                            "goes, or send it elsewhere, and rerun)\n")
+
+
+def test_a_file_drkit_cannot_write_is_named_in_one_error_line(tmp_path):
+    """`report -o`, `runbook -o` and `policy new --password-file` into a place that cannot take the
+    file: `drkit: error: cannot write …` naming it, exit 1, never an internal error."""
+    from factories import drkit_in_process
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    base = ("--policies", str(tmp_path / "policies"), "--state-dir", str(tmp_path / "state"))
+    made = drkit_in_process(*base, "policy", "new", "shop", "--password-file", str(blocked / "shop.pass"))
+    assert made.code == 1 and made.stderr.startswith(
+        f"drkit: error: cannot write the password file: {blocked}"), made.stderr
+    assert not (tmp_path / "policies" / "shop.yaml").exists()
+    drkit_in_process(*base, "policy", "new", "shop", "--path", "/srv/shop", "--password-file", str(tmp_path / "p"))
+    for args in (("report", "-o", str(blocked / "report.txt")), ("runbook", "shop", "-o", str(blocked / "rb.md"))):
+        result = drkit_in_process(*base, *args)
+        assert result.code == 1, result
+        assert result.stderr.startswith(f"drkit: error: cannot write: {blocked / args[-1].rsplit('/', 1)[1]}: "), result
+        assert "internal error" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
