@@ -127,16 +127,16 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def write_output(path: Path, text: str) -> None:
-    """`-o FILE`: written atomically; a place that cannot take it is one error line naming FILE
-    (not the temporary file beside it, nor an internal error)."""
+def write_output(path: Path, text: str, option: str = "-o FILE") -> None:
+    """`-o FILE` (or `option`): written atomically; a place that cannot take it is one error line
+    naming FILE (not the temporary file beside it, nor an internal error)."""
     from drkit.core.atomic import write_text_atomically
 
     try:
         write_text_atomically(path, text)
     except OSError as exc:
         raise errors.StateError("write", path, exc.strerror or str(exc),
-                                hint=errors.hint_for(exc.errno, "-o FILE") or "choose another -o FILE") from None
+                                hint=errors.hint_for(exc.errno, option) or f"choose another {option}") from None
 
 
 def complete_policy(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:

@@ -121,8 +121,12 @@ def test_a_file_drkit_cannot_write_is_named_in_one_error_line(tmp_path):
         f"drkit: error: cannot write the password file: {blocked}"), made.stderr
     assert not (tmp_path / "policies" / "shop.yaml").exists()
     drkit_in_process(*base, "policy", "new", "shop", "--path", "/srv/shop", "--password-file", str(tmp_path / "p"))
-    for args in (("report", "-o", str(blocked / "report.txt")), ("runbook", "shop", "-o", str(blocked / "rb.md"))):
+    for args in (("report", "-o", str(blocked / "report.txt")), ("runbook", "shop", "-o", str(blocked / "rb.md")),
+                 ("status", "--prometheus", str(blocked / "drkit.prom"))):
         result = drkit_in_process(*base, *args)
         assert result.code == 1, result
         assert result.stderr.startswith(f"drkit: error: cannot write: {blocked / args[-1].rsplit('/', 1)[1]}: "), result
-        assert "internal error" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert "internal error" not in result.stderr and result.stderr.count("drkit: error") == 1, result.stderr
+    for kind, what in (("--systemd", "the units"), ("--cron", "the crontab")):
+        result = drkit_in_process(*base, "scheduler", "install", kind, "-o", str(blocked / "units"))
+        assert result.code == 1 and result.stderr.startswith(f"drkit: error: cannot write {what}: "), result
