@@ -89,7 +89,8 @@ def _rows(model: type[BaseModel], prefix: str, seen: set, kind_key: str | None =
         registry = _registry_in(field.annotation)
         is_list = get_origin(field.annotation) is list or "list of" in _type_name(field.annotation)
         default = "**selects this kind**" if key == kind_key else _default(field)
-        rows.append(f"| `{path}` | {_type_name(field.annotation)} | {default} | "
+        kinds = _type_name(field.annotation).replace("|", "\\|")  # alternatives: a bare | would end the cell
+        rows.append(f"| `{path}` | {kinds} | {default} | "
                     f"{(field.description or '').replace('|', '/')} |")
         for sub in nested:
             if (sub, path) in seen:

@@ -7,6 +7,7 @@ Exit codes: 0 done, every target met · 1 could not complete · 2 usage or polic
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -34,7 +35,8 @@ COMMANDS: dict[str, LazyCommand] = {
                           "with OK/WARN/FAIL and the fix: repository URL, DNS, TCP, TLS, credentials, bucket, clock "
                           "skew, Object Lock, password source, the restic repository, restic itself, the state dir, "
                           "sandbox space, schedule."),
-    "dump": LazyCommand("drkit.cli.browse:dump", "Write one file of a snapshot to stdout (e.g."),
+    "dump": LazyCommand("drkit.cli.browse:dump", "Write one file of a snapshot to stdout, as in `drkit dump shop "
+                                                 "latest /etc/shop.conf > shop.conf`."),
     "evidence": LazyCommand("drkit.cli.evidence:evidence", "Check the signed evidence records."),
     "forget": LazyCommand("drkit.cli.forget:forget", "Apply the policy's retention (restic forget, then prune) to "
                           "this policy's snapshots only."),
@@ -107,6 +109,9 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     raise errors.Interrupted(f"stopped by signal {signal.Signals(signum).name}")
 
 
+OUTPUT_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # writing stdout fails for want of room
+
+
 def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     invocation = Invocation()
@@ -150,5 +155,11 @@ def _run(argv: list[str] | None, invocation: Invocation) -> int:
     except Exception as exc:  # noqa: BLE001 - never a traceback for users; -vv shows it
         if verbose:
             raise
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno in OUTPUT_FULL:
+            # `drkit report > /full/disk/x`: the output could not be written; the device says why
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            err.print(f"drkit: error: cannot write the output: {exc.strerror} (free space where it goes, or send "
+                      "it elsewhere, and rerun)", markup=False)
+            return int(errors.ExitCode.ERROR)
         err.print(f"drkit: internal error: {type(exc).__name__}: {exc} (rerun with -vv for details)", markup=False)
         return 1

@@ -97,6 +97,9 @@ class App:
             return
         if self.policies_where is not None and self.policies_where.path is None:
             raise errors.UsageError(missing_policies_message(self.policies_where))
+        if self.policies_dir.exists():  # a policy file given where its directory belongs
+            raise errors.UsageError(f"policies directory {self.policies_dir} is a file, not a directory",
+                                    hint=f"pass the directory that holds it: --policies {self.policies_dir.parent}")
         raise errors.UsageError(f"policies directory {self.policies_dir} does not exist",
                                 hint="pass --policies DIR or set DRKIT_POLICIES")
 
@@ -122,6 +125,18 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def write_output(path: Path, text: str, option: str = "-o FILE") -> None:
+    """`-o FILE` (or `option`): written atomically; a place that cannot take it is one error line
+    naming FILE (not the temporary file beside it, nor an internal error)."""
+    from drkit.core.atomic import write_text_atomically
+
+    try:
+        write_text_atomically(path, text)
+    except OSError as exc:
+        raise errors.StateError("write", path, exc.strerror or str(exc),
+                                hint=errors.hint_for(exc.errno, option) or f"choose another {option}") from None
 
 
 def complete_policy(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[str]:

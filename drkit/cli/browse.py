@@ -33,7 +33,7 @@ def ls(app: App, name: str, snapshot: str, path: str | None, as_json: bool) -> N
 @click.argument("path", metavar="PATH")
 @pass_app
 def dump(app: App, name: str, snapshot: str, path: str) -> None:
-    """Write one file of a snapshot to stdout (e.g. `drkit dump shop latest /etc/shop.conf > shop.conf`).
+    """Write one file of a snapshot to stdout, as in `drkit dump shop latest /etc/shop.conf > shop.conf`.
     SNAPSHOT: latest, an id, or before:TIME; PATH: the file's absolute path as backed up."""
     from drkit.views.browse import dump_file
 

@@ -15,8 +15,9 @@ from drkit.evidence.payloads import DrillMeasured, measured_if
 
 @click.command("restore-drill")
 @click.argument("name", shell_complete=complete_policy)
-@click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID",
-              help="Which snapshot of the policy: the newest, a random one, or an id (short or full).")
+@click.option("--snapshot", default="latest", show_default=True, metavar="latest|random|ID|before:TIME",
+              help="Which snapshot of the policy: the newest, a random one, an id (short or full), or the newest "
+                   "taken before TIME (ISO date/datetime, UTC unless it names a zone, or a duration ago: before:2h).")
 @click.option("--sandbox", type=click.Path(path_type=Path), default=None,
               help="Empty or new directory to restore into (default: a fresh <drill.sandbox>/<policy>-<time>).")
 @click.option("--keep", is_flag=True, help="Keep the restored tree after a passing drill (never after a failure).")

@@ -23,7 +23,8 @@ def keys() -> None:
 def keys_escrow(app: App, name: str, recipients: tuple[str, ...], repository: str | None) -> None:
     """Seal each repository's current password to the recovery keys (age format) and store it in the
     repository's bucket as drkit-escrow/NAME/REPO.age. `age -d -i IDENTITY` opens it without drkit.
-    Run it again after changing a password or the recovery keys."""
+    Run it again after changing a password or the recovery keys. A password that does not open its
+    (initialized) repository is refused, exit 2, and nothing is escrowed."""
     from drkit.jobs.key_escrow import escrow_passwords
 
     for done in escrow_passwords(app.workspace, app.policy(name).policy, recipients, repository):

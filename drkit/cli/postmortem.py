@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, pass_app
-from drkit.core.atomic import write_text_atomically
+from drkit.cli.app import App, pass_app, write_output
 from drkit.evidence.records import now_utc
 
 
@@ -28,5 +27,5 @@ def postmortem(app: App, name: str, drill_id: str | None, output: Path | None) -
     if output is None:
         click.echo(text, nl=False)
         return
-    write_text_atomically(output, text)
+    write_output(output, text)
     click.echo(f"post-mortem written to {output.resolve()}")

@@ -8,9 +8,8 @@ from typing import Callable
 
 import click
 
-from drkit.cli.app import App, err, out, pass_app
+from drkit.cli.app import App, err, out, pass_app, write_output
 from drkit.core import errors
-from drkit.core.atomic import write_text_atomically
 from drkit.core.policy import LoadedPolicy
 from drkit.evidence.records import now_utc
 from drkit.views.report.formats import format_names, report_format
@@ -95,7 +94,7 @@ def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Pat
     if form.seal is not None:
         text = form.seal(text, app.workspace.key)
     if output is not None:
-        write_text_atomically(output, text)
+        write_output(output, text)
         click.echo(f"report written to {output.resolve()}")
     elif form.terminal is not None:
         out.print(form.terminal(result))

@@ -24,7 +24,9 @@ from drkit.core.outcome import RunStatus
                    "(ISO date/datetime, UTC unless it names a zone, or a duration ago: before:2h).")
 @click.option("--include", multiple=True, metavar="PATH",
               help="Restore only this absolute path (as backed up) and what is below it; repeatable.")
-@click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten).")
+@click.option("--force", is_flag=True, help="Restore into a non-empty target (same-named files are overwritten); "
+                                            "with --to-database, load into a non-empty database (the dump's objects "
+                                            "are replaced).")
 @click.option("--in-place", is_flag=True, help="Restore over the live data, every path where it was (asks first).")
 @click.option("--yes", is_flag=True, help="Confirm --in-place without asking (scripts).")
 @click.option("--to-database", metavar="DSN|OPTION-FILE",
@@ -55,14 +57,14 @@ def restore(app: App, name: str, target: Path | None, snapshot: str, include: tu
         request = RestoreRequest(item.policy, target, snapshot, include, force, in_place, confirm, progress,
                                  to_database, database, repository)
         outcome = run_restore(app.workspace, request)
-    finish_runs([outcome], as_json, _restore_lines)
+    finish_runs([outcome], as_json, lambda o: _restore_lines(o, to_database))
 
 
 def _ask(question: str) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
-def _restore_lines(outcome) -> str | tuple[str, bool]:
+def _restore_lines(outcome, to_database: str | None = None) -> str | tuple[str, bool]:
     """The verdict line, where each target landed and what to do next."""
     record, detail = outcome.record, outcome.detail
     if record is None or detail is None:
@@ -70,9 +72,12 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
     took = format_duration(record.duration_s)
     where = "in place" if detail.in_place else f"into {detail.target}"
     what = f"snapshot {record.snapshot_id[:8]} ({format_when(record.snapshot_time)} UTC)" if record.snapshot_id \
-        else "nothing"
+        else "no snapshot"
     if detail.database is not None:
         return _database_lines(outcome, detail, what, took)
+    if to_database is not None:  # stopped before a dump was chosen and vetted: no directory, nothing loaded
+        return (f"{outcome.status.upper()} {outcome.policy}: loading a database dump from {what} into {to_database} "
+                f"did not complete after {took}; nothing was loaded")
     if outcome.status is RunStatus.OK:
         lines = [f"OK {outcome.policy}: restored {what} {where}: {count_of(record.files, 'file')}, {format_size(record.bytes)} "
                  f"in {took}; every file verified against the backup manifest"]
@@ -81,6 +86,8 @@ def _restore_lines(outcome) -> str | tuple[str, bool]:
         lines = [f"FAIL {outcome.policy}: {outcome.error}", f"  the data restored {where} is NOT verified"]
         lines += [f"  {problem}" for problem in detail.problems[1:6]]
         return "\n".join(lines + _landed(detail)), True
+    if not record.snapshot_id:  # it stopped before a snapshot was chosen: restic never wrote a byte
+        return f"{outcome.status.upper()} {outcome.policy}: restore did not start after {took}; nothing was written {where}"
     return f"{outcome.status.upper()} {outcome.policy}: restore of {what} did not complete after {took}; " \
            f"what was written {where} is incomplete"
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, complete_policy, pass_app
+from drkit.cli.app import App, complete_policy, pass_app, write_output
 from drkit.core import errors
-from drkit.core.atomic import write_text_atomically
 from drkit.evidence.payloads import BackupMeasured, measured_of
 from drkit.evidence.records import now_utc
 
@@ -34,7 +33,7 @@ def runbook(app: App, name: str | None, all_: bool, fmt: str, restore_dir: Path,
     if output is None:
         click.echo(text, nl=False)
         return
-    write_text_atomically(output, text)
+    write_output(output, text)
     click.echo(f"{'recovery plan' if all_ else 'runbook'} written to {output.resolve()}")
 
 

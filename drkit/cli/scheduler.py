@@ -119,10 +119,11 @@ def scheduler_install(app: App, kind: str | None, output: Path | None, user_cron
         for name, text in files.items():
             click.echo(f"# ---- {name} ----\n{text}")
         return
-    readable_dirs(output)
-    for name, text in files.items():
-        write_text_atomically(output / name, text)
-        click.echo(f"wrote {output / name}")
+    with errors.state_writes("write the units", output, other="-o DIR"):
+        readable_dirs(output)
+        for name, text in files.items():
+            write_text_atomically(output / name, text)
+            click.echo(f"wrote {output / name}")
     _create_writable_directories(confinement.directories())
     click.echo("next: see docs/scheduling.md (systemctl enable --now drkit.service, or the drkit-*.timer units)")
 
@@ -157,6 +158,7 @@ def _install_cron(app: App, block: str, output: Path | None, user_crontab: bool)
         return
     target = output / "drkit.crontab"
     existing = target.read_text() if target.exists() else ""
-    readable_dirs(output)
-    write_text_atomically(target, merge_block(existing, block))
+    with errors.state_writes("write the crontab", target, other="-o DIR"):
+        readable_dirs(output)
+        write_text_atomically(target, merge_block(existing, block))
     click.echo(f"{what} {target}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from drkit.cli.app import App, emit_document, err, json_option, out, pass_app
+from drkit.cli.app import App, emit_document, err, json_option, out, pass_app, write_output
 from drkit.core import errors
 from drkit.evidence.records import now_utc
 
@@ -28,9 +28,9 @@ def status(app: App, as_json: bool, prom_file: Path | None) -> None:
     now = now_utc()
     board = status_board(app.workspace.catalog, app.workspace.state_dir, [i.policy for i in app.policies], now)
     if prom_file is not None:
-        from drkit.views.report.prometheus import render, write_textfile
+        from drkit.views.report.prometheus import render
 
-        write_textfile(prom_file, render(board.policies, now.timestamp()))
+        write_output(prom_file, render(board.policies, now.timestamp()), "--prometheus FILE")  # atomic, as node_exporter needs
     if as_json:
         emit_document(board)
     else:

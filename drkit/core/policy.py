@@ -218,7 +218,7 @@ class Repository(Model):
     aws_profile: str | None = Field(None, description="AWS profile (SSO/role profiles resolved by boto3); default: AWS chain")
     region: str | None = Field(None, description="S3 region; default from an AWS host name, else us-east-1")
     require_object_lock: bool = Field(False, description="`repo init` exits 3 when the bucket has no Object Lock")
-    lock_days: WholeNumber | None = Field(None, ge=1, le=MAX_LOCK_DAYS, description="Object Lock retention set on new objects after backup")
+    lock_days: WholeNumber | None = Field(None, ge=1, le=MAX_LOCK_DAYS, description="Object Lock retention (days) set on new objects after a backup, or after `drkit copy` into this copy")
     lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
         "COMPLIANCE", description="Object Lock mode of that retention (GOVERNANCE: removable with "
                                   "s3:BypassGovernanceRetention); docs/immutability.md")

@@ -98,7 +98,7 @@ class Workspace:
         if origin is not None:
             credentials = self._shared_credentials(policy, origin.name, repo.name, credentials)
         return Restic(repo, credentials=credentials, cache_dir=self.private_state_dir / "restic-cache", source=origin,
-                      version_cache=self.private_state_dir / "restic-version.json")
+                      version_cache=self.private_state_dir / "restic-version.json", policy=policy.name)
 
     def _shared_credentials(self, policy: Policy, source: str, destination: str,
                             credentials: dict[str, str]) -> dict[str, str]:

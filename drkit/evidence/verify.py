@@ -66,6 +66,11 @@ class VerifyReport(JsonDocument, schema="drkit.evidence-verification/1"):
         if self.source == "report":
             return (f"report: embedded model matches its sha256 and the signature holds ({count_of(self.policies, 'policy')})"
                     if self.ok else f"report does not verify: {count_of(len(self.problems), 'problem')}")
+        if self.ok and not self.records:  # nothing checked is no "signatures ok" (a new host's empty catalog)
+            where = {"catalog": "the local catalog (a new host? drkit catalog rebuild imports the records from "
+                                "the buckets; --remote checks them there)", "remote": "the buckets"}.get(self.source,
+                                                                                              self.source)
+            return f"0 records: nothing to verify in {where}"
         if self.ok:
             return f"{count_of(self.records, 'record')}, {count_of(self.policies, 'policy')}: signatures ok, chains intact"
         return (f"{count_of(len(self.problems), 'problem')} in {count_of(self.records, 'record')}, "

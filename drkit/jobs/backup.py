@@ -88,7 +88,7 @@ def _backup(ctx: RunContext, on_status, time_override, timeout) -> None:
         made = Snapshot(id=summary.snapshot_short_id, short_id=summary.snapshot_short_id, time=taken_at,
                         paths=[str(p) for p in paths], hostname=restic.hostname, tags=tags)
         snapshot = _list_new_snapshot(ws, policy, restic, made)
-        ctx.warnings += _lock_objects(ws, policy, ctx.started_at)
+        ctx.warnings += lock_objects(ws, policy, ctx.started_at)
     ws.catalog.replace_hash_cache(policy.name, cache)
 
     with ctx.phase("guard"):
@@ -173,15 +173,16 @@ def _empty(directory) -> None:
             child.unlink()
 
 
-def _lock_objects(ws: Workspace, policy: Policy, since: datetime) -> list[str]:
-    """Object Lock retention on what this backup wrote (policy repository.lock_days)."""
-    days = policy.repository.lock_days
-    s3 = ws.s3(policy)
+def lock_objects(ws: Workspace, policy: Policy, since: datetime, repository: str | None = None) -> list[str]:
+    """Object Lock retention on what this run wrote into the repository (None: the first), per its
+    lock_days and lock_mode: a backup's objects, or what `drkit copy` wrote into a copy."""
+    repo = policy.repository_named(repository)
+    days = repo.lock_days
+    s3 = ws.s3(policy, repo.name)
     if not days or s3 is None:
         return []
     try:
-        s3.lock_new_objects(since - timedelta(seconds=5), now_utc() + timedelta(days=days),
-                            mode=policy.repository.lock_mode)
+        s3.lock_new_objects(since - timedelta(seconds=5), now_utc() + timedelta(days=days), mode=repo.lock_mode)
     except errors.DrkitError as exc:
         return [f"could not set Object Lock retention: {exc}"]
     return []

@@ -19,8 +19,8 @@ from drkit.core.policy import Policy, Repository
 from drkit.engines.catalog import CopyRow
 from drkit.engines.workspace import Workspace
 from drkit.evidence.payloads import CopiedSnapshot, CopyMeasured
-from drkit.evidence.records import utc_text
-from drkit.jobs.backup import policy_tag
+from drkit.evidence.records import now_utc, utc_text
+from drkit.jobs.backup import lock_objects, policy_tag
 from drkit.jobs.lifecycle import RunContext, RunOutcome, register_job, run_locked
 
 
@@ -71,10 +71,15 @@ def _copy(ctx: RunContext, source: Repository) -> None:
     if ctx.clear_stale:
         restic.unlock_stale()
     tag = policy_tag(ctx.policy.name)
-    started = time.monotonic()
+    started, since = time.monotonic(), now_utc()
     with ctx.phase("copy"):
-        report = restic.copy(tags=[tag])
+        try:
+            report = restic.copy(tags=[tag])
+        except errors.WrongPassword as exc:
+            raise _whose_password(ctx, source, destination) or exc from None
     duration = time.monotonic() - started
+    # the copy's own lock_days: its objects are locked as a backup's are (docs/immutability.md)
+    ctx.warnings += lock_objects(ctx.ws, ctx.policy, since, destination)
     with ctx.phase("list"):
         listed = restic.snapshots(tags=[tag])
     ctx.ws.catalog.replace_copies(ctx.policy.name, destination,
@@ -88,6 +93,21 @@ def _copy(ctx: RunContext, source: Repository) -> None:
                                         for s in copied])
     if copied:
         ctx.snapshot_id, ctx.snapshot_time = copied[-1].id, copied[-1].time
+
+
+def _whose_password(ctx: RunContext, source: Repository, destination: str) -> errors.WrongPassword | None:
+    """restic copy says "wrong password or no key found" for either repository's password: try each
+    alone (`restic cat config`) to name the one that does not open its repository."""
+    for repo in (source, ctx.policy.repository_named(destination)):
+        try:
+            ctx.ws.restic(ctx.policy, repo.name).config()
+        except errors.WrongPassword:
+            return errors.WrongPassword(f"copy snapshots: wrong repository password for repository {repo.name} "
+                                        f"({repo.url})", hint=f"check the password source of repository {repo.name} "
+                                                              f"in the policy, then: drkit doctor {ctx.policy.name}")
+        except errors.DrkitError:
+            continue  # not a password problem of this one: keep restic's own error
+    return None
 
 
 def describe(outcome: RunOutcome) -> str:

@@ -43,6 +43,9 @@ def escrow_passwords(ws: Workspace, policy: Policy, recipients: Sequence[str],
     repository's bucket (replacing an older escrow); note it in the catalog."""
     keys = [RecoveryKey.parse(text) for text in recipients]
     repos = [policy.repository_named(repository)] if repository else list(policy.repositories)
+    for repo in repos:  # every bucket and password first: a wrong password must not replace a good escrow
+        _bucket(ws, policy, repo)
+        _opens(ws, policy, repo)
     done = []
     for repo in repos:
         s3 = _bucket(ws, policy, repo)
@@ -51,6 +54,25 @@ def escrow_passwords(ws: Workspace, policy: Policy, recipients: Sequence[str],
         ws.catalog.note_escrow(EscrowRow(policy.name, repo.name, key, tuple(k.text for k in keys), now_utc()))
         done.append(Escrowed(repo.name, f"s3://{s3.location.bucket}/{key}"))
     return done
+
+
+def _opens(ws: Workspace, policy: Policy, repo: Repository) -> None:
+    """The password opens the repository (`restic cat config`), or there is no repository yet (an
+    escrow may come before `repo init`); a password that opens nothing is refused (docs/security.md)."""
+    try:
+        ws.restic(policy, repo.name).config()
+    except errors.NoRepository:
+        log.info("repository %s is not initialized yet: its password is escrowed unchecked", repo.name)
+    except errors.WrongPassword:
+        raise errors.UsageError(f"repository {repo.name}: the password from {_source(repo)} does not open "
+                                f"{repo.url}; nothing was escrowed",
+                                hint=f"fix the password source first, then check with: drkit doctor {policy.name}") from None
+
+
+def _source(repo: Repository) -> str:
+    if repo.password_file is not None:
+        return f"password_file {repo.password_file}"
+    return "password_command" if repo.password_command else f"password_env {repo.password_env}"
 
 
 @dataclass(frozen=True)

@@ -135,13 +135,13 @@ def current_user() -> str:
         return f"uid {os.getuid()}"
 
 
-def normalized_includes(paths: tuple[str, ...]) -> list[str]:
+def normalized_includes(paths: tuple[str, ...], policy: str) -> list[str]:
     """Absolute snapshot paths without trailing slashes; a relative one is a usage error."""
     found = []
     for path in paths:
         if not path.startswith("/"):
             raise errors.UsageError(f"--include {path}: give the absolute path the data had when it was backed up",
-                                    hint="see them with: drkit ls NAME")
+                                    hint=f"see them with: drkit ls {policy}")
         found.append(posixpath.normpath(path) if path != "/" else path)
     return list(dict.fromkeys(found))
 
@@ -185,7 +185,7 @@ class _Restore:
         self.ctx = ctx
         self.request = request
         self.policy = request.policy
-        self.includes = normalized_includes(request.include)
+        self.includes = normalized_includes(request.include, request.policy.name)
         self.selected = selector(self.includes)
         self.target = ROOT if request.in_place else resolve(request.target or Path("."))
         self.measured: dict[str, Any] = {

@@ -82,7 +82,8 @@ def _mtime_text(text: str) -> str | None:
 
 def _chosen(ws: Workspace, policy: Policy, spec: str) -> tuple[SnapshotChooser, Listing]:
     restic = ws.restic(policy)
-    chooser = SnapshotChooser(policy, spec, ws.catalog, restic, now_utc(), allow_random=False, what="browse")
+    chooser = SnapshotChooser(policy, spec, ws.catalog, restic, now_utc(), allow_random=False, what="browse",
+                              label="SNAPSHOT")
     listing = restic.list_snapshot(chooser.choose().selector)
     if listing.snapshot is None:
         raise chooser.not_found(listing.notes)

@@ -393,7 +393,7 @@ class _RepositoryDoctor:
         return self._finding("key escrow", "OK", f"password escrowed at s3://{self.s3.location.bucket}/{key}")
 
     def repository(self) -> Finding:
-        restic = Restic(self.repo, credentials=self.s3.credentials_env() if self.s3 else {})
+        restic = Restic(self.repo, credentials=self.s3.credentials_env() if self.s3 else {}, policy=self.policy.name)
         try:
             config = restic.config()
         except errors.WrongPassword:

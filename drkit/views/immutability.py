@@ -229,6 +229,8 @@ def judge_retention(newest: NewestSnapshot | None | Unsupported, req: Requiremen
     floor = newest.written + timedelta(days=days) - CLOCK_SLACK
     bad = [r for r in newest.retentions if r.mode != req.lock_mode or r.retain_until is None or r.retain_until < floor]
     count = newest.counted
+    if not newest.retentions:  # nothing read is nothing shown: never an OK
+        return Control(name, "UNKNOWN", required, f"no object of the newest snapshot {newest.key} found to check")
     if not bad:
         until = min((r.retain_until for r in newest.retentions if r.retain_until), default=None)
         return Control(name, "OK", required, f"{count} of the newest snapshot locked {req.lock_mode}"
@@ -254,14 +256,24 @@ def newest_snapshot(s3: S3, prefix: str) -> NewestSnapshot | None:
     """The newest `snapshots/` file and the objects written after the snapshot before it, i.e. what
     the newest backup uploaded (restic's lock files excluded: they never get retention)."""
     base = prefix.rstrip("/") + "/" if prefix else ""
-    snapshots = sorted(s3.list_objects(base + "snapshots/"), key=lambda o: o.modified)
+    snapshots = s3.list_objects(base + "snapshots/")
     if not snapshots:
         return None
-    newest = snapshots[-1]
-    after = snapshots[-2].modified if len(snapshots) > 1 else None
-    written = [o for o in s3.list_objects(base) if _written_by(o, base, after, newest)]
+    newest, written = last_run_writes(snapshots, s3.list_objects(base), base)
     return NewestSnapshot(newest.key, newest.modified,
                           [s3.object_retention(o.key) for o in _sample(written, base)], len(written))
+
+
+def last_run_writes(snapshots: list[StoredObject], objects: list[StoredObject],
+                    base: str) -> tuple[StoredObject, list[StoredObject]]:
+    """The newest snapshot file and what the run that wrote it uploaded: the objects written after
+    the last snapshot file older than it. Not simply the one before it in the listing: a `drkit copy`
+    writes several snapshot files in the same second (S3 times have 1 s resolution), and taking
+    their shared time as the start would leave nothing to check (docs/immutability.md)."""
+    ordered = sorted(snapshots, key=lambda o: o.modified)
+    newest = ordered[-1]
+    after = max((o.modified for o in ordered if o.modified < newest.modified), default=None)
+    return newest, [o for o in objects if _written_by(o, base, after, newest)]
 
 
 def _sample(written: list[StoredObject], base: str) -> list[StoredObject]:

@@ -131,6 +131,11 @@ def fallback_commands(policy: Policy, target: Path) -> list[str]:
     tag = policy_tag(policy.name)
     lines += [f"restic snapshots --tag {tag}",
               f"restic restore latest --tag {tag} --target {shlex.quote(str(target))} --verify"]
+    for copy in policy.repositories[1:]:  # the first one lost: its copies hold the same snapshots
+        lines += [f"# that repository lost? its copy {copy.name} (drkit restore {policy.name} --repository "
+                  f"{copy.name} …), with the same restic commands:",
+                  f"#   export RESTIC_REPOSITORY={shlex.quote(public_url(copy.url).removeprefix('local:'))}",
+                  f"#   {password_hint(policy, copy.name)}"]
     return lines
 
 

@@ -48,11 +48,26 @@ def target_steps(policy: Policy, staging: Path) -> list[TargetStep]:
     return steps
 
 
-def password_hint(policy: Policy) -> str:
-    repo = policy.repository
+@dataclass(frozen=True)
+class CopyStep:
+    """A copy repository to restore from when the first is lost (docs/repositories.md, "Copies")."""
+
+    name: str
+    repository: str  # its URL without credentials
+    password: str  # the export line of its password source
+
+
+def copy_steps(policy: Policy) -> list[CopyStep]:
+    return [CopyStep(repo.name, public_url(repo.url), password_hint(policy, repo.name))
+            for repo in policy.repositories[1:]]
+
+
+def password_hint(policy: Policy, repository: str | None = None) -> str:
+    repo = policy.repository_named(repository)
     if repo.password_file:
+        which = f" --repository {repo.name}" if repository is not None else ""
         return (f"export RESTIC_PASSWORD_FILE={shlex.quote(str(repo.password_file))}   # lost with the host? "
-                f"drkit keys recover {policy.name} --identity RECOVERY_KEY (docs/security.md)")
+                f"drkit keys recover {policy.name}{which} --identity RECOVERY_KEY (docs/security.md)")
     if repo.password_env:
         return f"export RESTIC_PASSWORD=\"${repo.password_env}\"   # the variable must be set in your shell"
     return f"export RESTIC_PASSWORD_COMMAND={shlex.quote(shlex.join(repo.password_command or []))}"
@@ -76,7 +91,7 @@ def render(policy: Policy, file: Path, status: PolicyStatus, snapshots: list[Sna
     return env.get_template("runbook.md.j2").render(
         policy=policy, file=file, s=status, r=status.report, snapshots=newest, generated_at=generated_at,
         repository=public_url(policy.repository.url), password=password_hint(policy),
-        steps=target_steps(policy, staging), tag=f"drkit-policy={policy.name}",
+        steps=target_steps(policy, staging), tag=f"drkit-policy={policy.name}", copies=copy_steps(policy),
         checks=[check_command(check, ManualContext(str(staging), policy, file.resolve().parent))
                 for check in policy.drill.checks],
         databases=drill_databases(status.last_drill))

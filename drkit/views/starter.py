@@ -107,10 +107,12 @@ def write_new_policy(policies_dir: Path, name: str, *, url: str | None, paths: l
     text = render(name, url=url or f"s3:https://s3.example.com/EDIT-bucket/{name}",
                   paths=paths, password_file=password_file, now=now)
     if create_password:
-        _write_password(password_file)
-    policies_dir.mkdir(parents=True, exist_ok=True)
-    with open(policy_file, "x", encoding="utf-8") as handle:
-        handle.write(text)
+        with errors.state_writes("write the password file", password_file, other="--password-file FILE"):
+            _write_password(password_file)
+    with errors.state_writes("write the policy file", policy_file, other="--policies DIR"):
+        policies_dir.mkdir(parents=True, exist_ok=True)
+        with open(policy_file, "x", encoding="utf-8") as handle:
+            handle.write(text)
     load_policy_file(policy_file)  # the starter validates as written (a --url typo is caught here)
     return NewPolicy(policy_file, password_file, create_password)
 

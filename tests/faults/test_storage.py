@@ -84,6 +84,22 @@ def test_wrong_password_is_an_error_saying_so_never_damage(backed_up, golden, tm
     assert_nothing_left(env)
 
 
+def test_a_wrong_s3_secret_key_is_named_as_refused_credentials_not_a_missing_repository(backed_up, golden, tmp_path):
+    """restic wraps S3's refusal in "unable to open config file … Is there a repository": drkit once
+    read that as no repository and advised `repo init`, which a wrong key cannot fix."""
+    env = backed_up
+    wrong = env.env(AWS_SECRET_ACCESS_KEY="not-the-secret-key")
+    for command in (("backup", "shop"), ("restore-drill", "shop"), ("snapshots", "shop")):
+        proc = env.drkit(*command, check=1, env=wrong)
+        line = one_line_error(proc.stderr)
+        assert "S3 refused the" in line and "credentials" in line, line  # restic's words or boto3's
+        assert "repo init" not in proc.stdout + proc.stderr and "not-the-secret-key" not in proc.stderr
+    never_passed(env, "shop")
+    assert_intact(env, "shop", snapshots=1)
+    assert_restorable(env, "shop", golden.snapshot_id, golden.source, tmp_path / "restored")
+    assert_nothing_left(env)
+
+
 def test_no_repository_at_the_url_is_an_error_pointing_at_repo_init(backed_up, golden, tmp_path):
     env = backed_up
     env.write_policy("shop", [golden.source], repository={"url": f"s3:{env.endpoint}/{env.bucket}/elsewhere",
@@ -91,7 +107,7 @@ def test_no_repository_at_the_url_is_an_error_pointing_at_repo_init(backed_up, g
     for command in (("backup", "shop"), ("restore-drill", "shop"), ("repo", "check", "shop")):
         proc = env.drkit(*command, check=1)
         line = one_line_error(proc.stderr)
-        assert "no restic repository at the configured URL (run: drkit repo init NAME)" in line, line
+        assert "no restic repository at the configured URL (run: drkit repo init shop)" in line, line
         assert "damaged" not in proc.stdout + proc.stderr
     never_passed(env, "shop")
     assert_intact(env, "shop", snapshots=1)  # the real repository, at shop/

@@ -38,7 +38,10 @@ def test_ls_dump_and_snapshots_show_what_a_snapshot_holds(env, source):
     assert proc.returncode == 0 and proc.stdout == (deep / "leaf.bin").read_bytes()
     for args, message in [(("latest", str(source / "nested")), f"drkit: error: {source / 'nested'} is a dir in snapshot"),
                           (("latest", str(source / "nope")), f"drkit: error: {source / 'nope'}: no such path in snapshot"),
-                          (("deadbeef", str(source / "README")), "drkit: error: no snapshot 'deadbeef'")]:
+                          (("deadbeef", str(source / "README")), "drkit: error: no snapshot 'deadbeef'"),
+                          # the SNAPSHOT argument is named as such: `dump` has no --snapshot option
+                          (("zzzz", str(source / "README")), "drkit: error: SNAPSHOT: expected latest or a snapshot id"),
+                          (("before:someday", str(source / "README")), "drkit: error: SNAPSHOT before:someday: expected")]:
         refused = env.drkit("dump", "shop", *args, check=2)
         assert refused.stdout == "" and refused.stderr.startswith(message), refused.stderr
 

@@ -122,6 +122,26 @@ def test_a_failed_copy_is_its_own_run_and_leaves_the_backup_alone(site, moto_ser
     assert "--to primary is the repository backups go to" in wrong.stderr
 
 
+def test_a_wrong_password_in_a_copy_names_the_repository_it_belongs_to(site):
+    """restic copy prints the same "wrong password or no key found" for either repository: the error
+    says which one, so the fix goes to the right password file."""
+    env, _copy_bucket = site
+    copy_password = env.root / "copy-password"
+    good = copy_password.read_text()
+    for wrong_file, name in ((copy_password, "offsite"), (env.password_file, "primary")):
+        kept = wrong_file.read_text()
+        wrong_file.write_text("not this repository's password\n")
+        try:
+            failed = env.drkit("copy", "shop", check=1)
+        finally:
+            wrong_file.write_text(kept)
+        assert failed.stderr.startswith(f"drkit: error: copy snapshots: wrong repository password for repository "
+                                        f"{name} ("), failed.stderr
+        assert failed.stderr.count("\n") == 1 and "not this repository's password" not in failed.stderr
+    assert copy_password.read_text() == good
+    env.drkit("copy", "shop", check=0)
+
+
 def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, source):
     """Deduplication holds in the copy only with the same chunker polynomial (restic init
     --copy-chunker-params); local repositories, so no server is needed."""
@@ -165,3 +185,24 @@ def test_evidence_verify_remote_checks_every_bucket_on_its_own(site, primary, mo
     assert "--repository elsewhere: no loaded policy has an S3 repository of that name" in unknown
     assert "--repository goes with --remote" in env.drkit("evidence", "verify", "--repository", "primary",
                                                              check=2).stderr
+
+
+def test_a_copy_with_lock_days_locks_what_the_copy_wrote(env, source, moto_server):
+    """`lock_days` on a copy repository protects the copy too: `drkit copy` sets its retention on
+    every object it wrote, as a backup does on the first (docs/immutability.md), and `repo audit`
+    of the copy shows it."""
+    copy_bucket = f"l-{uuid.uuid4().hex[:8]}"  # repo init creates it, with Object Lock
+    env.write_policy("shop", [source], repository=None, repositories=[
+        {"name": "primary", "url": f"s3:{env.endpoint}/{env.bucket}/shop", "password_file": str(env.password_file)},
+        {"name": "offsite", "url": f"s3:{moto_server.endpoint}/{copy_bucket}/shop",
+         "password_file": str(env.password_file), "lock_days": 2, "lock_mode": "GOVERNANCE"}])
+    env.drkit("repo", "init", "shop", check=0)
+    env.drkit("backup", "shop", check=0)
+    env.drkit("copy", "shop", check=0)
+    client = moto_server.client()
+    written = [o["Key"] for o in client.list_objects_v2(Bucket=copy_bucket, Prefix="shop/")["Contents"]
+               if o["Key"].split("/")[1] in ("data", "index", "snapshots")]
+    modes = {key: client.head_object(Bucket=copy_bucket, Key=key).get("ObjectLockMode") for key in written}
+    assert written and set(modes.values()) == {"GOVERNANCE"}, modes
+    audit = env.drkit("repo", "audit", "shop", "--repository", "offsite", check=0).stdout
+    assert "OK          object_retention    required" in audit, audit

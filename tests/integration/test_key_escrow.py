@@ -51,7 +51,7 @@ def test_escrow_then_recover_from_the_bucket_alone_and_drill(env: Env, source: P
 
     env.password_file.unlink()
     lost = env.drkit("restore-drill", "esc", check=1)  # the host lost its password: nothing restores
-    assert "drkit keys recover NAME --identity FILE" in lost.stderr
+    assert "drkit keys recover esc --identity FILE" in lost.stderr  # the policy named, not a placeholder
 
     recovered = env.drkit("keys", "recover", "esc", "--identity", str(identity), check=0)
     assert str(env.password_file) in recovered.stdout
@@ -149,3 +149,21 @@ def test_each_repository_keeps_its_own_password_in_its_own_bucket(env: Env, tmp_
     env.drkit("keys", "recover", "two", "--identity", str(identity), "--repository", "offsite", "--to", str(target),
               check=0)
     assert target.read_text() == "the copy's own password\n"
+
+
+def test_a_password_that_does_not_open_the_repository_is_never_escrowed(env: Env, source: Path, seaweedfs,
+                                                                         tmp_path: Path):
+    """A wrong password file (a botched rotation) must not replace the good escrow: the bucket's
+    blob would then recover a password that opens nothing."""
+    env.write_policy("rot", [source])
+    env.drkit("repo", "init", "rot", check=0)
+    identity, public = _age_keypair(tmp_path)
+    env.drkit("keys", "escrow", "rot", "--recipient", public, check=0)
+    good = _escrow_object(env, seaweedfs, "rot")
+    env.password_file.write_text("not the repository password\n")
+    refused = env.drkit("keys", "escrow", "rot", "--recipient", public, check=2)
+    assert refused.stdout == "" and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(f"drkit: error: repository primary: the password from password_file "
+                                     f"{env.password_file} does not open ")
+    assert "not the repository password" not in refused.stderr
+    assert _escrow_object(env, seaweedfs, "rot") == good

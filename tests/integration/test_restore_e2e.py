@@ -180,6 +180,16 @@ def test_a_snapshot_without_manifest_is_restored_but_not_called_verified(env, so
     assert same_tree(source, below(target, source))  # the data is there for whoever needs it
 
 
+def test_a_restore_that_cannot_open_the_repository_says_nothing_was_written(env, source):
+    backed_up(env, source)
+    env.password_file.write_text("not the repository password\n")
+    target = env.root / "never"
+    proc = env.drkit("restore", "shop", "--target", str(target), check=1)
+    assert proc.stdout.startswith("FAILED shop: restore did not start after "), proc.stdout
+    assert proc.stdout.rstrip().endswith(f"nothing was written into {target}") and "incomplete" not in proc.stdout
+    assert "wrong repository password" in proc.stderr and not target.exists()
+
+
 def env_client(env):
     import boto3
     from botocore.config import Config

@@ -68,6 +68,15 @@ def test_postgres_dump_loads_into_an_empty_database_and_refuses_a_full_one(env, 
     assert "nothing was loaded (one transaction)" in failed.stdout
     assert postgres_server.sql("select count(*) from pg_tables where schemaname = 'public'", denied) == "0"
 
+    # a database that is not there: no directory restore is implied (none was asked for), nothing loaded
+    absent = dsn.replace(target, f"{db}_absent")
+    missing = env.drkit("restore", "shop", "--to-database", absent, check=1, env=env.env(**pgpass))
+    assert f"database {db}_absent does not exist on that server" in missing.stderr, missing.stderr
+    assert missing.stdout.startswith("FAILED shop: loading a database dump from snapshot "), missing.stdout
+    assert f"into {absent} did not complete after " in missing.stdout
+    assert missing.stdout.rstrip().endswith("; nothing was loaded"), missing.stdout
+    assert "incomplete" not in missing.stdout and "what was written" not in missing.stdout
+
 
 def test_mariadb_dump_loads_into_a_new_database_and_refuses_it_then(env, mariadb_server):
     db = mariadb_server.create_database(rows=80)

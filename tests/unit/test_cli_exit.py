@@ -93,3 +93,40 @@ def test_status_exits_0_when_every_objective_is_met(tmp_path):
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.stdout)["policies"]
     assert row["verdict"] == "OK" and row["problems"] == []
+
+
+def test_output_that_cannot_be_written_is_an_error_line_not_an_internal_error(tmp_path):
+    """`drkit policy schema > /full/disk`: one `drkit: error:` line and exit 1, no "internal error"."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "drkit", "--policies", str(tmp_path), "policy", "schema"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ("drkit: error: cannot write the output: No space left on device (free space where it "
+                           "goes, or send it elsewhere, and rerun)\n")
+
+
+def test_a_file_drkit_cannot_write_is_named_in_one_error_line(tmp_path):
+    """`report -o`, `runbook -o` and `policy new --password-file` into a place that cannot take the
+    file: `drkit: error: cannot write …` naming it, exit 1, never an internal error."""
+    from factories import drkit_in_process
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    base = ("--policies", str(tmp_path / "policies"), "--state-dir", str(tmp_path / "state"))
+    made = drkit_in_process(*base, "policy", "new", "shop", "--password-file", str(blocked / "shop.pass"))
+    assert made.code == 1 and made.stderr.startswith(
+        f"drkit: error: cannot write the password file: {blocked}"), made.stderr
+    assert not (tmp_path / "policies" / "shop.yaml").exists()
+    drkit_in_process(*base, "policy", "new", "shop", "--path", "/srv/shop", "--password-file", str(tmp_path / "p"))
+    for args in (("report", "-o", str(blocked / "report.txt")), ("runbook", "shop", "-o", str(blocked / "rb.md")),
+                 ("status", "--prometheus", str(blocked / "drkit.prom"))):
+        result = drkit_in_process(*base, *args)
+        assert result.code == 1, result
+        assert result.stderr.startswith(f"drkit: error: cannot write: {blocked / args[-1].rsplit('/', 1)[1]}: "), result
+        assert "internal error" not in result.stderr and result.stderr.count("drkit: error") == 1, result.stderr
+    for kind, what in (("--systemd", "the units"), ("--cron", "the crontab")):
+        result = drkit_in_process(*base, "scheduler", "install", kind, "-o", str(blocked / "units"))
+        assert result.code == 1 and result.stderr.startswith(f"drkit: error: cannot write {what}: "), result

@@ -96,3 +96,28 @@ def test_test_modules_have_unique_basenames():
     """pytest's default import mode imports test modules by basename: two alike break collection."""
     names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
     assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def test_every_command_summary_is_a_whole_sentence():
+    """`drkit --help` and the README's CLI reference show click's short help, cut at the first
+    sentence: an "e.g." in it cut `drkit dump`'s to "Write one file of a snapshot to stdout (e.g."."""
+    import click
+
+    def summaries(command: click.Command, path: str):
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                yield from summaries(sub, f"{path} {name}")
+        else:
+            yield path, command.get_short_help_str(limit=300)
+
+    cut = [(path, text) for path, text in summaries(cli, "drkit")
+           if text.count("(") != text.count(")") or text.count("`") % 2 or text.endswith(("e.g.", "i.e."))]
+    assert cut == []
+
+
+def test_every_policy_reference_row_has_its_four_cells():
+    """A type with alternatives (`COMPLIANCE | GOVERNANCE`) written with a bare | split its row into
+    five cells: the meaning fell off the table (`targets[].postgres.databases`)."""
+    rows = docgen.policy_reference().splitlines()[2:]
+    split = [row for row in rows if len(re.split(r"(?<!\\)\|", row)) != 6]  # 4 cells between 5 pipes
+    assert split == []

@@ -453,3 +453,13 @@ def test_problem_lines_name_both_hashes_and_why_a_file_could_not_be_read(tmp_pat
 def test_a_manifest_path_named_by_evidence_but_absent_falls_back_to_the_staging_dir():
     files = [node("/st/staging/shop/drkit-manifest.json")]
     assert find_manifest(files, "shop", "/gone/drkit-manifest.json") == "/st/staging/shop/drkit-manifest.json"
+
+
+def test_restore_drill_help_names_every_snapshot_form_it_takes():
+    """The chooser takes before:TIME for drills as for restores (its error says so): --help too."""
+    from click.testing import CliRunner
+
+    from drkit.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["restore-drill", "--help"]).output.split())
+    assert "latest|random|ID|before:TIME" in text and "before:2h" in text

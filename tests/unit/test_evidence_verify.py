@@ -57,6 +57,15 @@ def test_an_intact_chain_passes_with_a_summary(key):
     assert report.ok and report.summary() == "6 records, 2 policies: signatures ok, chains intact"
 
 
+def test_nothing_to_check_never_reads_as_signatures_ok(key):
+    """A new host's empty catalog: "0 records, 0 policies: signatures ok, chains intact" read as a
+    pass; the line says there was nothing to verify, and where the records are."""
+    report = check_items([], keys_of(key))
+    assert report.ok and "signatures ok" not in report.summary()
+    assert report.summary().startswith("0 records: nothing to verify in the local catalog")
+    assert "drkit catalog rebuild" in report.summary()
+
+
 def test_an_edited_record_fails_its_signature_and_breaks_the_chain(key):
     records = chain(key)
     records[1] = records[1].model_copy(update={"bytes": 999})

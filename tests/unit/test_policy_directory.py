@@ -44,6 +44,16 @@ def test_an_empty_policies_directory_is_a_usage_error(tmp_path, policies, args):
     assert result.stdout == ""
 
 
+def test_a_policy_file_given_as_the_policies_directory_is_named_as_a_file(tmp_path, policies):
+    """`--policies shop.yaml` once said the directory "does not exist" though the path is right there."""
+    (policies / "good.yaml").write_text(GOOD.format(name="good"))
+    result = drkit_in_process("--policies", str(policies / "good.yaml"), "--state-dir", str(tmp_path / "state"),
+                              "status")
+    assert result.code == 2, result
+    assert result.stderr == (f"drkit: error: policies directory {policies / 'good.yaml'} is a file, not a directory "
+                             f"(pass the directory that holds it: --policies {policies})\n")
+
+
 def test_a_broken_file_is_reported_and_the_others_still_run(tmp_path, policies):
     (policies / "good.yaml").write_text(GOOD.format(name="good"))
     (policies / "bad.yaml").write_text(GOOD.format(name="bad").replace("rpo: 24h", "rpo: soon"))

@@ -106,3 +106,21 @@ drill:
         done = subprocess.run(["bash", "-c", line], env={"RESTORE": str(restore), "PATH": "/usr/bin:/bin"},
                               capture_output=True, text=True)
         assert done.returncode == 0, (line, done.stderr)
+
+
+def test_plain_restic_fallback_names_each_copy_for_when_the_first_repository_is_lost():
+    from report_builders import make_policy
+
+    from drkit.views.recovery_plan import fallback_commands
+
+    policy = make_policy(repository=None, repositories=[
+        {"name": "primary", "url": "s3:https://s3.example.com/bucket/db", "password_file": "/etc/drkit/db.pass"},
+        {"name": "offsite", "url": "s3:https://user:keyid@backup.example.net/copy/db",
+         "password_file": "/etc/drkit/db-copy.pass"}])
+    lines = fallback_commands(policy, Path("/srv/restore/db"))
+    assert "# that repository lost? its copy offsite (drkit restore db --repository offsite …), with the same " \
+           "restic commands:" in lines
+    assert "#   export RESTIC_REPOSITORY=s3:https://backup.example.net/copy/db" in lines
+    assert any(line.startswith("#   export RESTIC_PASSWORD_FILE=/etc/drkit/db-copy.pass") and
+               "keys recover db --repository offsite" in line for line in lines)
+    assert not any("copy" in line for line in fallback_commands(make_policy(), Path("/srv/restore/db")))

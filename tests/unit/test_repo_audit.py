@@ -114,3 +114,24 @@ def test_a_large_backup_is_sampled_and_says_so(monkeypatch):
     newest = NewestSnapshot("p/snapshots/b", T, [ObjectRetention(o.key, "COMPLIANCE", T + timedelta(days=30))
                                                   for o in sample], total=len(written))
     assert f"of {len(written)} objects" in judge_retention(newest, LOCKED).detail
+
+
+def test_a_copy_run_that_wrote_several_snapshots_in_one_second_is_checked_whole():
+    """`drkit copy` writes all its snapshot files at once (S3 times: 1 s): the newest one's run
+    starts after the last snapshot file older than it, not at their shared second (which left
+    nothing to check, and an OK for zero objects)."""
+    from drkit.views.immutability import StoredObject, last_run_writes
+
+    earlier = T - timedelta(hours=1)
+    snapshots = [StoredObject("p/snapshots/old", earlier), StoredObject("p/snapshots/a", T),
+                 StoredObject("p/snapshots/b", T)]
+    objects = [*snapshots, StoredObject("p/data/old", earlier), StoredObject("p/data/x", T),
+               StoredObject("p/index/y", T), StoredObject("p/keys/k", T), StoredObject("p/config", earlier)]
+    newest, written = last_run_writes(snapshots, objects, "p/")
+    assert newest.modified == T
+    assert {o.key for o in written} == {"p/snapshots/a", "p/snapshots/b", "p/data/x", "p/index/y"}
+
+
+def test_nothing_checked_is_never_an_ok():
+    control = judge_retention(NewestSnapshot("shop/db/snapshots/ab", T, []), LOCKED)
+    assert control.status == "UNKNOWN" and "no object of the newest snapshot" in control.detail

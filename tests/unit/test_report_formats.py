@@ -144,3 +144,31 @@ def test_status_json_and_prometheus_state_in_force_and_never_breach_before_it(tm
     status_rows = table.status_table([waiting, trial])
     status = [str(c) for c in list(status_rows.columns)[-1].cells]
     assert status == ["not in force", "RPO"]
+
+
+def test_csv_cells_of_objects_are_json_not_python_repr():
+    """`rto.drills` holds one object per drill: a CSV reader must get JSON back (true, null, "…"),
+    never Python's repr (True, None, '…')."""
+    import json
+
+    drill = {"result": "pass", "manifest_authenticated": True, "tier": None, "checks": [{"name": "it's ok"}]}
+    cell = as_csv.flatten({"rto": {"drills": [drill, drill]}})["rto.drills"]
+    first, second = cell.split(as_csv.LIST_SEPARATOR)
+    assert json.loads(first) == drill == json.loads(second)
+
+
+def test_status_table_keeps_the_policy_names_on_an_80_column_line():
+    """A long problem list ("RTO, COPY LAG offsite") once squeezed the policy column to nothing when
+    piped (80 columns): rows nobody could attribute. The problems wrap instead."""
+    from rich.console import Console
+
+    columns = ["policy", "exposure", "RPO", "last drill", "RTA", "RTO", "drill due", "status"]
+    rows = [["shop-db", "15m 16s", "1d", "2026-12-07 error", "1.3s", "4h", "2026-12-17", "RTO, COPY LAG offsite"],
+            ["web", "6m", "1d", "2026-12-07 fail", "1.3s", "4h", "2026-12-17", "RTO, DRILL OVERDUE, COPY LAG copy-2"]]
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(table._table("", columns, rows))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    firsts = [line.split()[0] for line in text.splitlines() if line.strip() and not line.strip().startswith("─")]
+    assert {"shop-db", "web"} <= set(firsts), text
+    assert all(word in text.split() for word in ("OVERDUE,", "offsite", "copy-2", "error", "fail"))  # wrapped, not cut

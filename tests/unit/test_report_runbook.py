@@ -91,3 +91,21 @@ repository: {url: "s3:http://127.0.0.1:9/b/db", password_file: /etc/pw}
     plan = render_markdown(build_plan(load_policies([policies]), history.catalog, history.state, policies,
                                       Path("/srv/restore"), NOW))
     assert "| postgres | shop | 2.5s | 20m | 0.8s |" in plan and "| postgres | crm | ″ | 1m 40s |" in plan, plan
+
+
+def test_runbook_of_a_policy_with_a_copy_says_how_to_restore_from_it(tmp_path):
+    """The runbook is read when the first repository may be the thing that is gone: it names each
+    copy, its repository and password source, and the --repository of drkit restore."""
+    history = History(tmp_path / "state")
+    policy = make_policy(repository=None, repositories=[
+        {"name": "primary", "url": "s3:https://s3.example.com/bucket/db", "password_env": "SHOP_RESTIC_PW"},
+        {"name": "offsite", "url": "s3:https://user:keyid@backup.example.net/copy/db",
+         "password_file": "/etc/drkit/keys/db-copy.pass"}])
+    status = policy_status(history.catalog, history.state, policy, NOW)
+    text = render(policy, Path("/etc/drkit/policies/db.yaml"), status, [], Path("/var/lib/drkit/staging/db"), NOW)
+    assert "# copy offsite\nexport RESTIC_REPOSITORY='s3:https://backup.example.net/copy/db'\n" in text
+    assert ("export RESTIC_PASSWORD_FILE=/etc/drkit/keys/db-copy.pass   # lost with the host? "
+            "drkit keys recover db --repository offsite --identity RECOVERY_KEY") in text
+    assert "`drkit restore db --repository NAME …`" in text and "keyid" not in text
+    one = render(make_policy(), Path("/etc/drkit/policies/db.yaml"), status, [], Path("/var/lib/drkit/staging/db"), NOW)
+    assert "a copy holds the same snapshots" not in one

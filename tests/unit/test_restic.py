@@ -56,6 +56,9 @@ def test_partial_backup_error_line_is_readable():
 @pytest.mark.parametrize("stderr_file,rc,error_type,words", [
     ("wrong-password.stderr", 1, errors.WrongPassword, "wrong repository password"),
     ("no-repo.stderr", 1, errors.NoRepository, "drkit repo init"),
+    # a refused request is no missing repository, though restic asks "Is there a repository …?"
+    ("wrong-secret-key.stderr", 1, errors.ResticError, "S3 refused the credentials (unable to open config"),
+    ("unknown-access-key.stderr", 1, errors.ResticError, "S3 refused the credentials (unable to open config"),
     ("unreachable.stderr", 1, errors.Unreachable, "unreachable"),
     ("no-such-host.stderr", 1, errors.Unreachable, "no such host"),
     ("backup-partial.stderr", 3, errors.PartialBackup, "could not be read"),
@@ -179,3 +182,22 @@ def test_a_copied_snapshot_names_its_original():
                                  "original": "e035" * 16})
     plain = Snapshot.from_json({"time": "2026-11-23T22:23:49Z", "id": "e035" * 16, "paths": ["/x"]})
     assert copied.original_id == "e035" * 16 and plain.original is None and plain.original_id == plain.id
+
+
+def test_hints_name_the_policy_not_a_placeholder():
+    """The commands the hints give can be pasted as they are: `drkit repo init shop`, not `... NAME`."""
+    missing = classify(1, read("password-file-missing.stderr"), "backup", "shop")
+    assert missing.hint.endswith("drkit keys recover shop --identity FILE")
+    none = classify(1, read("no-repo.stderr"), "backup", "shop")
+    assert isinstance(none, errors.NoRepository) and none.hint == "run: drkit repo init shop"
+
+
+def test_a_wrong_password_names_the_repository_that_refused_it():
+    """A policy with copies has one password per repository: the hint says whose."""
+    err = classify(1, read("wrong-password.stderr"), "open repository", "shop", "offsite")
+    assert isinstance(err, errors.WrongPassword) and err.hint == "check the policy's password source of repository offsite"
+    assert classify(1, read("wrong-password.stderr"), "copy snapshots", "shop").hint == \
+        "check the policy's password source"  # restic copy opened two: its words do not say which
+    runner = Restic(Repository(url="s3:http://h/b/p", password_env="X", name="offsite"))
+    assert runner.opened(["snapshots", "--json"]) == "offsite" and runner.opened(["copy", "--tag", "t"]) is None
+    assert runner.opened(["init", "--copy-chunker-params"]) is None

@@ -32,9 +32,10 @@ def test_an_include_restores_its_path_and_everything_below_it_only():
 
 
 def test_includes_must_be_absolute_and_are_normalized():
-    assert normalized_includes(("/srv/shop/", "/srv//shop", "/")) == ["/srv/shop", "/"]
-    with pytest.raises(errors.UsageError, match="--include srv/shop: give the absolute path"):
-        normalized_includes(("srv/shop",))
+    assert normalized_includes(("/srv/shop/", "/srv//shop", "/"), "shop") == ["/srv/shop", "/"]
+    with pytest.raises(errors.UsageError, match="--include srv/shop: give the absolute path") as refused:
+        normalized_includes(("srv/shop",), "shop")
+    assert refused.value.hint == "see them with: drkit ls shop"  # the policy's name, not a placeholder
 
 
 def test_coverage_of_a_target_by_the_includes():
@@ -87,3 +88,13 @@ def test_before_takes_iso_times_and_durations_ago():
 def test_include_paths_reach_restic_as_literal_patterns():
     assert literal_pattern("/srv/a[1]*?.txt") == r"/srv/a\[1]\*\?.txt"
     assert literal_pattern("/srv/plain") == "/srv/plain"
+
+
+def test_restore_help_says_what_force_does_to_a_database():
+    """The refusal of a non-empty database says "pass --force": the option's help must say so too."""
+    from click.testing import CliRunner
+
+    from drkit.cli import cli
+
+    text = " ".join(CliRunner().invoke(cli, ["restore", "--help"]).output.split())
+    assert "with --to-database, load into a non-empty database" in text

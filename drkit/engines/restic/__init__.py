@@ -201,7 +201,7 @@ class Restic(ResticRunner):
             stdout = list(self.stream(args, what="check repository", timeout=timeout, ok_codes=(0, 1), outcome=outcome))
             if outcome.returncode == 0:
                 return CheckReport(damaged=False, problems=[], stdout=stdout)
-            exc = classify(outcome.returncode, outcome.stderr, "check repository")
+            exc = classify(outcome.returncode, outcome.stderr, "check repository", self.policy, self.repo.name)
             if not is_damage(exc, outcome.stderr):
                 raise exc  # a RepositoryLocked goes back to retrying_locks
             return CheckReport(damaged=True, problems=damage_lines(outcome.stderr), stdout=stdout)

@@ -12,19 +12,28 @@ DAMAGE_MARKERS = ("repository contains errors", "pack id does not match", "ciphe
                   "loadindex returned errors", "pack file cannot be listed", "is damaged")
 
 
-def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
-    """Map a failed restic run to a typed error (restic exits 1 for nearly everything)."""
+# S3's refusals of the request's credentials, as codes and as the messages restic prints for them.
+CREDENTIAL_REFUSALS = ("access denied", "invalidaccesskeyid", "signaturedoesnotmatch",
+                       "signature we calculated does not match", "access key id you provided does not exist")
+
+
+def classify(returncode: int, stderr: str, what: str, policy: str = "NAME",
+             repository: str | None = None) -> errors.DrkitError:
+    """Map a failed restic run to a typed error (restic exits 1 for nearly everything); `policy`
+    names the policy in the commands the hints give, `repository` the one repository the command
+    opened (None when it opened two, like `copy`: restic's words do not say which one failed)."""
     text = stderr.lower()
     tail = last_meaningful_line(stderr)
     if "resolving password failed" in text or "empty password is not a password" in text:
         cause = "it is empty" if "empty password" in text else password_cause(stderr)
         return errors.PasswordUnavailable(f"{what}: the repository password could not be read: {cause}",
                                           hint="check the policy's password_file / password_command / password_env; "
-                                               "a lost password file comes back with: drkit keys recover NAME "
+                                               f"a lost password file comes back with: drkit keys recover {policy} "
                                                "--identity FILE")
     if "wrong password" in text or "no key found" in text:
         return errors.WrongPassword(f"{what}: wrong repository password (restic: wrong password or no key found)",
-                                    hint="check the policy's password source")
+                                    hint="check the policy's password source" +
+                                         (f" of repository {repository}" if repository else ""))
     if any(s in text for s in ("connection refused", "no such host", "i/o timeout", "network is unreachable",
                                "no route to host", "connection reset", "tls handshake timeout",
                                "context deadline exceeded")):
@@ -32,12 +41,14 @@ def classify(returncode: int, stderr: str, what: str) -> errors.DrkitError:
                                   hint="check the S3 endpoint, network and credentials")
     if "repository is already locked" in text:
         return errors.RepositoryLocked(f"{what}: repository is locked by another restic process ({tail})")
-    if "unable to open config file" in text or "is there a repository" in text:
-        return errors.NoRepository(f"{what}: no restic repository at the configured URL",
-                                   hint="run: drkit repo init NAME")
-    if "access denied" in text or "invalidaccesskeyid" in text or "signaturedoesnotmatch" in text:
+    # before "no repository": restic wraps a refused request in "unable to open config file … Is there
+    # a repository", and `repo init` would then be the wrong advice (tests/data/restic/wrong-secret-key.stderr)
+    if any(s in text for s in CREDENTIAL_REFUSALS):
         return errors.ResticError(f"{what}: S3 refused the credentials ({tail})",
                                   hint="check AWS credentials / aws_profile")
+    if "unable to open config file" in text or "is there a repository" in text:
+        return errors.NoRepository(f"{what}: no restic repository at the configured URL",
+                                   hint=f"run: drkit repo init {policy}")
     if returncode == 3:
         return errors.PartialBackup(f"{what}: some source files could not be read ({tail})")
     return errors.ResticError(f"{what}: restic exited {returncode}: {tail or 'no error message'}")

@@ -35,14 +35,19 @@ class ResticRunner:
     def __init__(self, repo: Repository, *, credentials: dict[str, str] | None = None,
                  cache_dir: Path | None = None, binary: str = "restic", host: str | None = None,
                  source: Repository | None = None,
-                 version_cache: Path | None = None):
+                 version_cache: Path | None = None, policy: str = "NAME"):
         self.repo = repo
+        self.policy = policy  # the policy's name, for the commands in error hints
         self.source = source  # the repository `copy` and `init --from-repo` read from
         self.credentials = credentials or {}
         self.cache_dir = cache_dir
         self.binary = binary
         self.host = host
         self.version_cache = version_cache  # where `version()` remembers the binary's version
+
+    def opened(self, args: list[str]) -> str | None:
+        """The one repository a command opens, for its errors; None when it opens the source too."""
+        return None if args[:1] == ["copy"] or "--copy-chunker-params" in args else self.repo.name
 
     def env(self) -> dict[str, str]:
         return child_env(self.repo, self.credentials, self.cache_dir, self.source)
@@ -75,7 +80,7 @@ class ResticRunner:
             raise errors.Interrupted(f"{what}: restic was stopped (exit {ended.returncode}) because drkit is shutting down"
                                      if ended.stopped else f"{what}: restic was stopped by signal {-ended.returncode}")
         if ended.returncode not in tuple(ok_codes):
-            raise classify(ended.returncode, ended.stderr, what)
+            raise classify(ended.returncode, ended.stderr, what, self.policy, self.opened(args))
         if outcome is not None:
             outcome.returncode = ended.returncode
             outcome.stderr = ended.stderr

@@ -51,6 +51,7 @@ class SnapshotChooser:
     warnings: list[str] = field(default_factory=list)
     allow_random: bool = True  # a drill may take any snapshot; a restore names the one it wants
     what: str = "drill"  # the job, in "no drkit snapshot to drill yet"
+    label: str = "--snapshot"  # how the user gave `spec`: the option, or `ls`/`dump`'s SNAPSHOT argument
     # the repository's snapshot ids without restic (drkit/jobs/listing.py); given, the policy's
     # snapshots come from the catalog refreshed by difference instead of a full `restic snapshots`
     list_ids: Callable[[], set[str]] | None = None
@@ -67,10 +68,10 @@ class SnapshotChooser:
             pick = random.SystemRandom().choice(candidates)
             return Choice(pick.id, (), pick.id)
         if spec.startswith("before:"):
-            return self._before(parse_before(self.spec.strip()[len("before:"):], self.now))
+            return self._before(parse_before(self.spec.strip()[len("before:"):], self.now, self.label))
         if not SNAPSHOT_ID_RE.match(spec):
             forms = "latest, random" if self.allow_random else "latest"
-            raise errors.UsageError(f"--snapshot: expected {forms} or a snapshot id (4 to 64 hex digits), "
+            raise errors.UsageError(f"{self.label}: expected {forms} or a snapshot id (4 to 64 hex digits), "
                                     f"or before:TIME, got '{self.spec}'")
         matches = [row.id for row in self.catalog.snapshots(self.policy.name) if row.id.startswith(spec)]
         if len(set(matches)) == 1:
@@ -139,7 +140,7 @@ class SnapshotChooser:
         return any(row.id.startswith(spec) for row in self.catalog.snapshots(self.policy.name))
 
 
-def parse_before(text: str, now: datetime) -> datetime:
+def parse_before(text: str, now: datetime, label: str = "--snapshot") -> datetime:
     """`before:` takes an ISO date or datetime (UTC unless it names a zone) or a duration ago."""
     from drkit.views.report.model import parse_moment  # the one ISO moment reader (report --since)
 
@@ -150,6 +151,6 @@ def parse_before(text: str, now: datetime) -> datetime:
     try:
         return parse_moment(text)
     except ValueError:
-        raise errors.UsageError(f"--snapshot before:{text}: expected an ISO date or datetime "
+        raise errors.UsageError(f"{label} before:{text}: expected an ISO date or datetime "
                                 "(2026-03-01, 2026-03-01T12:00:00Z; UTC unless it names a zone) "
                                 "or a duration ago (2h, 3d)") from None

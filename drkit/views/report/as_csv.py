@@ -1,13 +1,14 @@
 """The report as CSV: one row per policy, the JSON fields flattened with dotted names.
 
-Lists become one cell (`start/end` pairs and caveats joined with ` | `) so a spreadsheet row
-holds the whole policy.
+Lists become one cell (`start/end` pairs and caveats joined with ` | `; any other object, such as
+a drill of `rto.drills`, as compact JSON) so a spreadsheet row holds the whole policy.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 from drkit.views.report.as_json import report_dict
@@ -32,6 +33,8 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _cell(value: Any) -> str:
     if isinstance(value, dict) and set(value) == {"start", "end"}:
         return f"{value['start']}/{value['end']}"
+    if isinstance(value, (dict, list)):  # JSON a script can read back, not Python's repr (docs/reports.md)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return str(value)
 
 

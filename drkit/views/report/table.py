@@ -17,6 +17,7 @@ from drkit.views.report.model import PolicyReport, Report
 
 LEFT = ("last pass", "last drill", "drill due", "status")
 WRAPPED_HEADINGS = ("in force",)
+WRAPPED_VALUES = ("status", "last drill")  # may wrap between words when the line is short
 
 
 def percent(value: float | None) -> str:
@@ -50,6 +51,10 @@ def _table(title: str, columns: list[str], rows: list[list]) -> Table:
     for i, column in enumerate(columns):
         if column == "policy":
             table.add_column(column, overflow="fold", min_width=6)
+            continue
+        if column in WRAPPED_VALUES:  # "RTO, COPY LAG offsite" wraps between its words rather than squeeze
+            longest = max([len(word) for row in rows for word in str(row[i]).split()] + [len(column)])
+            table.add_column(column, justify="left", min_width=longest)  # the policy names out of an 80-column line
             continue
         width = max([len(str(row[i])) for row in rows] + [len(word) for word in column.split()])
         # a short figure under a two-word heading: let the heading take two lines, not the row's width
