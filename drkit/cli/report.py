@@ -64,8 +64,8 @@ class RegisteredChoice(click.Choice):
               show_default=True, help="A registered report format (docs/reports.md, docs/extending.md).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write to FILE "
               "(atomically) and print its path.")
-@click.option("--refresh", is_flag=True, help="First list the repositories' snapshots and import new evidence "
-              "from the buckets.")
+@click.option("--refresh", is_flag=True, help="First list each policy's snapshots (its first repository) and import "
+              "new evidence from that repository's bucket (every bucket holds every record, copy runs included).")
 @click.option("--check", is_flag=True, help="Exit 3 when any policy missed its RPO or RTO in the period.")
 @pass_app
 def report(app: App, since, until, names: tuple[str, ...], fmt: str, output: Path | None, refresh: bool,

@@ -109,8 +109,8 @@ def _database_lines(outcome, detail, what: str, took: str) -> str | tuple[str, b
 def _loaded_line(policy: str, what: str, loaded: dict, took: str) -> str:
     into = loaded["loaded_into"]
     named = into if into == loaded["database"] else f"{loaded['database']} into {into}"
-    return (f"OK {policy}: loaded database {named} from {what} on {loaded['connection']}: {loaded['tables']:,} tables, "
-            f"{loaded['rows']:,} rows in {took}; the dump was verified against the backup manifest before loading")
+    return (f"OK {policy}: loaded database {named} from {what} on {loaded['connection']}: {count_of(loaded['tables'], 'table')}, "
+            f"{count_of(loaded['rows'], 'row')} in {took}; the dump was verified against the backup manifest before loading")
 
 
 def _landed(detail) -> list[str]:

@@ -376,6 +376,14 @@ class Policy(Model):
         """The first repository: the one every command uses today (docs/repositories.md)."""
         return self.repositories[0]
 
+    def repository_field(self, field: str, name: str | None = None) -> str:
+        """Where a repository setting sits in the file, in its spelling: `repository.url`, or
+        `repositories[1].url` for the repository called `name` of a list (hints name the key to edit)."""
+        if self.repository_list is None:
+            return f"repository.{field}"
+        index = next((i for i, r in enumerate(self.repository_list) if r.name == name), 0)
+        return f"repositories[{index}].{field}"
+
     def repository_named(self, name: str | None) -> Repository:
         """The repository called `name`; None means the first."""
         if name is None:

@@ -89,10 +89,10 @@ def _init_one(ws: Workspace, policy: Policy, name: str) -> InitResult:
                                 "docs/immutability.md)")
         if state.object_lock and not state.default_retention and not repo.lock_days:
             result.notes.append("warning: Object Lock is enabled but nothing sets retention; "
-                                "set repository.lock_days (docs/immutability.md)")
+                                f"set {policy.repository_field('lock_days', name)} (docs/immutability.md)")
         if state.default_retention and s3.location.is_aws:
             result.notes.append("warning: a default retention rule makes AWS reject restic 0.14 uploads "
-                                "(no Content-MD5); use repository.lock_days instead")
+                                f"(no Content-MD5); use {policy.repository_field('lock_days', name)} instead")
     restic = ws.restic(policy, name, source=result.copy_of)
     restic.version()
     result.repo_created = restic.init(copy_chunker_params=result.copy_of is not None)

@@ -181,7 +181,7 @@ def password_check(policy: Policy, repo: Repository, name: str | None) -> Findin
             return Finding("password", "FAIL", f"environment variable {repo.password_env} is not set",
                            f"set {repo.password_env} in drkit's environment (/etc/drkit/env for the daemon)", name)
         return Finding("password", "OK", f"from environment variable {repo.password_env}", repository=name)
-    return _password_command(repo.password_command or [], name)
+    return _password_command(repo.password_command or [], name, policy.repository_field("password_command", repo.name))
 
 
 def _password_file(path: Path, name: str | None) -> Finding:
@@ -203,19 +203,19 @@ def _password_file(path: Path, name: str | None) -> Finding:
     return Finding("password", "OK", f"password file {path} ({mode:04o})", repository=name)
 
 
-def _password_command(argv: list[str], name: str | None) -> Finding:
+def _password_command(argv: list[str], name: str | None, field: str = "repository.password_command") -> Finding:
     from drkit.engines import process
 
     try:
         done = process.run(argv, timeout=30)
     except process.ProcessError as exc:
-        return Finding("password", "FAIL", f"password command: {exc}", "fix repository.password_command", name)
+        return Finding("password", "FAIL", f"password command: {exc}", f"fix {field}", name)
     if not done.ok:
         return Finding("password", "FAIL", f"password command {argv[0]} {done.status()}: {done.last_line()}",
-                       "fix repository.password_command", name)
+                       f"fix {field}", name)
     if not done.stdout.strip():
         return Finding("password", "FAIL", f"password command {argv[0]} printed nothing",
-                       "fix repository.password_command", name)
+                       f"fix {field}", name)
     return Finding("password", "OK", f"password command {argv[0]} printed a password", repository=name)
 
 
@@ -259,6 +259,10 @@ class _RepositoryDoctor:
     def _finding(self, check: str, status: Status, message: str, fix: str | None = None) -> Finding:
         return Finding(check, status, message, fix, self.name)
 
+    def _field(self, key: str) -> str:
+        """The repository's `key` as the policy file spells it (docs/repositories.md)."""
+        return self.policy.repository_field(key, self.repo.name)
+
     @property
     def location(self):
         try:
@@ -273,7 +277,7 @@ class _RepositoryDoctor:
         if problem is None and self.repo.url.startswith("s3:") and self.location is None:
             problem = f"'{self.repo.url}' names no bucket"
         if problem:
-            return self._finding("url", "FAIL", problem, "fix repository.url")
+            return self._finding("url", "FAIL", problem, f"fix {self._field('url')}")
         return self._finding("url", "OK", self.repo.url)
 
     def dns(self) -> Finding | None:
@@ -281,14 +285,14 @@ class _RepositoryDoctor:
             return None
         reached = network.resolve(*at)
         return self._finding("dns", "OK" if reached.ok else "FAIL", reached.detail,
-                             None if reached.ok else "check the host name in repository.url")
+                             None if reached.ok else f"check the host name in {self._field('url')}")
 
     def tcp(self) -> Finding | None:
         if (at := self._endpoint()) is None:
             return None
         reached = network.connect(*at)
         return self._finding("tcp", "OK" if reached.ok else "FAIL", reached.detail,
-                             None if reached.ok else "check the port in repository.url and that the S3 server runs")
+                             None if reached.ok else f"check the port in {self._field('url')} and that the S3 server runs")
 
     def transport(self) -> Finding | None:
         if (at := self._endpoint()) is None:
@@ -298,10 +302,10 @@ class _RepositoryDoctor:
             reached = network.tls_handshake(host, port)
             fix = (f"use s3:http://{host}:{port}/… if the server has no TLS, or its TLS port"
                    if "does not speak TLS" in reached.detail or "plain-HTTP" in reached.detail
-                   else "install the CA that signed the certificate, or fix the host name in repository.url")
+                   else f"install the CA that signed the certificate, or fix the host name in {self._field('url')}")
             return self._finding("tls", "OK" if reached.ok else "FAIL", reached.detail, None if reached.ok else fix)
         reached = network.speaks_http(host, port)
-        fix = f"use s3:https://{host}:{port}/…" if "speaks TLS" in reached.detail else "check the port in repository.url"
+        fix = f"use s3:https://{host}:{port}/…" if "speaks TLS" in reached.detail else f"check the port in {self._field('url')}"
         return self._finding("http", "OK" if reached.ok else "FAIL", reached.detail, None if reached.ok else fix)
 
     def credentials(self) -> Finding | None:
@@ -317,7 +321,7 @@ class _RepositoryDoctor:
         code = self.probe.code
         if not self.probe.answered:
             return self._finding("credentials", "FAIL", f"no answer to a signed request: {self.probe.message}",
-                                 "check the endpoint in repository.url")
+                                 f"check the endpoint in {self._field('url')}")
         if code == "InvalidAccessKeyId":
             return self._finding("credentials", "FAIL", f"the S3 server does not know access key {key}",
                                  "check AWS_ACCESS_KEY_ID or repository.aws_profile")
@@ -338,7 +342,7 @@ class _RepositoryDoctor:
             return self._finding("bucket", "OK", f"bucket '{bucket}' answers ({style} addressing)")
         if code == "NoSuchBucket":
             return self._finding("bucket", "FAIL", f"bucket '{bucket}' does not exist on {self.location.endpoint}",
-                                 f"run: drkit repo init {self.policy.name} (or fix the bucket in repository.url)")
+                                 f"run: drkit repo init {self.policy.name} (or fix the bucket in {self._field('url')})")
         if code in ("AccessDenied", "AllAccessDisabled", "403"):
             return self._finding("bucket", "FAIL", f"the credentials may not list bucket '{bucket}' ({code})",
                                  "allow s3:ListBucket, GetObject, PutObject and DeleteObject on it")
@@ -372,8 +376,8 @@ class _RepositoryDoctor:
         wants = self.repo.require_object_lock or self.repo.lock_days
         if wants and not state.object_lock:
             key = "require_object_lock" if self.repo.require_object_lock else "lock_days"
-            return self._finding("object lock", "FAIL", f"{text}, but the policy sets repository.{key}",
-                                 "point repository.url at a bucket created with Object Lock (drkit repo init does)")
+            return self._finding("object lock", "FAIL", f"{text}, but the policy sets {self._field(key)}",
+                                 f"point {self._field('url')} at a bucket created with Object Lock (drkit repo init does)")
         return self._finding("object lock", "OK", text + ("" if wants else " (the policy requires none)"))
 
     def key_escrow(self) -> Finding | None:

@@ -36,11 +36,12 @@ class Requirements:
     lock_mode: str
     prefix: str              # the repository's key prefix in the bucket
     is_aws: bool
+    lock_days_key: str = "repository.lock_days"  # as the policy file spells it (hints)
 
     @classmethod
-    def of(cls, repo: Repository, s3: S3) -> Requirements:
+    def of(cls, repo: Repository, s3: S3, lock_days_key: str = "repository.lock_days") -> Requirements:
         return cls(bool(repo.require_object_lock or repo.lock_days), repo.lock_days, repo.lock_mode,
-                   s3.location.prefix, s3.location.is_aws)
+                   s3.location.prefix, s3.location.is_aws, lock_days_key)
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def _object_lock(reading: Reading, req: Requirements) -> Control:
               f" {'days' if rule.get('Days') else 'years'}" if rule else "no default retention"
     if not rule and not req.lock_days:
         return Control("object_lock", "MISSING", req.object_lock,
-                       "enabled, but nothing sets retention: no default rule and no repository.lock_days")
+                       f"enabled, but nothing sets retention: no default rule and no {req.lock_days_key}")
     detail = f"enabled, {default}"
     if req.lock_days:
         detail += f"; drkit sets {req.lock_mode} {req.lock_days} days on each backup's objects"
@@ -238,7 +239,7 @@ def judge_retention(newest: NewestSnapshot | None | Unsupported, req: Requiremen
     first = bad[0]
     why = "no retention" if first.mode is None else \
         f"{first.mode} until {first.retain_until:%Y-%m-%d}" if first.retain_until else f"{first.mode}"
-    want = f"{req.lock_mode} for {req.lock_days} days" if req.lock_days else "retention (repository.lock_days unset)"
+    want = f"{req.lock_mode} for {req.lock_days} days" if req.lock_days else f"retention ({req.lock_days_key} unset)"
     return Control(name, "MISSING", required,
                    f"{len(bad)} of {count} of the newest snapshot lack {want}, e.g. {first.key}: {why}")
 
@@ -300,7 +301,7 @@ def audit_repository(ws: Workspace, policy: Policy, repository: str | None = Non
     if s3 is None:
         raise errors.UsageError(f"{policy.name}: repository '{repo.name}' ({repo.url}) is not on S3; "
                                 "repo audit checks S3 buckets only")
-    req = Requirements.of(repo, s3)
+    req = Requirements.of(repo, s3, policy.repository_field("lock_days", repo.name))
     readings = {name: s3.read_control(name) for name in BUCKET_CONTROLS}
     newest = newest_snapshot(s3, req.prefix)
     result = AuditResult(policy.name, repo.name, s3.location.bucket, req.prefix)
