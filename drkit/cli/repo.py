@@ -33,14 +33,17 @@ def repo_init(app: App, name: str, repository: str | None, as_json: bool) -> Non
     """Create the bucket and restic repository if absent (idempotent); report Object Lock state."""
     from drkit.jobs.repo_init import init_repository
 
-    result = init_repository(app.workspace, app.policy(name).policy, repository)
+    policy = app.policy(name).policy
+    result = init_repository(app.workspace, policy, repository)
     if as_json:
         emit_document(result)
     else:
         for line in result.lines():
             click.echo(line)
     for missing in result.object_lock_missing_in:
-        raise errors.BreachError(f"{name}: repository.require_object_lock is true but bucket "
+        wanted = "require_object_lock" if policy.repository_named(missing.repository).require_object_lock else "lock_days"
+        raise errors.BreachError(f"{name}: {policy.repository_field(wanted, missing.repository)} "
+                                 f"{'is true' if wanted == 'require_object_lock' else 'is set'} but bucket "
                                  f"'{missing.bucket}' has no Object Lock",
                                  hint=f"turn it on (AWS, versioned bucket: aws s3api put-object-lock-configuration "
                                       f"--bucket {missing.bucket} --object-lock-configuration ObjectLockEnabled=Enabled; "

@@ -324,10 +324,10 @@ class _RepositoryDoctor:
                                  f"check the endpoint in {self._field('url')}")
         if code == "InvalidAccessKeyId":
             return self._finding("credentials", "FAIL", f"the S3 server does not know access key {key}",
-                                 "check AWS_ACCESS_KEY_ID or repository.aws_profile")
+                                 f"check AWS_ACCESS_KEY_ID or {self._field('aws_profile')}")
         if code == "SignatureDoesNotMatch":
             return self._finding("credentials", "FAIL", f"the secret key does not belong to access key {key}",
-                                 "check AWS_SECRET_ACCESS_KEY or repository.aws_profile")
+                                 f"check AWS_SECRET_ACCESS_KEY or {self._field('aws_profile')}")
         if code == "RequestTimeTooSkewed":
             return self._finding("credentials", "FAIL", "the server refused the request: this host's clock is off",
                                  "set the clock (timedatectl set-ntp true)")
