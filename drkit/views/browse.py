@@ -80,8 +80,8 @@ def _mtime_text(text: str) -> str | None:
     return utc_text(moment) if moment is not None else None
 
 
-def _chosen(ws: Workspace, policy: Policy, spec: str) -> tuple[SnapshotChooser, Listing]:
-    restic = ws.restic(policy)
+def _chosen(ws: Workspace, policy: Policy, spec: str, repository: str | None) -> tuple[SnapshotChooser, Listing]:
+    restic = ws.restic(policy, repository)
     chooser = SnapshotChooser(policy, spec, ws.catalog, restic, now_utc(), allow_random=False, what="browse",
                               label="SNAPSHOT")
     listing = restic.list_snapshot(chooser.choose().selector)
@@ -90,9 +90,11 @@ def _chosen(ws: Workspace, policy: Policy, spec: str) -> tuple[SnapshotChooser, 
     return chooser, listing
 
 
-def list_files(ws: Workspace, policy: Policy, spec: str = "latest", path: str | None = None) -> SnapshotFiles:
-    """The snapshot's entries at and below `path` (an absolute path as backed up)."""
-    _chooser, listing = _chosen(ws, policy, spec)
+def list_files(ws: Workspace, policy: Policy, spec: str = "latest", path: str | None = None,
+               repository: str | None = None) -> SnapshotFiles:
+    """The snapshot's entries at and below `path` (an absolute path as backed up), from the policy's
+    `repository` (None: the first; a copy's snapshots have ids of their own)."""
+    _chooser, listing = _chosen(ws, policy, spec, repository)
     snapshot: Snapshot = listing.snapshot  # type: ignore[assignment]
     if path is None:
         return SnapshotFiles(policy.name, snapshot, None, listing.nodes)
@@ -107,11 +109,11 @@ def list_files(ws: Workspace, policy: Policy, spec: str = "latest", path: str | 
     return SnapshotFiles(policy.name, snapshot, path, nodes)
 
 
-def dump_file(ws: Workspace, policy: Policy, spec: str, path: str) -> Iterator[bytes]:
+def dump_file(ws: Workspace, policy: Policy, spec: str, path: str, repository: str | None = None) -> Iterator[bytes]:
     """One file of the snapshot, streamed; a path that is not a file there is refused before any byte."""
-    files = list_files(ws, policy, spec, path)
+    files = list_files(ws, policy, spec, path, repository)
     node = files.nodes[0]
     if node.path != posixpath.normpath(path) or node.type != "file":
         raise errors.UsageError(f"{path} is a {node.type} in snapshot {files.snapshot.short_id}, not a file",
                                 hint=f"list it: drkit ls {policy.name} {files.snapshot.short_id} {path}")
-    return ws.restic(policy).dump(files.snapshot.id, node.path)
+    return ws.restic(policy, repository).dump(files.snapshot.id, node.path)

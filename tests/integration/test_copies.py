@@ -59,7 +59,7 @@ def site(tmp_path: Path, primary: SeaweedFS, moto_server, source: Path):
     return env, copy_bucket
 
 
-def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primary, moto_server, tmp_path):
+def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primary, moto_server, tmp_path, source):
     env, copy_bucket = site
     backup = json.loads(env.drkit("snapshots", "shop", "--json", check=0).stdout)["snapshots"][0]
 
@@ -86,6 +86,12 @@ def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primar
     restored = json.loads(env.drkit("restore", "shop", "--repository", "offsite", "--target", str(tmp_path / "back"),
                                     "--json", check=0).stdout)
     assert restored["detail"]["verified"] is True and restored["record"]["repository"] == "offsite"
+    # browsing the copy, with the first repository's server down
+    one = next(p for p in sorted(source.rglob("*")) if p.is_file())
+    tree = json.loads(env.drkit("ls", "shop", "--repository", "offsite", "--json", check=0).stdout)
+    assert tree["snapshot"]["id"] == copied["copy_id"] and str(one) in [e["path"] for e in tree["entries"]]
+    assert env.drkit_bytes("dump", "shop", "latest", str(one), "--repository", "offsite").stdout == one.read_bytes()
+    assert "no repository named 'nowhere'" in env.drkit("ls", "shop", "--repository", "nowhere", check=2).stderr
 
     # A new host with only the copy's bucket rebuilds the whole catalog.
     fresh = env.env(DRKIT_STATE_DIR=str(tmp_path / "new-host"))
