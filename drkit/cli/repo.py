@@ -40,6 +40,8 @@ def repo_init(app: App, name: str, repository: str | None, as_json: bool) -> Non
     else:
         for line in result.lines():
             click.echo(line)
+    if result.failed:  # the repositories that worked are printed above; the first failure is the error
+        raise result.failed[0][1]
     for missing in result.object_lock_missing_in:
         wanted = "require_object_lock" if policy.repository_named(missing.repository).require_object_lock else "lock_days"
         raise errors.BreachError(f"{name}: {policy.repository_field(wanted, missing.repository)} "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drkit.core import errors
 from drkit.core.jsonshape import JsonDocument
 from drkit.core.policy import Policy
 from drkit.engines.workspace import Workspace
@@ -24,6 +25,8 @@ class InitResult(JsonDocument, schema="drkit.repo-init/1"):
     repository: str = "primary"     # the policy's repository this result is about
     copy_of: str | None = None      # a copy repository: initialized from this one's chunker parameters
     copies: list["InitResult"] = field(default_factory=list)  # the policy's other repositories, initialized too
+    # a copy repository that could not be initialized: the others' results still print, then this fails the command
+    failed: list[tuple[str, errors.DrkitError]] = field(default_factory=list, repr=False)
 
     @property
     def object_lock_missing(self) -> bool:
@@ -34,8 +37,9 @@ class InitResult(JsonDocument, schema="drkit.repo-init/1"):
         return [r for r in (self, *self.copies) if r.object_lock_missing]
 
     def json_fields(self) -> dict:
-        return dict(self.__dict__) | {"object_lock_missing": self.object_lock_missing,
-                                      "copies": [c.json_fields() for c in self.copies]}
+        fields = {k: v for k, v in self.__dict__.items() if k != "failed"}
+        return fields | {"object_lock_missing": self.object_lock_missing, "copies": [c.json_fields() for c in self.copies],
+                         "failed": [{"repository": name, "error": str(exc)} for name, exc in self.failed]}
 
     def lines(self) -> list[str]:
         lines = [f"{self.repository}:"] if self.copies or self.copy_of else []
@@ -60,7 +64,11 @@ def init_repository(ws: Workspace, policy: Policy, repository: str | None = None
     if repository is not None:
         return _init_one(ws, policy, policy.repository_named(repository).name)
     result = _init_one(ws, policy, policy.repository.name)
-    result.copies = [_init_one(ws, policy, repo.name) for repo in policy.repositories[1:]]
+    for repo in policy.repositories[1:]:
+        try:
+            result.copies.append(_init_one(ws, policy, repo.name))
+        except errors.DrkitError as exc:  # the next copy still gets its chance; the command fails at the end
+            result.failed.append((repo.name, exc))
     return result
 
 

@@ -212,3 +212,16 @@ def test_a_copy_with_lock_days_locks_what_the_copy_wrote(env, source, moto_serve
     assert written and set(modes.values()) == {"GOVERNANCE"}, modes
     audit = env.drkit("repo", "audit", "shop", "--repository", "offsite", check=0).stdout
     assert "OK          object_retention    required" in audit, audit
+
+
+def test_repo_init_reports_the_repositories_it_made_when_a_copy_fails(env, source):
+    """A copy whose server is down fails `repo init` (exit 1, one error), but the first repository,
+    initialized before it, is still reported: a person must not think nothing happened."""
+    env.write_policy("shop", [source], repository=None, repositories=[
+        {"name": "primary", "url": f"s3:{env.endpoint}/{env.bucket}/shop", "password_file": str(env.password_file)},
+        {"name": "offsite", "url": "s3:http://127.0.0.1:9/nowhere/shop", "password_file": str(env.password_file)}])
+    init = env.drkit("repo", "init", "shop", check=1)
+    assert f"repository s3:{env.endpoint}/{env.bucket}/shop: initialized" in init.stdout, init.stdout
+    assert init.stderr.count("drkit: error:") == 1 and "127.0.0.1:9" in init.stderr, init.stderr
+    failed = json.loads(env.drkit("repo", "init", "shop", "--json", check=1).stdout)
+    assert failed["repo_created"] is False and failed["failed"][0]["repository"] == "offsite"
