@@ -117,6 +117,9 @@ def policy_new(app: App, name: str, url: str | None, paths: tuple[Path, ...], pa
     directory = app.policies_dir if where is None or where.path is not None else app.places.new_policy_dir()  # type: ignore[union-attr]
     new = write_new_policy(directory, name, url=url, paths=list(paths), now=now_utc(), password_file=password_file)
     click.echo(f"wrote {new.policy_file.absolute()}: a starter policy; edit what says EDIT")
+    for path in new.missing_paths:
+        err.print(f"drkit: warning: --path {path} does not exist on this host; a backup fails until it does",
+                  markup=False)
     if new.password_created:
         click.echo(f"wrote {new.password_file}: a new random repository password (0600)")
         click.echo(f"KEEP A COPY of {new.password_file} OFF THIS HOST (a password manager, a sealed envelope): "

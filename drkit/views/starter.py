@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -70,6 +70,7 @@ class NewPolicy:
     policy_file: Path
     password_file: Path
     password_created: bool
+    missing_paths: list[Path] = field(default_factory=list)  # --path values that do not exist on this host
 
 
 def password_path_for(policies_dir: Path, name: str) -> Path:
@@ -109,12 +110,17 @@ def write_new_policy(policies_dir: Path, name: str, *, url: str | None, paths: l
     if create_password:
         with errors.state_writes("write the password file", password_file, other="--password-file FILE"):
             _write_password(password_file)
-    with errors.state_writes("write the policy file", policy_file, other="--policies DIR"):
-        policies_dir.mkdir(parents=True, exist_ok=True)
-        with open(policy_file, "x", encoding="utf-8") as handle:
-            handle.write(text)
+    try:
+        with errors.state_writes("write the policy file", policy_file, other="--policies DIR"):
+            policies_dir.mkdir(parents=True, exist_ok=True)
+            with open(policy_file, "x", encoding="utf-8") as handle:
+                handle.write(text)
+    except errors.DrkitError:
+        if create_password:  # "nothing was written": not even the password no policy refers to
+            password_file.unlink(missing_ok=True)
+        raise
     load_policy_file(policy_file)  # the starter validates as written (a --url typo is caught here)
-    return NewPolicy(policy_file, password_file, create_password)
+    return NewPolicy(policy_file, password_file, create_password, [p for p in paths if not os.path.lexists(p)])
 
 
 def _write_password(path: Path) -> None:

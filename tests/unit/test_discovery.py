@@ -134,3 +134,19 @@ def test_policy_new_refuses_bad_names_urls_and_relative_paths(tmp_path, monkeypa
                           (["web", "--path", "srv"], "--path srv: give an absolute path")]:
         assert message in refused(run(base + args, tmp_path, tmp_path, monkeypatch))
     assert not (tmp_path / "p").exists() and not (tmp_path / "keys").exists()
+
+
+def test_policy_new_warns_of_a_missing_path_and_leaves_no_password_when_the_policy_cannot_be_written(tmp_path,
+                                                                                                  monkeypatch):
+    missing = tmp_path / "nowhere"
+    made = run(["--policies", str(tmp_path / "p"), "policy", "new", "web", "--path", str(missing)],
+               tmp_path, tmp_path, monkeypatch)
+    assert made.exit_code == 0 and f"--path {missing} does not exist on this host" in made.stderr
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a directory should be\n")
+    password = tmp_path / "keys" / "db.pass"
+    failed = run(["--policies", str(blocked / "policies"), "policy", "new", "db", "--password-file", str(password)],
+                 tmp_path, tmp_path, monkeypatch)
+    assert isinstance(failed.exception, errors.StateError), failed.output  # main() prints it, exit 1
+    assert "cannot write the policy file" in str(failed.exception)
+    assert not password.exists()  # nothing was written: not the password either
