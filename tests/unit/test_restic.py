@@ -122,9 +122,9 @@ def test_password_sources_go_to_env_never_argv(monkeypatch, tmp_path):
     assert env["RESTIC_REPOSITORY"] == "s3:http://h/b/p"
 
 
-def test_unset_password_env_is_a_usage_error(monkeypatch):
+def test_unset_password_env_is_an_unavailable_password(monkeypatch):
     monkeypatch.delenv("NOPE_PW", raising=False)
-    with pytest.raises(errors.UsageError, match="NOPE_PW is not set"):
+    with pytest.raises(errors.PasswordUnavailable, match="NOPE_PW is not set"):  # exit 1, as a missing file
         Restic(Repository(url="s3:http://h/b/p", password_env="NOPE_PW")).env()
 
 

@@ -40,7 +40,12 @@ def password_env(repo: Repository) -> dict[str, str]:
     if repo.password_env:
         value = os.environ.get(repo.password_env)
         if not value:
-            raise errors.UsageError(f"repository.password_env: environment variable {repo.password_env} is not set")
+            # as a missing password file or a failing password command: the password is unavailable
+            # at run time (exit 1), not a mistake in how drkit was called
+            raise errors.PasswordUnavailable(
+                f"the repository password could not be read: environment variable {repo.password_env} is not set "
+                f"(repository {repo.name}, password_env)",
+                hint=f"set {repo.password_env} in drkit's environment (/etc/drkit/env for the daemon and the units)")
         return {"RESTIC_PASSWORD": value}
     return {}
 
