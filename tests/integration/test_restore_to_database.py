@@ -59,6 +59,8 @@ def test_postgres_dump_loads_into_an_empty_database_and_refuses_a_full_one(env, 
     bad = env.drkit("restore", "shop", "--to-database", dsn.replace(f"user={role}", f"user={role} password=x"),
                     check=2)
     assert "the DSN carries a password" in bad.stderr and "Traceback" not in bad.stderr
+    garbled = env.drkit("restore", "shop", "--to-database", "host=/tmp dbname", check=2).stderr
+    assert "'host=/tmp dbname' is not a PostgreSQL connection string (missing \"=\" after \"dbname\"" in garbled
 
     denied = f"{db}_denied"  # owned by postgres: since PostgreSQL 15 the role may not create in its schema public
     postgres_server.sql(f"create database {denied}")

@@ -361,6 +361,17 @@ class RunningPostgres(RunningServer):
         if split_password(self.connection)[1] is not None:
             raise errors.UsageError("--to-database: the DSN carries a password, which every local user could read "
                                     "in the process list", hint="put it in ~/.pgpass or a file named by PGPASSFILE")
+        # libpq parses the DSN without connecting when it cannot be valid: pg_isready then exits 3 ("no
+        # attempt") with libpq's own words; a server that is down (1, 2) is the load's to report.
+        try:
+            done = process.run(["pg_isready", "--dbname", self.connection, "--timeout", "3"], timeout=30)
+        except process.ProcessError:
+            return  # no client tools here: psql, which the load needs, says so with its hint
+        if done.returncode == 3:
+            reason = process.last_line(done.stderr).removeprefix("pg_isready: error: ")
+            raise errors.UsageError(f"--to-database: '{self.connection}' is not a PostgreSQL connection string "
+                                    f"({reason})", hint="e.g. postgresql:///shop?host=/run/postgresql or "
+                                                        "'host=/run/postgresql dbname=shop'")
 
     def target_database(self, dumped: str) -> str:
         return dsn_database(self.connection) or dumped
