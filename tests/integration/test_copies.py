@@ -216,19 +216,25 @@ def copy_restic(env, moto_server, copy_bucket: str, *args: str) -> subprocess.Co
     return subprocess.run(["restic", *args], capture_output=True, text=True, env=run_env, check=True, timeout=300)
 
 
-def with_retention(env, retention: dict) -> None:
+def with_retention(env, retention: dict, keep_clean: int = 0) -> None:
     path = env.policies / "shop.yaml"
-    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "retention": retention}, sort_keys=False))
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "retention": retention,
+                                    "guard": {"keep_clean": keep_clean}}, sort_keys=False))
 
 
 def test_forget_thins_out_every_repository_each_in_a_run_of_its_own(site, moto_server):
     """A copy must not grow forever: forget applies the retention to the copy too, as its own run with
     its own evidence naming the repository; `--repository` limits it to one."""
     env, copy_bucket = site
-    with_retention(env, {"keep_last": 1})
+    with_retention(env, {"keep_last": 1}, keep_clean=3)
     env.drkit("backup", "shop", check=0)
     env.drkit("copy", "shop", check=0)
-    assert len(json.loads(copy_restic(env, moto_server, copy_bucket, "snapshots", "--json").stdout)) == 2
+    copied = {s["id"] for s in json.loads(copy_restic(env, moto_server, copy_bucket, "snapshots", "--json").stdout)}
+    assert len(copied) == 2
+    # guard.keep_clean protects the copies of the clean backups (by `original`), by the copy's own ids
+    dry = json.loads(env.drkit("forget", "shop", "--repository", "offsite", "--dry-run", "--json", check=0).stdout)
+    assert set(dry["detail"]["protected"]) == set(dry["detail"]["kept"]) == copied and dry["detail"]["removed"] == []
+    with_retention(env, {"keep_last": 1})
 
     only = json.loads(env.drkit("forget", "shop", "--repository", "offsite", "--json", check=0).stdout)
     assert only["schema"] == "drkit.run/1" and only["record"]["repository"] == "offsite"
