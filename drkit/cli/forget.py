@@ -21,8 +21,11 @@ from drkit.core.outcome import RunStatus
 @pass_app
 def forget(app: App, name: str, repository: str | None, dry_run: bool, accept_suspicious: tuple[str, ...],
            as_json: bool) -> None:
-    """Apply the policy's retention (restic forget, then prune) to this policy's snapshots only,
-    in every repository of the policy (each its own run and evidence), or the one `--repository` names.
+    """Apply the policy's retention (restic forget, then prune) to its snapshots in every repository.
+
+    Only this policy's snapshots. Each repository of the policy (or the one `--repository` names)
+    is its own run with its own evidence; a copy is judged by its own newest snapshot
+    (docs/repositories.md).
 
     Refuses (exit 3) when the newest backup failed, no snapshot is younger than the RPO (in a copy:
     no copied one), or a snapshot is marked suspicious by the ransomware guardrail and nobody

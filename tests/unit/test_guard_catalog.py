@@ -9,8 +9,8 @@ from pathlib import Path
 from report_builders import make_policy
 
 from drkit.engines.catalog import Catalog, SnapshotRow
-from drkit.evidence.records import Record
 from drkit.engines.restic.output import Snapshot
+from drkit.evidence.records import Record
 from drkit.jobs.guard import backup_ids, forget_guard
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
