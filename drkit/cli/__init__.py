@@ -39,7 +39,7 @@ COMMANDS: dict[str, LazyCommand] = {
                                                  "latest /etc/shop.conf > shop.conf`."),
     "evidence": LazyCommand("drkit.cli.evidence:evidence", "Check the signed evidence records."),
     "forget": LazyCommand("drkit.cli.forget:forget", "Apply the policy's retention (restic forget, then prune) to "
-                          "this policy's snapshots only."),
+                          "its snapshots in every repository."),
     "iam-policy": LazyCommand("drkit.cli.iam:iam_policy", "Print an AWS IAM policy document scoped to the "
                               "repository's bucket and prefix (docs/immutability.md)."),
     "keys": LazyCommand("drkit.cli.keys:keys", "Key escrow: repository passwords sealed to recovery keys (age), kept "

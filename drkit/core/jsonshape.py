@@ -52,8 +52,8 @@ SHAPES: tuple[Shape, ...] = (
     Shape("drkit.run/1", "drkit restore-drill NAME --json, drkit restore NAME --json, drkit forget NAME --json, "
                          "drkit repo check NAME --json",
           "how one job run ended: status, exit code, error, the job's detail and its signed evidence record"),
-    Shape("drkit.runs/1", "drkit backup NAME... --json, drkit copy NAME --json",
-          "one drkit.run/1 document per policy backed up, or per repository copied to"),
+    Shape("drkit.runs/1", "drkit backup NAME... --json, drkit copy NAME --json, drkit forget NAME --json",
+          "one drkit.run/1 document per policy backed up, or per repository copied to or thinned out"),
 )
 
 BY_SCHEMA: dict[str, Shape] = {shape.schema: shape for shape in SHAPES}

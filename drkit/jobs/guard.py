@@ -4,14 +4,14 @@ snapshots it must refuse over or keep."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from drkit.core import errors
 from drkit.core.guard import BackupFigures, PastBackup, baseline, judge
 from drkit.core.policy import Policy
 from drkit.engines.catalog import Catalog, SuspiciousMark
-from drkit.engines.restic.output import BackupSummary
+from drkit.engines.restic.output import BackupSummary, Snapshot
 from drkit.evidence.payloads import BackupMeasured, GuardMeasured, measured_if
 from drkit.evidence.records import Record
 
@@ -65,6 +65,11 @@ class ForgetGuard:
     blocking: tuple[SuspiciousMark, ...]
     protected: tuple[str, ...]
 
+    def protecting(self, backup_ids: Mapping[str, str]) -> list[str]:
+        """The protected snapshots as one repository lists them (`backup_ids`: see `backup_ids`)."""
+        protected = set(self.protected)
+        return [sid for sid, backup in backup_ids.items() if backup in protected]
+
     def refusal(self, policy: str) -> str | None:
         if not self.blocking:
             return None
@@ -100,3 +105,11 @@ def forget_guard(catalog: Catalog, policy: Policy, listed: Sequence[str], accept
     clean = [sid for sid in listed if sid not in marked]
     keep = policy.guard.keep_clean
     return ForgetGuard(blocking, tuple(clean[-keep:]) if keep else ())
+
+
+def backup_ids(snapshots: Sequence[Snapshot], *, copy: bool) -> dict[str, str]:
+    """Each listed snapshot's id -> the id the guardrail's marks use: the first repository's. In a
+    copy repository that is the snapshot's `original` (restic copy records it; docs/repositories.md),
+    so a copy of a suspicious backup blocks the copy's forget and `keep_clean` protects the copies
+    of the clean ones (docs/guard.md). Repository order (oldest first) is kept."""
+    return {s.id: s.original_id if copy else s.id for s in snapshots}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,72 @@ def test_repo_init_reports_the_repositories_it_made_when_a_copy_fails(env, sourc
     assert init.stderr.count("drkit: error:") == 1 and "127.0.0.1:9" in init.stderr, init.stderr
     failed = json.loads(env.drkit("repo", "init", "shop", "--json", check=1).stdout)
     assert failed["repo_created"] is False and failed["failed"][0]["repository"] == "offsite"
+
+
+def copy_restic(env, moto_server, copy_bucket: str, *args: str) -> subprocess.CompletedProcess:
+    """Plain restic against the copy repository (one set of S3 credentials serves both servers)."""
+    run_env = env.env(RESTIC_PASSWORD_FILE=str(env.root / "copy-password"),
+                      RESTIC_REPOSITORY=f"s3:{moto_server.endpoint}/{copy_bucket}/shop")
+    return subprocess.run(["restic", *args], capture_output=True, text=True, env=run_env, check=True, timeout=300)
+
+
+def with_retention(env, retention: dict, keep_clean: int = 0) -> None:
+    path = env.policies / "shop.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "retention": retention,
+                                    "guard": {"keep_clean": keep_clean}}, sort_keys=False))
+
+
+def test_forget_thins_out_every_repository_each_in_a_run_of_its_own(site, moto_server):
+    """A copy must not grow forever: forget applies the retention to the copy too, as its own run with
+    its own evidence naming the repository; `--repository` limits it to one."""
+    env, copy_bucket = site
+    with_retention(env, {"keep_last": 1}, keep_clean=3)
+    env.drkit("backup", "shop", check=0)
+    env.drkit("copy", "shop", check=0)
+    copied = {s["id"] for s in json.loads(copy_restic(env, moto_server, copy_bucket, "snapshots", "--json").stdout)}
+    assert len(copied) == 2
+    # guard.keep_clean protects the copies of the clean backups (by `original`), by the copy's own ids
+    dry = json.loads(env.drkit("forget", "shop", "--repository", "offsite", "--dry-run", "--json", check=0).stdout)
+    assert set(dry["detail"]["protected"]) == set(dry["detail"]["kept"]) == copied and dry["detail"]["removed"] == []
+    with_retention(env, {"keep_last": 1})
+
+    only = json.loads(env.drkit("forget", "shop", "--repository", "offsite", "--json", check=0).stdout)
+    assert only["schema"] == "drkit.run/1" and only["record"]["repository"] == "offsite"
+    assert only["detail"]["repository"] == "offsite" and len(only["detail"]["removed"]) == 1
+    assert len(json.loads(copy_restic(env, moto_server, copy_bucket, "snapshots", "--json").stdout)) == 1
+    assert len(json.loads(env.restic("shop", "snapshots", "--json").stdout)) == 2  # the first is untouched
+
+    both = json.loads(env.drkit("forget", "shop", "--json", check=0).stdout)
+    assert both["schema"] == "drkit.runs/1"
+    assert [(r["job"], r["record"]["repository"], r["status"]) for r in both["runs"]] == [
+        ("forget", "primary", "ok"), ("forget", "offsite", "ok")]
+    assert [len(r["detail"]["kept"]) for r in both["runs"]] == [1, 1]
+    [kept] = json.loads(env.restic("shop", "snapshots", "--json").stdout)
+    listing = json.loads(env.drkit("snapshots", "shop", "--repository", "offsite", "--json", check=0).stdout)
+    assert [s["original"] for s in listing["snapshots"]] == [kept["id"]]  # the copy keeps the same backup
+    assert evidence_kinds(moto_server, copy_bucket).count("forget") == 3  # one record per run, every bucket
+    text = env.drkit("forget", "shop", check=0).stdout
+    assert "OK shop primary: kept 1, removed 0 snapshots; pruned" in text
+    assert "OK shop offsite: kept 1, removed 0 snapshots; pruned" in text
+
+
+def test_a_copy_lagging_beyond_the_rpo_is_refused_while_the_first_is_thinned_out(site, moto_server, source):
+    """The copy's own newest snapshot decides: thinning out a copy that stopped receiving snapshots
+    would age it into nothing. The first repository's forget still runs; the exit code is the worst."""
+    env, copy_bucket = site
+    with_retention(env, {"keep_last": 1})
+    old = (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")  # restic --time is local time
+    env.restic("shop", "backup", "--time", old, "--tag", "drkit", "--tag", "drkit-policy=shop", str(source))
+    env.drkit("copy", "shop", check=0)
+    copied = json.loads(copy_restic(env, moto_server, copy_bucket, "snapshots", "--json").stdout)
+    newest = max(copied, key=lambda s: s["time"])
+    copy_restic(env, moto_server, copy_bucket, "forget", newest["id"])  # the copy now holds only the 3-day-old one
+
+    out = env.drkit("forget", "shop", check=3)
+    assert "OK shop primary: kept 1, removed 1 snapshot; pruned" in out.stdout
+    assert "REFUSED shop offsite: forget did not run" in out.stdout
+    assert ("shop: forget refused on repository offsite: no snapshot is younger than the RPO 1d (newest is 3d"
+            in out.stderr), out.stderr
+    assert "bring the copy up to date first (drkit copy shop)" in out.stderr
+    assert len(json.loads(copy_restic(env, moto_server, copy_bucket, "snapshots", "--json").stdout)) == 1
+    assert len(json.loads(env.restic("shop", "snapshots", "--json").stdout)) == 1

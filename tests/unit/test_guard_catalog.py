@@ -9,8 +9,9 @@ from pathlib import Path
 from report_builders import make_policy
 
 from drkit.engines.catalog import Catalog, SnapshotRow
+from drkit.engines.restic.output import Snapshot
 from drkit.evidence.records import Record
-from drkit.jobs.guard import forget_guard
+from drkit.jobs.guard import backup_ids, forget_guard
 
 T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
 MEASURED = {"data_added": 1, "files_new": 0, "files_changed": 0, "paths": ["/srv"], "manifest": "/m",
@@ -63,6 +64,29 @@ def test_forget_is_blocked_by_an_older_unreviewed_mark_and_keeps_the_newest_clea
     off = make_policy(guard={"enabled": False})
     assert forget_guard(catalog, off, listed, []).protected == ()
     assert forget_guard(catalog, make_policy(guard={"keep_clean": 0}), listed, [sid(4)]).protected == ()
+
+
+def copied(n: int, original: int | None) -> Snapshot:
+    """Snapshot `n` of a copy repository, made by restic copy from backup `original`."""
+    return Snapshot(id=f"c{n:063x}", short_id=f"c{n:07x}", time=T0 + timedelta(hours=n), paths=["/srv"],
+                    original=sid(original) if original is not None else None)
+
+
+def test_a_copys_snapshots_are_judged_by_the_backup_they_came_from(tmp_path: Path) -> None:
+    """Marks and keep_clean name the first repository's ids; a copy maps its own through `original`
+    (docs/guard.md), and the protected ones come back as the copy's ids."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    fill(catalog, {4})
+    listing = [copied(n, n) for n in (2, 3, 4, 5)] + [copied(9, None)]   # backup 6 not copied yet; a manual one
+    ids = backup_ids(listing, copy=True)
+    assert list(ids.values()) == [sid(2), sid(3), sid(4), sid(5), listing[-1].id]
+    guard = forget_guard(catalog, make_policy(), list(ids.values()), [])
+    assert [m.snapshot_id for m in guard.blocking] == [sid(4)]           # the copy of a suspicious backup blocks
+    assert guard.protecting(ids) == [listing[1].id, listing[3].id, listing[4].id]  # copy ids, oldest first
+    assert forget_guard(catalog, make_policy(), [sid(2), sid(3)], []).blocking == ()  # not copied: not in the way
+    # the first repository's own listing is taken by id, whatever `original` says
+    first = [Snapshot(id=sid(n), short_id=sid(n)[:8], time=T0, paths=[], original=sid(1)) for n in (2, 3)]
+    assert backup_ids(first, copy=False) == {sid(2): sid(2), sid(3): sid(3)}
 
 
 def test_reports_and_status_flag_the_marked_backups(tmp_path: Path) -> None:

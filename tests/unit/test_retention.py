@@ -58,6 +58,17 @@ def test_refuses_an_empty_repository() -> None:
     assert refusal(None, None, RPO, NOW) == "the repository holds no snapshot of this policy; run a backup first"
 
 
+def test_a_copy_is_refused_by_its_own_newest_snapshot_and_told_to_copy() -> None:
+    """A copy that lags beyond the RPO is not thinned out (docs/repositories.md, "Retention")."""
+    reason = refusal(record("pass"), NOW - timedelta(hours=30), RPO, NOW, copy="shop")
+    assert reason == ("no snapshot is younger than the RPO 1d (newest is 1d 6h old); "
+                      "bring the copy up to date first (drkit copy shop)")
+    assert refusal(record("pass"), None, RPO, NOW, copy="shop") == (
+        "the repository holds no snapshot of this policy; bring the copy up to date first (drkit copy shop)")
+    assert refusal(record("pass"), NOW - timedelta(hours=1), RPO, NOW, copy="shop") is None
+    assert "ended 'fail'" in refusal(record("fail"), NOW, RPO, NOW, copy="shop")
+
+
 def test_the_refusal_names_when_the_failed_backup_ended() -> None:
     assert refusal(record("error"), NOW, RPO, NOW) == (
         "the newest backup (2026-03-04 11:00:00 UTC) ended 'error'; fix the backup before thinning out older snapshots")
