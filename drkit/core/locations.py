@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$")
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
@@ -76,3 +76,13 @@ def location_problem(url: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
+
+
+def public_url(url: str) -> str:
+    """The repository URL without any user:password part (reports never carry secrets)."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or "@" not in rest:
+        return url
+    parts = urlsplit(rest)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"

@@ -72,6 +72,9 @@ _CONTROL_READS: dict[str, tuple[str, frozenset[str]]] = {
 }
 _NOT_IMPLEMENTED = frozenset({"NotImplemented", "501", "MethodNotAllowed", "405", "XNotImplemented"})
 _REFUSED = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"})  # credentials or policy
+# answers that say nothing about the bucket's configuration (a busy or failing server, no bucket, no answer)
+_UNANSWERED = frozenset({"", "InternalError", "ServiceUnavailable", "SlowDown", "500", "502", "503", "504",
+                         "NoSuchBucket", "404"})
 
 
 class S3:
@@ -193,6 +196,8 @@ class S3:
             if rule:
                 retention = f"{rule.get('Mode')} {rule.get('Days') or rule.get('Years')}" + (" days" if rule.get("Days") else " years")
         except errors.S3Error as exc:
+            if exc.code in _UNANSWERED:  # not "no Object Lock": the server did not say
+                raise
             if exc.code in _REFUSED:  # not "no Object Lock": drkit cannot tell, and says so
                 raise errors.S3Error(f"read Object Lock: S3 refused the request ({exc.code}) for bucket "
                                      f"'{bucket}'", hint="the key needs s3:GetBucketObjectLockConfiguration "
@@ -284,11 +289,15 @@ class S3:
         """Set COMPLIANCE retention on repository objects written since `since` (restic 0.14 cannot send
         the Content-MD5 that AWS requires with default retention, which is why `repo init` points at lock_days)."""
         prefix = (self.location.prefix + "/") if self.location.prefix else ""
-        count = 0
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.location.bucket, Prefix=prefix):
+        # through _call: a listing that fails is an S3Error (the caller's warning), never a bare ClientError
+        pages = self._call(f"list {prefix or '/'}", lambda: list(paginator.paginate(Bucket=self.location.bucket,
+                                                                                      Prefix=prefix)))
+        count = 0
+        for page in pages:
             for obj in page.get("Contents", []):
-                if obj["LastModified"] < since or "/locks/" in obj["Key"]:
+                # restic's lock files stay deletable: it removes them at the end of every run
+                if obj["LastModified"] < since or obj["Key"][len(prefix):].startswith("locks/"):
                     continue
                 self._call("set retention", self.client.put_object_retention, Bucket=self.location.bucket,
                            Key=obj["Key"], Retention={"Mode": mode, "RetainUntilDate": until_date})

@@ -288,5 +288,32 @@ def _verify_buckets(ws: Workspace, policies: list[Policy], ring: KeyRing, reposi
         # each bucket on its own: a record present in one bucket does not cover its loss from another
         problems += check_items(items, ring.keys, source="remote").problems + missing
         records |= {i.record.digest() if i.record is not None else i.name for i in items}
+    problems += _compared(places, found)
     return VerifyReport(len(records), len({p.policy.name for p in places}), problems, "remote")
+
+
+def _compared(places: list[Bucket], found: list[tuple[list[Item], list[str]]]) -> list[str]:
+    """Every bucket of a policy must hold every record its other buckets hold (any one bucket alone
+    rebuilds the catalog): this also catches a deleted tail, or a whole bucket emptied, that no local
+    catalog remembers uploading (an auditor's machine, a rebuilt catalog)."""
+    by_policy: dict[str, list[tuple[Bucket, dict[str, Item]]]] = defaultdict(list)
+    reported: dict[int, list[str]] = {}  # per bucket: what remote_items already named as missing
+    for place, (items, missing) in zip(places, found):
+        held = {i.record.digest(): i for i in items if i.record is not None}
+        by_policy[place.policy.name].append((place, held))
+        reported[id(place)] = missing
+    problems: list[str] = []
+    for buckets in by_policy.values():
+        if len(buckets) < 2:
+            continue
+        for place, held in buckets:
+            where = f"s3://{place.s3.location.bucket}/{place.s3.evidence_prefix(place.policy.name)}"
+            others = {d: (other, i) for other, h in buckets if other is not place for d, i in h.items()}
+            for digest, (other, item) in sorted(others.items(), key=lambda kv: kv[1][1].record.finished_at):
+                if digest not in held and not any(digest[:12] in line for line in reported[id(place)]):
+                    record = item.record
+                    problems.append(f"{where}: {record.kind} record finished {utc_text(record.finished_at)} "
+                                    f"(digest {digest[:12]}…) is in repository {other.repository}'s bucket but "
+                                    "missing from this one (deleted? or not uploaded yet: a later run uploads it)")
+    return problems
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from drkit.core import errors
 from drkit.core.display import count_of
+from drkit.core.locations import public_url
 from drkit.core.policy import Policy, Repository
 from drkit.engines.catalog import CopyRow
 from drkit.engines.workspace import Workspace
@@ -103,7 +104,7 @@ def _whose_password(ctx: RunContext, source: Repository, destination: str) -> er
             ctx.ws.restic(ctx.policy, repo.name).config()
         except errors.WrongPassword:
             return errors.WrongPassword(f"copy snapshots: wrong repository password for repository {repo.name} "
-                                        f"({repo.url})", hint=f"check the password source of repository {repo.name} "
+                                        f"({public_url(repo.url)})", hint=f"check the password source of repository {repo.name} "
                                                               f"in the policy, then: drkit doctor {ctx.policy.name}")
         except errors.DrkitError:
             continue  # not a password problem of this one: keep restic's own error

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from drkit.core import errors
 from drkit.core.atomic import make_dirs
+from drkit.core.locations import public_url
 from drkit.core.policy import Policy, Repository
 from drkit.engines.catalog import EscrowRow
 from drkit.engines.escrow import RecoveryKey, current_password, load_identities, seal, unseal
@@ -65,7 +66,7 @@ def _opens(ws: Workspace, policy: Policy, repo: Repository) -> None:
         log.info("repository %s is not initialized yet: its password is escrowed unchecked", repo.name)
     except errors.WrongPassword:
         raise errors.UsageError(f"repository {repo.name}: the password from {_source(repo)} does not open "
-                                f"{repo.url}; nothing was escrowed",
+                                f"{public_url(repo.url)}; nothing was escrowed",
                                 hint=f"fix the password source first, then check with: drkit doctor {policy.name}") from None
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from drkit.checks import ManualContext, check_command
+from drkit.core.locations import public_url
 from drkit.core.policy import LoadedPolicy, Policy
 from drkit.core.recovery_plan import Step, recovery_order, timeline, unknown_dependencies
 from drkit.engines.catalog import Catalog
@@ -22,7 +23,6 @@ from drkit.evidence.records import Record
 from drkit.jobs.backup import policy_tag
 from drkit.jobs.drill.databases import DatabaseTiming
 from drkit.jobs.restore import Landing, landings
-from drkit.views.report.gather import public_url
 from drkit.views.runbook import drill_databases, markdown_templates, password_hint
 from drkit.views.status import policy_status
 

@@ -18,12 +18,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from drkit.checks import ManualContext, check_command
 from drkit.core.display import format_size, format_when
 from drkit.core.durations import format_duration
+from drkit.core.locations import public_url
 from drkit.core.policy import Policy
 from drkit.engines.catalog import SnapshotRow
 from drkit.evidence.records import Record
 from drkit.jobs.drill.databases import DatabaseTiming, database_timings
 from drkit.targets import target_kind
-from drkit.views.report.gather import public_url
 from drkit.views.status import PolicyStatus
 
 TEMPLATES = Path(__file__).parent / "report" / "templates"

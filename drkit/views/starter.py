@@ -8,6 +8,7 @@ anything is written (a replaced password file would make every existing backup u
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -107,17 +108,21 @@ def write_new_policy(policies_dir: Path, name: str, *, url: str | None, paths: l
                                 hint="pass --password-file to use it (or another path for a new one)")
     text = render(name, url=url or f"s3:https://s3.example.com/EDIT-bucket/{name}",
                   paths=paths, password_file=password_file, now=now)
-    if create_password:
-        with errors.state_writes("write the password file", password_file, other="--password-file FILE"):
-            _write_password(password_file)
+    made: list[Path] = []  # what this call created, removed again if it cannot finish: "nothing was written"
     try:
+        if create_password:
+            with errors.state_writes("write the password file", password_file, other="--password-file FILE"):
+                made.append(password_file)
+                _write_password(password_file)
         with errors.state_writes("write the policy file", policy_file, other="--policies DIR"):
             policies_dir.mkdir(parents=True, exist_ok=True)
             with open(policy_file, "x", encoding="utf-8") as handle:
+                made.append(policy_file)
                 handle.write(text)
-    except errors.DrkitError:
-        if create_password:  # "nothing was written": not even the password no policy refers to
-            password_file.unlink(missing_ok=True)
+    except BaseException:
+        for path in made:
+            with contextlib.suppress(OSError):  # never created, or its directory is not one
+                path.unlink()
         raise
     load_policy_file(policy_file)  # the starter validates as written (a --url typo is caught here)
     return NewPolicy(policy_file, password_file, create_password, [p for p in paths if not os.path.lexists(p)])

@@ -171,7 +171,7 @@ def test_a_copy_repository_shares_the_first_ones_chunker_parameters(tmp_path, so
     assert polynomial("primary") == polynomial("offsite")
 
 
-def test_evidence_verify_remote_checks_every_bucket_on_its_own(site, primary, moto_server):
+def test_evidence_verify_remote_checks_every_bucket_on_its_own(site, primary, moto_server, tmp_path):
     """Any one bucket alone must rebuild the catalog, so each must hold the whole chain: a record lost
     from the copy's bucket is a problem even though the primary's bucket still has it."""
     env, copy_bucket = site
@@ -192,6 +192,11 @@ def test_evidence_verify_remote_checks_every_bucket_on_its_own(site, primary, mo
     assert "--repository elsewhere: no loaded policy has an S3 repository of that name" in unknown
     assert "--repository goes with --remote" in env.drkit("evidence", "verify", "--repository", "primary",
                                                              check=2).stderr
+    # an auditor's machine remembers no upload: the buckets are compared with each other
+    auditor = env.env(DRKIT_STATE_DIR=str(tmp_path / "auditor"))
+    compared = env.drkit("evidence", "verify", "--remote", env=auditor, check=4)
+    assert (f"s3://{copy_bucket}/drkit-evidence/shop/: backup record finished" in compared.stderr
+            and "is in repository primary's bucket but missing from this one" in compared.stderr), compared.stderr
 
 
 def test_a_copy_with_lock_days_locks_what_the_copy_wrote(env, source, moto_server):

@@ -5,6 +5,8 @@ server's answer to that one request."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -15,11 +17,10 @@ from drkit.core.policy import Repository
 from drkit.engines.s3 import S3
 
 
-def refuse(operation: str):
+def refuse(operation: str, code: str = "AccessDenied", status: int = 403):
     def answer(**_kwargs):
-        error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
-                 "ResponseMetadata": {"HTTPStatusCode": 403}}
-        return AWSResponse("https://s3.amazonaws.com/", 403, {}, None), error  # answers instead of the server
+        error = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return AWSResponse("https://s3.amazonaws.com/", status, {}, None), error  # answers instead of the server
     return f"before-call.s3.{operation}", answer
 
 
@@ -51,3 +52,17 @@ def test_a_refused_request_carries_its_code(store):
     with pytest.raises(errors.S3Error) as caught:
         store.state()
     assert caught.value.code == "AccessDenied"
+
+
+def test_a_failing_server_is_not_a_bucket_without_object_lock(store):
+    store.client.meta.events.register(*refuse("GetObjectLockConfiguration", "InternalError", 500))
+    with pytest.raises(errors.S3Error, match="InternalError"):
+        store.state()
+
+
+def test_a_listing_that_fails_while_locking_is_an_s3_error(store):
+    """Not a bare botocore ClientError: callers turn S3Error into their warning (jobs/backup.py, jobs/copy.py)."""
+    store.client.meta.events.register(*refuse("ListObjectsV2"))
+    with pytest.raises(errors.S3Error, match="AccessDenied"):
+        store.lock_new_objects(datetime.now(timezone.utc) - timedelta(hours=1),
+                               datetime.now(timezone.utc) + timedelta(days=1))

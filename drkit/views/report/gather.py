@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from drkit.core.compliance import CopyRun, Period
+from drkit.core.locations import public_url
 from drkit.core.policy import Policy
 from drkit.core.schedules import SchedulePhrase
 from drkit.engines.catalog import Catalog, PointRow
@@ -134,16 +134,6 @@ def evidence_location(policy: Policy) -> str | None:
     if location is None:
         return None
     return f"s3://{location.bucket}/{location.evidence_root}{policy.name}/"
-
-
-def public_url(url: str) -> str:
-    """The repository URL without any user:password part (reports never carry secrets)."""
-    scheme, sep, rest = url.partition(":")
-    if not sep or "@" not in rest:
-        return url
-    parts = urlsplit(rest)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return f"{scheme}:{urlunsplit(parts._replace(netloc=host))}"
 
 
 def in_force_starts(catalog: Catalog, policies: list[Policy]) -> list[datetime | None]:
