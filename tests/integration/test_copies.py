@@ -93,6 +93,14 @@ def test_drill_from_the_copy_passes_with_the_primary_server_stopped(site, primar
     assert tree["snapshot"]["id"] == copied["copy_id"] and str(one) in [e["path"] for e in tree["entries"]]
     assert env.drkit_bytes("dump", "shop", "latest", str(one), "--repository", "offsite").stdout == one.read_bytes()
     assert "no repository named 'nowhere'" in env.drkit("ls", "shop", "--repository", "nowhere", check=2).stderr
+    # the id a person has from the first repository (runbook, `drkit snapshots`) names its copy there
+    by_original = json.loads(env.drkit("ls", "shop", backup["id"][:8], "--repository", "offsite", "--json",
+                                       check=0).stdout)
+    assert by_original["snapshot"]["id"] == copied["copy_id"]
+    assert by_original == json.loads(env.drkit("ls", "shop", copied["copy_id"][:8], "--repository", "offsite",
+                                               "--json", check=0).stdout)
+    absent = env.drkit("ls", "shop", "deadbeef", "--repository", "offsite", check=2).stderr
+    assert "no snapshot 'deadbeef' in repository offsite of shop" in absent, absent
 
     # A new host with only the copy's bucket rebuilds the whole catalog.
     fresh = env.env(DRKIT_STATE_DIR=str(tmp_path / "new-host"))

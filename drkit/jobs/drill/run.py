@@ -213,7 +213,8 @@ class _Drill:
         first = self.ctx.repository in (None, policy.repository.name)
         self.chooser = SnapshotChooser(policy, self.request.snapshot, self.ws.catalog, self.restic,
                                        self.clock.started_at,
-                                       list_ids=(lambda: repository_ids(self.ws, policy)) if first else None)
+                                       list_ids=(lambda: repository_ids(self.ws, policy)) if first else None,
+                                       copy=None if first else self.ctx.repository)
         choice = self.chooser.choose()
         self.measured.update(self.chooser.measured)
         self.ctx.warnings += self.chooser.warnings

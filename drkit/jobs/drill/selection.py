@@ -55,6 +55,10 @@ class SnapshotChooser:
     # the repository's snapshot ids without restic (drkit/jobs/listing.py); given, the policy's
     # snapshots come from the catalog refreshed by difference instead of a full `restic snapshots`
     list_ids: Callable[[], set[str]] | None = None
+    # a copy repository (`--repository` naming one): its snapshots have ids of their own, and the
+    # catalog's listing is the first repository's, so an id is looked up in the copy itself, where
+    # the first repository's id of the same backup (`original`) names it too (docs/repositories.md)
+    copy: str | None = None
 
     def choose(self) -> Choice:
         spec = self.spec.strip().lower()
@@ -73,10 +77,25 @@ class SnapshotChooser:
             forms = "latest, random" if self.allow_random else "latest"
             raise errors.UsageError(f"{self.label}: expected {forms} or a snapshot id (4 to 64 hex digits), "
                                     f"or before:TIME, got '{self.spec}'")
+        if self.copy is not None:
+            return self._in_copy(spec)
         matches = [row.id for row in self.catalog.snapshots(self.policy.name) if row.id.startswith(spec)]
         if len(set(matches)) == 1:
             return Choice(matches[0], (), matches[0])
         return Choice(spec, ())  # unknown to the catalog: restic resolves (and vets) the prefix
+
+    def _in_copy(self, spec: str) -> Choice:
+        """An id in a copy: the copy's own, else the first repository's id of the backup it copied."""
+        snapshots = self._tagged()
+        for key in (lambda s: s.id, lambda s: s.original or ""):
+            found = {s.id for s in snapshots if key(s).startswith(spec)}
+            if len(found) == 1:
+                (chosen,) = found
+                return Choice(chosen, (), chosen)
+            if len(found) > 1:
+                raise errors.UsageError(f"snapshot id '{self.spec}' is ambiguous in repository {self.copy}",
+                                        hint="give more digits")
+        return Choice(spec, ())  # restic says it is not there; not_found words it for the copy
 
     def _current(self) -> list[Snapshot]:
         """The policy's snapshots, oldest first, without those dated in the future."""
@@ -129,6 +148,10 @@ class SnapshotChooser:
         if "multiple" in text or "ambiguous" in text:
             return errors.UsageError(f"snapshot id '{self.spec}' is ambiguous", hint="give more digits")
         hint = f"list them: drkit snapshots {self.policy.name}"
+        if self.copy is not None:
+            return errors.UsageError(f"no snapshot '{self.spec}' in repository {self.copy} of {self.policy.name} "
+                                     "(neither its own id nor the id of the backup it copied)",
+                                     hint=f"{hint} --repository {self.copy}")
         if self._listed_before():
             return errors.UsageError(f"snapshot '{self.spec}' is no longer in the repository of {self.policy.name} "
                                      "(forgotten or pruned since it was listed)", hint=hint)
