@@ -376,6 +376,11 @@ class Policy(Model):
         """The first repository: the one every command uses today (docs/repositories.md)."""
         return self.repositories[0]
 
+    def copy_named(self, name: str | None) -> str | None:
+        """The repository called `name` (None: the first) when it is a copy, None for the first."""
+        repo = self.repository_named(name)
+        return None if repo.name == self.repository.name else repo.name
+
     def repository_field(self, field: str, name: str | None = None) -> str:
         """Where a repository setting sits in the file, in its spelling: `repository.url`, or
         `repositories[1].url` for the repository called `name` of a list (hints name the key to edit)."""

@@ -289,19 +289,14 @@ class S3:
         """Set COMPLIANCE retention on repository objects written since `since` (restic 0.14 cannot send
         the Content-MD5 that AWS requires with default retention, which is why `repo init` points at lock_days)."""
         prefix = (self.location.prefix + "/") if self.location.prefix else ""
-        paginator = self.client.get_paginator("list_objects_v2")
-        # through _call: a listing that fails is an S3Error (the caller's warning), never a bare ClientError
-        pages = self._call(f"list {prefix or '/'}", lambda: list(paginator.paginate(Bucket=self.location.bucket,
-                                                                                      Prefix=prefix)))
         count = 0
-        for page in pages:
-            for obj in page.get("Contents", []):
-                # restic's lock files stay deletable: it removes them at the end of every run
-                if obj["LastModified"] < since or obj["Key"][len(prefix):].startswith("locks/"):
-                    continue
-                self._call("set retention", self.client.put_object_retention, Bucket=self.location.bucket,
-                           Key=obj["Key"], Retention={"Mode": mode, "RetainUntilDate": until_date})
-                count += 1
+        for obj in self.list_objects(prefix):  # a failed listing is an S3Error: the caller's warning
+            # restic's lock files stay deletable: it removes them at the end of every run
+            if obj.modified < since or obj.key[len(prefix):].startswith("locks/"):
+                continue
+            self._call("set retention", self.client.put_object_retention, Bucket=self.location.bucket,
+                       Key=obj.key, Retention={"Mode": mode, "RetainUntilDate": until_date})
+            count += 1
         return count
 
     @property

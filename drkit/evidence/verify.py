@@ -171,9 +171,9 @@ def evidence_buckets(ws: Workspace, policies: list[Policy], repository: str | No
     return found
 
 
-def remote_items(ws: Workspace, place: Bucket) -> tuple[list[Item], list[str]]:
-    """Every record object under one bucket's evidence prefix of a policy, plus problems found by
-    comparing it with the local catalog (records uploaded there from this host that are missing)."""
+def remote_items(ws: Workspace, place: Bucket) -> tuple[list[Item], dict[str, str]]:
+    """Every record object under one bucket's evidence prefix of a policy, plus the records this
+    host uploaded there that are missing (digest -> problem), from comparing it with the catalog."""
     policy, s3 = place.policy, place.s3
     prefix = s3.evidence_prefix(policy.name)
     bucket = s3.location.bucket
@@ -187,14 +187,14 @@ def remote_items(ws: Workspace, place: Bucket) -> tuple[list[Item], list[str]]:
         if item.record is not None:
             seen.add(item.record.digest())
         items.append(item)
-    problems: list[str] = []
+    missing: dict[str, str] = {}
     for digest, text in ws.catalog.uploaded_to(policy.name, place.repository, policy.repositories[0].name):
         if digest not in seen:
             parsed = parse_item("", text).record
             what = f"{parsed.kind} record finished {utc_text(parsed.finished_at)}" if parsed else "record"
-            problems.append(f"s3://{bucket}/{prefix}: {what} (digest {digest[:12]}…) was uploaded "
-                            "from this host but is missing from the bucket (deleted?)")
-    return items, problems
+            missing[digest] = (f"s3://{bucket}/{prefix}: {what} (digest {digest[:12]}…) was uploaded "
+                               "from this host but is missing from the bucket (deleted?)")
+    return items, missing
 
 
 def _remote_item(name: str, key: str, body: bytes, policy: str) -> Item:
@@ -286,31 +286,30 @@ def _verify_buckets(ws: Workspace, policies: list[Policy], ring: KeyRing, reposi
     problems, records = list(ring.problems), set()
     for items, missing in found:
         # each bucket on its own: a record present in one bucket does not cover its loss from another
-        problems += check_items(items, ring.keys, source="remote").problems + missing
+        problems += check_items(items, ring.keys, source="remote").problems + list(missing.values())
         records |= {i.record.digest() if i.record is not None else i.name for i in items}
     problems += _compared(places, found)
     return VerifyReport(len(records), len({p.policy.name for p in places}), problems, "remote")
 
 
-def _compared(places: list[Bucket], found: list[tuple[list[Item], list[str]]]) -> list[str]:
+def _compared(places: list[Bucket], found: list[tuple[list[Item], dict[str, str]]]) -> list[str]:
     """Every bucket of a policy must hold every record its other buckets hold (any one bucket alone
     rebuilds the catalog): this also catches a deleted tail, or a whole bucket emptied, that no local
     catalog remembers uploading (an auditor's machine, a rebuilt catalog)."""
-    by_policy: dict[str, list[tuple[Bucket, dict[str, Item]]]] = defaultdict(list)
-    reported: dict[int, list[str]] = {}  # per bucket: what remote_items already named as missing
+    # per bucket: the records it holds, and those remote_items already named as missing (not twice)
+    by_policy: dict[str, list[tuple[Bucket, dict[str, Item], dict[str, str]]]] = defaultdict(list)
     for place, (items, missing) in zip(places, found):
         held = {i.record.digest(): i for i in items if i.record is not None}
-        by_policy[place.policy.name].append((place, held))
-        reported[id(place)] = missing
+        by_policy[place.policy.name].append((place, held, missing))
     problems: list[str] = []
     for buckets in by_policy.values():
         if len(buckets) < 2:
             continue
-        for place, held in buckets:
+        for place, held, missing in buckets:
             where = f"s3://{place.s3.location.bucket}/{place.s3.evidence_prefix(place.policy.name)}"
-            others = {d: (other, i) for other, h in buckets if other is not place for d, i in h.items()}
+            others = {d: (other, i) for other, h, _ in buckets if other is not place for d, i in h.items()}
             for digest, (other, item) in sorted(others.items(), key=lambda kv: kv[1][1].record.finished_at):
-                if digest not in held and not any(digest[:12] in line for line in reported[id(place)]):
+                if digest not in held and digest not in missing:
                     record = item.record
                     problems.append(f"{where}: {record.kind} record finished {utc_text(record.finished_at)} "
                                     f"(digest {digest[:12]}…) is in repository {other.repository}'s bucket but "

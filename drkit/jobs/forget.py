@@ -141,7 +141,7 @@ def run_scheduled(ws: Workspace, policy: Policy, _file: Path | None) -> RunOutco
 def _forget(ctx: RunContext, dry_run: bool, accept_suspicious: Sequence[str]) -> None:
     ws, policy = ctx.ws, ctx.policy
     repo = policy.repository_named(ctx.repository)
-    copy = repo.name != policy.repository.name
+    copy = policy.copy_named(repo.name) is not None
     tags = [policy_tag(policy.name)]
     ctx.detail = detail = ForgetDetail(dry_run, repository=repo.name, copy=copy)
     detail.accepted_suspicious = accept(ws.catalog.suspicious_marks(policy.name), accept_suspicious, policy.name)

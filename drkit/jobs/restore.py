@@ -225,10 +225,8 @@ class _Restore:
         """The snapshot asked for (latest, before:TIME, an id) and its listing."""
         ctx = self.ctx
         restic = ctx.restic()
-        name = self.policy.repository_named(ctx.repository).name
         chooser = SnapshotChooser(self.policy, self.request.snapshot, ctx.ws.catalog, restic, ctx.started_at,
-                                  allow_random=False, what="restore",
-                                  copy=None if name == self.policy.repository.name else name)
+                                  allow_random=False, what="restore", copy=self.policy.copy_named(ctx.repository))
         choice = chooser.choose()
         self.measured.update(chooser.measured)
         ctx.warnings += chooser.warnings

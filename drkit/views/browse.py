@@ -82,9 +82,8 @@ def _mtime_text(text: str) -> str | None:
 
 def _chosen(ws: Workspace, policy: Policy, spec: str, repository: str | None) -> tuple[SnapshotChooser, Listing]:
     restic = ws.restic(policy, repository)
-    name = policy.repository_named(repository).name
     chooser = SnapshotChooser(policy, spec, ws.catalog, restic, now_utc(), allow_random=False, what="browse",
-                              label="SNAPSHOT", copy=None if name == policy.repository.name else name)
+                              label="SNAPSHOT", copy=policy.copy_named(repository))
     listing = restic.list_snapshot(chooser.choose().selector)
     if listing.snapshot is None:
         raise chooser.not_found(listing.notes)

@@ -210,11 +210,11 @@ class _Drill:
         self.measured["sandbox"] = str(self.sandbox.path)
         self.restic = self.ctx.restic()
         # The catalog's listing is the first repository's: a drill from a copy asks restic instead.
-        first = self.ctx.repository in (None, policy.repository.name)
+        copy = policy.copy_named(self.ctx.repository)
         self.chooser = SnapshotChooser(policy, self.request.snapshot, self.ws.catalog, self.restic,
                                        self.clock.started_at,
-                                       list_ids=(lambda: repository_ids(self.ws, policy)) if first else None,
-                                       copy=None if first else self.ctx.repository)
+                                       list_ids=(lambda: repository_ids(self.ws, policy)) if copy is None else None,
+                                       copy=copy)
         choice = self.chooser.choose()
         self.measured.update(self.chooser.measured)
         self.ctx.warnings += self.chooser.warnings
